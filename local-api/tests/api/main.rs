@@ -1,0 +1,8 @@
+//! Integration tests: the local API in-process, against the real local S3 servers (moto, and the
+//! strict SigV4-checking s3s-fs) and moto's DynamoDB, driven with a plain HTTP client as a phone
+//! would. `make test` starts the servers and exports their endpoints.
+
+mod events;
+mod flow;
+mod harness;
+mod routes;

@@ -1,0 +1,64 @@
+//! The local API serves exactly the template's routes, each by the function the template names.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use shared::ROUTES;
+
+/// (method, path, CodeUri) of every HttpApi event in `template.yaml`, read as text.
+fn template_routes() -> BTreeSet<(String, String, String)> {
+    let template =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml"))
+            .expect("template.yaml exists");
+    let mut routes = BTreeSet::new();
+    let (mut code_uri, mut path) = (String::new(), String::new());
+    for line in template.lines() {
+        let line = line.trim();
+        let value = |prefix: &str| {
+            line.strip_prefix(prefix)
+                .map(|v| v.trim().trim_matches(['"', '\'']).to_owned())
+        };
+        if let Some(v) = value("CodeUri:") {
+            code_uri = v.trim_end_matches('/').to_owned();
+        } else if let Some(v) = value("Path:") {
+            path = v;
+        } else if let Some(v) = value("Method:") {
+            routes.insert((
+                v.to_uppercase(),
+                std::mem::take(&mut path),
+                code_uri.clone(),
+            ));
+        }
+    }
+    routes
+}
+
+#[test]
+fn template_and_local_routes_match() {
+    let template = template_routes();
+    let local: BTreeSet<_> = ROUTES
+        .iter()
+        .map(|r| {
+            (
+                r.method.to_owned(),
+                r.path.to_owned(),
+                format!("functions/{}", r.endpoint.name()),
+            )
+        })
+        .collect();
+    assert_eq!(template, local);
+    for route in ROUTES {
+        let main = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../functions")
+            .join(route.endpoint.name())
+            .join("src/main.rs");
+        let source =
+            std::fs::read_to_string(&main).unwrap_or_else(|_| panic!("{} exists", main.display()));
+        assert!(
+            source.contains(&format!("{:?}", route.endpoint)),
+            "{} serves {:?}",
+            main.display(),
+            route.endpoint
+        );
+    }
+}

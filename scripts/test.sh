@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# `make test`: every check, on a fresh machine too. Installs what is missing, then: formatting,
+# clippy, unit and integration tests against the local S3 and DynamoDB servers, template checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.tools/sam/bin:$HOME/.cargo/bin:$PATH"
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "tools"
+scripts/tools.sh all
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "tests (unit + integration against moto and s3s-fs)"
+scripts/stack.sh --strict -- cargo test --workspace --locked
+
+step "template checks"
+scripts/check-template.sh
+
+step "all checks passed"

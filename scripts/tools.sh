@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs what `make dev` and `make test` need and is missing. Safe to run again: it only installs
+# what it cannot find. Python tools live in their own virtualenvs under .tools/ (moto and the SAM CLI
+# pin conflicting versions of cfn-lint); Rust tools come from rustup and crates.io.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '[tools] %s\n' "$*" >&2; }
+
+# moto 5.2 answers ListParts with a root element the Rust SDK rejects; 5.1.22 is right.
+MOTO_SPEC="moto[server]==5.1.22"
+SAM_SPEC="aws-sam-cli>=1.140"
+CFN_LINT_SPEC="cfn-lint>=1.52"
+S3S_VERSION="0.14.1" # 0.17 needs a newer rustc than 1.95
+
+venv() { # dir marker-command pip-specs...
+  local dir=$1 marker=$2; shift 2
+  if [ ! -x "$dir/bin/$marker" ]; then
+    log "installing $* into $dir"
+    rm -rf "$dir"
+    python3 -m venv "$dir"
+    "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+    "$dir/bin/python" -m pip install --quiet --disable-pip-version-check "$@"
+  fi
+}
+
+ensure_rust() {
+  command -v cargo >/dev/null 2>&1 || { log "cargo is required"; exit 1; }
+  for component in rustfmt clippy; do
+    rustup component list --installed 2>/dev/null | grep -q "^$component" || rustup component add "$component"
+  done
+}
+
+ensure_s3s() {
+  if [ ! -x "$HOME/.cargo/bin/s3s-fs" ] && ! command -v s3s-fs >/dev/null 2>&1; then
+    log "cargo install s3s-fs $S3S_VERSION (a few minutes, once per machine)"
+    cargo install "s3s-fs@$S3S_VERSION" --locked --features binary --quiet
+  fi
+}
+
+case "${1:-all}" in
+  dev)
+    ensure_rust
+    venv .tools/moto moto_server "$MOTO_SPEC"
+    ;;
+  all)
+    ensure_rust
+    venv .tools/moto moto_server "$MOTO_SPEC"
+    venv .tools/sam sam "$SAM_SPEC" "$CFN_LINT_SPEC"
+    ensure_s3s
+    ;;
+  *) echo "usage: $0 [dev|all]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,263 @@
+//! The HTTP endpoints: one module per endpoint, each an `async fn(&Deps, &Request)`, plus the request
+//! plumbing they share (identity from the authorizer context, JSON bodies, path parameters).
+
+mod abort;
+mod complete;
+mod initialize;
+mod parts;
+mod presign;
+
+use aws_sdk_dynamodb::config::BehaviorVersion;
+use lambda_http::http::StatusCode;
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::Value;
+use tracing::Instrument;
+
+use crate::clock::Clock;
+use crate::config::{Config, ConfigError};
+use crate::domain::validate::{self, JsonBody};
+use crate::domain::UploadRecord;
+use crate::error::{json_response, ApiError};
+use crate::presign::Presigner;
+use crate::records::Records;
+use crate::storage::Storage;
+
+pub const BASE_PATH: &str = "/api/v1/multipart-upload";
+
+/// One function per endpoint; the name is its crate under `functions/`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    Initialize,
+    PresignedUrl,
+    BatchPresignedUrls,
+    Complete,
+    Abort,
+    ListParts,
+    Status,
+}
+
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub endpoint: Endpoint,
+}
+
+/// Every route of `template.yaml` (a test keeps the two in step).
+pub const ROUTES: &[Route] = &[
+    Route {
+        method: "POST",
+        path: "/api/v1/multipart-upload/initialize",
+        endpoint: Endpoint::Initialize,
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/multipart-upload/presigned-url",
+        endpoint: Endpoint::PresignedUrl,
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/multipart-upload/batch-presigned-urls",
+        endpoint: Endpoint::BatchPresignedUrls,
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/multipart-upload/complete",
+        endpoint: Endpoint::Complete,
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/multipart-upload/abort",
+        endpoint: Endpoint::Abort,
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/multipart-upload/parts/{uploadId}",
+        endpoint: Endpoint::ListParts,
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/multipart-upload/status/{uploadId}",
+        endpoint: Endpoint::Status,
+    },
+];
+
+/// What every handler needs, built once at cold start.
+#[derive(Clone, Debug)]
+pub struct Deps {
+    pub config: Config,
+    pub records: Records,
+    pub storage: Storage,
+    pub presigner: Presigner,
+    pub clock: Clock,
+}
+
+impl Deps {
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self::new(Config::from_env()?, Clock::system()).await)
+    }
+
+    /// SDK clients for `config`. Loads credentials and region lazily: nothing touches the network here.
+    pub async fn new(config: Config, clock: Clock) -> Self {
+        let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        let mut s3 = aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(config.s3_force_path_style)
+            // Checksums are the client's choice per part; the SDK must not add its own to URLs.
+            .request_checksum_calculation(
+                aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired,
+            )
+            .response_checksum_validation(
+                aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired,
+            );
+        if let Some(endpoint) = &config.s3_endpoint {
+            s3 = s3.endpoint_url(endpoint);
+        }
+        let s3 = aws_sdk_s3::Client::from_conf(s3.build());
+        let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(&sdk);
+        if let Some(endpoint) = &config.dynamodb_endpoint {
+            dynamodb = dynamodb.endpoint_url(endpoint);
+        }
+        let dynamodb = aws_sdk_dynamodb::Client::from_conf(dynamodb.build());
+        Self {
+            records: Records::new(dynamodb, &config.table),
+            storage: Storage::new(s3.clone(), &config.bucket),
+            presigner: Presigner::new(s3, &config.bucket),
+            clock,
+            config,
+        }
+    }
+}
+
+type Outcome = Result<(StatusCode, Value), ApiError>;
+
+impl Endpoint {
+    pub const ALL: [Endpoint; 7] = [
+        Self::Initialize,
+        Self::PresignedUrl,
+        Self::BatchPresignedUrls,
+        Self::Complete,
+        Self::Abort,
+        Self::ListParts,
+        Self::Status,
+    ];
+
+    /// The function (and crate) name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Initialize => "initialize",
+            Self::PresignedUrl => "presigned-url",
+            Self::BatchPresignedUrls => "batch-presigned-urls",
+            Self::Complete => "complete",
+            Self::Abort => "abort",
+            Self::ListParts => "list-parts",
+            Self::Status => "status",
+        }
+    }
+
+    /// Runs the endpoint; every outcome, error or not, is a JSON response.
+    pub async fn handle(self, deps: &Deps, req: Request) -> Response<Body> {
+        let span = tracing::info_span!(
+            "request",
+            endpoint = self.name(),
+            request_id = request_id(&req).unwrap_or_default(),
+            user = tracing::field::Empty,
+            upload_id = tracing::field::Empty,
+        );
+        async move {
+            let outcome = match self {
+                Self::Initialize => initialize::handle(deps, &req).await,
+                Self::PresignedUrl => presign::single(deps, &req).await,
+                Self::BatchPresignedUrls => presign::batch(deps, &req).await,
+                Self::Complete => complete::handle(deps, &req).await,
+                Self::Abort => abort::handle(deps, &req).await,
+                Self::ListParts => parts::list(deps, &req).await,
+                Self::Status => parts::status(deps, &req).await,
+            };
+            match outcome {
+                Ok((status, body)) => {
+                    tracing::info!(status = status.as_u16(), "handled");
+                    json_response(status, &body)
+                }
+                Err(err @ ApiError::Client { .. }) => {
+                    tracing::info!(
+                        status = err.status().as_u16(),
+                        code = err.code(),
+                        "refused: {err}"
+                    );
+                    err.to_response()
+                }
+                Err(err) => {
+                    tracing::error!(status = err.status().as_u16(), "failed: {err}");
+                    err.to_response()
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+fn request_id(req: &Request) -> Option<String> {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
+        _ => None,
+    }
+}
+
+/// The caller: the `sub` claim the API Gateway JWT authorizer verified. Never taken from a header.
+pub fn caller(req: &Request) -> Result<String, ApiError> {
+    let sub = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx
+            .authorizer
+            .as_ref()
+            .and_then(|a| a.jwt.as_ref())
+            .and_then(|jwt| jwt.claims.get("sub")),
+        _ => None,
+    };
+    match sub {
+        Some(sub) if !sub.trim().is_empty() && sub.len() <= 256 => {
+            tracing::Span::current().record("user", sub.as_str());
+            Ok(sub.clone())
+        }
+        _ => Err(ApiError::unauthenticated()),
+    }
+}
+
+/// The JSON object body, refused with 413 above the configured size.
+fn json_body(deps: &Deps, req: &Request) -> Result<JsonBody, ApiError> {
+    let bytes: &[u8] = match req.body() {
+        Body::Empty => b"",
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => b"",
+    };
+    if bytes.len() > deps.config.max_body_bytes {
+        return Err(ApiError::payload_too_large(deps.config.max_body_bytes));
+    }
+    JsonBody::parse(bytes)
+}
+
+/// `uploadId` from the path (`GET .../{uploadId}`).
+fn path_upload_id(req: &Request) -> Result<String, ApiError> {
+    let raw = req
+        .path_parameters_ref()
+        .and_then(|params| params.first("uploadId"))
+        .ok_or_else(|| {
+            ApiError::bad_request("MISSING_FIELD", "uploadId is required in the path")
+        })?;
+    validate::upload_id(raw)
+}
+
+/// The caller's upload named in the body's `uploadId`, checking the optional `key` old apps send.
+async fn owned_upload(deps: &Deps, owner: &str, body: &JsonBody) -> Result<UploadRecord, ApiError> {
+    let upload_id = validate::upload_id(body.string("uploadId")?)?;
+    let client_key = body.opt_string("key")?;
+    let record = deps.records.get_owned(&upload_id, owner).await?;
+    if client_key.is_some_and(|key| key != record.key) {
+        return Err(ApiError::bad_request(
+            "KEY_MISMATCH",
+            "key does not match this upload's key; omit it or send the key initialize returned",
+        ));
+    }
+    Ok(record)
+}

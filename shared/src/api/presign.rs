@@ -1,0 +1,114 @@
+//! `POST /presigned-url` and `POST /batch-presigned-urls`: URLs for the caller's own upload, for parts
+//! within its range, expiring at the configured lifetime but never after the upload itself. One
+//! DynamoDB read, no S3 call.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use lambda_http::http::StatusCode;
+use lambda_http::Request;
+use serde_json::json;
+
+use super::{caller, json_body, owned_upload, Deps, Outcome};
+use crate::clock::rfc3339;
+use crate::domain::sizing::MAX_PARTS;
+use crate::domain::UploadRecord;
+use crate::error::ApiError;
+
+pub async fn single(deps: &Deps, req: &Request) -> Outcome {
+    let owner = caller(req)?;
+    let body = json_body(deps, req)?;
+    let part = body.integer("partNumber", 1, MAX_PARTS)? as u32;
+    let record = owned_upload(deps, &owner, &body).await?;
+    let signer = Signer::for_upload(deps, &record)?;
+    check_range(&record, part, part)?;
+    let url = signer.url(part).await?;
+    Ok((
+        StatusCode::OK,
+        json!({ "partNumber": part, "presignedUrl": url, "expiresAt": signer.expires_at() }),
+    ))
+}
+
+pub async fn batch(deps: &Deps, req: &Request) -> Outcome {
+    let owner = caller(req)?;
+    let body = json_body(deps, req)?;
+    let start = body.integer("startPart", 1, MAX_PARTS)? as u32;
+    let end = body.integer("endPart", 1, MAX_PARTS)? as u32;
+    if start > end {
+        return Err(ApiError::bad_request(
+            "INVALID_PART_RANGE",
+            format!("startPart ({start}) must not be greater than endPart ({end})"),
+        ));
+    }
+    let limit = deps.config.max_parts_per_batch;
+    if end - start + 1 > limit {
+        return Err(ApiError::bad_request(
+            "BATCH_TOO_LARGE",
+            format!("at most {limit} parts per request; ask for the rest in further requests"),
+        ));
+    }
+    let record = owned_upload(deps, &owner, &body).await?;
+    let signer = Signer::for_upload(deps, &record)?;
+    check_range(&record, start, end)?;
+    let mut urls = Vec::with_capacity((end - start + 1) as usize);
+    for part in start..=end {
+        urls.push(json!({ "partNumber": part, "presignedUrl": signer.url(part).await? }));
+    }
+    Ok((
+        StatusCode::OK,
+        json!({ "urls": urls, "expiresAt": signer.expires_at() }),
+    ))
+}
+
+fn check_range(record: &UploadRecord, start: u32, end: u32) -> Result<(), ApiError> {
+    if end > record.total_parts {
+        let total = record.total_parts;
+        return Err(ApiError::bad_request(
+            "INVALID_PART_NUMBER",
+            format!("part numbers must be from 1 to {total} for this upload"),
+        ));
+    }
+    debug_assert!(start >= 1);
+    Ok(())
+}
+
+/// Signs the parts of one live upload with one expiry for all of them.
+struct Signer<'a> {
+    deps: &'a Deps,
+    record: &'a UploadRecord,
+    now: i64,
+    expires_at: i64,
+}
+
+impl<'a> Signer<'a> {
+    fn for_upload(deps: &'a Deps, record: &'a UploadRecord) -> Result<Self, ApiError> {
+        let now = deps.clock.epoch_secs();
+        record.require_uploading(now)?;
+        tracing::Span::current().record("upload_id", record.upload_id.as_str());
+        let expires_at = (now + deps.config.presigned_url_ttl_secs as i64).min(record.expires_at);
+        Ok(Self {
+            deps,
+            record,
+            now,
+            expires_at,
+        })
+    }
+
+    fn expires_at(&self) -> String {
+        rfc3339(self.expires_at)
+    }
+
+    async fn url(&self, part: u32) -> Result<String, ApiError> {
+        let signed_at = UNIX_EPOCH + Duration::from_secs(self.now as u64);
+        let lifetime = Duration::from_secs((self.expires_at - self.now).max(1) as u64);
+        self.deps
+            .presigner
+            .upload_part_url(
+                &self.record.key,
+                &self.record.s3_upload_id,
+                part,
+                signed_at,
+                lifetime,
+            )
+            .await
+    }
+}

@@ -1,0 +1,208 @@
+//! Typed configuration, read once at cold start from environment variables. A missing or malformed
+//! variable fails start-up with its name, instead of failing some request later.
+
+use std::collections::HashMap;
+
+use crate::domain::sizing::{MAX_PART_SIZE, MIN_PART_SIZE};
+
+pub const MIB: u64 = 1024 * 1024;
+pub const TIB: u64 = 1024 * 1024 * MIB;
+/// SigV4 presigned URLs live at most seven days.
+pub const MAX_PRESIGN_SECS: u64 = 7 * 24 * 3600;
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `UPLOADS_BUCKET` (required).
+    pub bucket: String,
+    /// `UPLOADS_TABLE` (required).
+    pub table: String,
+    /// `S3_ENDPOINT_URL`: only for local S3 servers; unset in AWS.
+    pub s3_endpoint: Option<String>,
+    /// `S3_FORCE_PATH_STYLE`: path-style URLs (local servers); default false.
+    pub s3_force_path_style: bool,
+    /// `DYNAMODB_ENDPOINT_URL`: only for a local DynamoDB; unset in AWS.
+    pub dynamodb_endpoint: Option<String>,
+    /// `MAX_FILE_SIZE` in bytes; default 5 TiB.
+    pub max_file_size: u64,
+    /// `ALLOWED_CONTENT_TYPES`: comma-separated, `type/*` wildcards allowed; empty = any.
+    pub allowed_content_types: Vec<String>,
+    /// `PREFERRED_PART_SIZE` in bytes; grows per file so that no file needs more than 10,000 parts.
+    pub preferred_part_size: u64,
+    /// `UPLOAD_TTL_SECONDS`: how long an upload may take from initialize to complete; default 7 days.
+    pub upload_ttl_secs: u64,
+    /// `PRESIGNED_URL_TTL_SECONDS`: lifetime of one part URL; default 1 hour, at most 7 days.
+    pub presigned_url_ttl_secs: u64,
+    /// `MAX_PARTS_PER_BATCH`: URLs per batch request; default 1,000.
+    pub max_parts_per_batch: u32,
+    /// `RECORD_RETENTION_SECONDS`: how long a record is kept after its upload expires; default 30 days.
+    pub record_retention_secs: u64,
+    /// `MAX_BODY_BYTES`: request bodies above this get 413; default 1 MiB (10,000 parts fit).
+    pub max_body_bytes: usize,
+    /// `COMPLETION_WAIT_SECONDS`: how long a complete waits for a concurrent one to finish; default 20 s.
+    pub completion_wait_secs: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {name}: {problem}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub problem: String,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(&std::env::vars().collect())
+    }
+
+    /// Reads the configuration from a map of variables (the environment, or a test's own).
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let env = Vars(vars);
+        let config = Self {
+            bucket: env.required("UPLOADS_BUCKET")?,
+            table: env.required("UPLOADS_TABLE")?,
+            s3_endpoint: env.optional("S3_ENDPOINT_URL"),
+            s3_force_path_style: env.parse("S3_FORCE_PATH_STYLE", false)?,
+            dynamodb_endpoint: env.optional("DYNAMODB_ENDPOINT_URL"),
+            max_file_size: env.parse("MAX_FILE_SIZE", 5 * TIB)?,
+            allowed_content_types: env
+                .optional("ALLOWED_CONTENT_TYPES")
+                .map(|list| {
+                    list.split(',')
+                        .map(|t| t.trim().to_ascii_lowercase())
+                        .filter(|t| !t.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            preferred_part_size: env.parse("PREFERRED_PART_SIZE", 8 * MIB)?,
+            upload_ttl_secs: env.parse("UPLOAD_TTL_SECONDS", 7 * 24 * 3600)?,
+            presigned_url_ttl_secs: env.parse("PRESIGNED_URL_TTL_SECONDS", 3600)?,
+            max_parts_per_batch: env.parse("MAX_PARTS_PER_BATCH", 1000)?,
+            record_retention_secs: env.parse("RECORD_RETENTION_SECONDS", 30 * 24 * 3600)?,
+            max_body_bytes: env.parse("MAX_BODY_BYTES", MIB as usize)?,
+            completion_wait_secs: env.parse("COMPLETION_WAIT_SECONDS", 20)?,
+        };
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let fail = |name, problem: &str| {
+            Err(ConfigError {
+                name,
+                problem: problem.to_owned(),
+            })
+        };
+        if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&self.preferred_part_size) {
+            return fail("PREFERRED_PART_SIZE", "must be between 5 MiB and 5 GiB");
+        }
+        if self.max_file_size == 0 || self.max_file_size > MAX_PART_SIZE * 10_000 {
+            return fail(
+                "MAX_FILE_SIZE",
+                "must be between 1 byte and 10,000 parts of 5 GiB",
+            );
+        }
+        if !(1..=MAX_PRESIGN_SECS).contains(&self.presigned_url_ttl_secs) {
+            return fail(
+                "PRESIGNED_URL_TTL_SECONDS",
+                "must be between 1 and 604800 (7 days)",
+            );
+        }
+        if self.upload_ttl_secs == 0 {
+            return fail("UPLOAD_TTL_SECONDS", "must be at least 1");
+        }
+        if !(1..=10_000).contains(&self.max_parts_per_batch) {
+            return fail("MAX_PARTS_PER_BATCH", "must be between 1 and 10000");
+        }
+        if self.max_body_bytes < 1024 {
+            return fail("MAX_BODY_BYTES", "must be at least 1024");
+        }
+        Ok(())
+    }
+}
+
+struct Vars<'a>(&'a HashMap<String, String>);
+
+impl Vars<'_> {
+    fn optional(&self, name: &str) -> Option<String> {
+        self.0
+            .get(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.optional(name).ok_or_else(|| ConfigError {
+            name,
+            problem: "is required but not set".to_owned(),
+        })
+    }
+
+    fn parse<T: std::str::FromStr>(
+        &self,
+        name: &'static str,
+        default: T,
+    ) -> Result<T, ConfigError> {
+        match self.optional(name) {
+            None => Ok(default),
+            Some(raw) => raw.parse().map_err(|_| ConfigError {
+                name,
+                problem: format!("cannot parse {raw:?}"),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let c =
+            Config::from_vars(&vars(&[("UPLOADS_BUCKET", "b1"), ("UPLOADS_TABLE", "t")])).unwrap();
+        assert_eq!(c.max_file_size, 5 * TIB);
+        assert_eq!(c.presigned_url_ttl_secs, 3600);
+        assert_eq!(c.max_parts_per_batch, 1000);
+        assert!(c.allowed_content_types.is_empty());
+        assert!(c.s3_endpoint.is_none());
+    }
+
+    #[test]
+    fn missing_variable_is_named() {
+        let err = Config::from_vars(&vars(&[("UPLOADS_TABLE", "t")])).unwrap_err();
+        assert_eq!(err.name, "UPLOADS_BUCKET");
+    }
+
+    #[test]
+    fn malformed_and_out_of_range_values_are_named() {
+        let base = [("UPLOADS_BUCKET", "b1"), ("UPLOADS_TABLE", "t")];
+        for (name, value) in [
+            ("MAX_FILE_SIZE", "lots"),
+            ("PREFERRED_PART_SIZE", "1024"),
+            ("PRESIGNED_URL_TTL_SECONDS", "604801"),
+            ("MAX_PARTS_PER_BATCH", "0"),
+        ] {
+            let mut v = vars(&base);
+            v.insert(name.into(), value.into());
+            assert_eq!(Config::from_vars(&v).unwrap_err().name, name);
+        }
+    }
+
+    #[test]
+    fn content_type_list_is_normalised() {
+        let c = Config::from_vars(&vars(&[
+            ("UPLOADS_BUCKET", "b1"),
+            ("UPLOADS_TABLE", "t"),
+            ("ALLOWED_CONTENT_TYPES", " video/* , Image/JPEG,,"),
+        ]))
+        .unwrap();
+        assert_eq!(c.allowed_content_types, vec!["video/*", "image/jpeg"]);
+    }
+}

@@ -1,0 +1,386 @@
+//! Upload records in DynamoDB: one item per upload, keyed by `uploadId`. Every state change is a
+//! conditional write, so two requests racing on one upload can never both win.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+};
+use aws_sdk_dynamodb::Client;
+
+use crate::domain::record::Completion;
+use crate::domain::{Status, UploadRecord};
+use crate::error::ApiError;
+
+/// The GSI the cleanup uses to find stale uploads without scanning.
+pub const STATUS_EXPIRY_INDEX: &str = "status-expiresAt";
+pub const TTL_ATTRIBUTE: &str = "ttl";
+
+type Item = HashMap<String, AttributeValue>;
+
+#[derive(Clone, Debug)]
+pub struct Records {
+    client: Client,
+    table: String,
+}
+
+impl Records {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Stores a new record; fails rather than overwrite an existing id.
+    pub async fn create(&self, record: &UploadRecord) -> Result<(), ApiError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(record)))
+            .condition_expression("attribute_not_exists(uploadId)")
+            .send()
+            .await
+            .map_err(|e| ApiError::upstream("storing the upload record", e))?;
+        Ok(())
+    }
+
+    /// The record with a strongly consistent read.
+    pub async fn get(&self, upload_id: &str) -> Result<Option<UploadRecord>, ApiError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("uploadId", s(upload_id))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| ApiError::upstream("reading the upload record", e))?;
+        output.item.map(|item| from_item(&item)).transpose()
+    }
+
+    /// The caller's own record; a missing id and somebody else's look exactly alike (404).
+    pub async fn get_owned(&self, upload_id: &str, owner: &str) -> Result<UploadRecord, ApiError> {
+        match self.get(upload_id).await? {
+            Some(record) if record.owner == owner => Ok(record),
+            _ => Err(ApiError::upload_not_found()),
+        }
+    }
+
+    /// INITIATED (and not expired) → COMPLETING, or takes over a COMPLETING that started before
+    /// `stale_before` (its function died). `false` when another request holds or finished it.
+    pub async fn begin_completing(
+        &self,
+        upload_id: &str,
+        now: i64,
+        stale_before: i64,
+    ) -> Result<bool, ApiError> {
+        self.update_if(
+            upload_id,
+            "SET #status = :completing, completingSince = :now",
+            "(#status = :initiated AND expiresAt > :now) \
+             OR (#status = :completing AND completingSince < :stale)",
+            &[
+                (":completing", s(Status::Completing.as_str())),
+                (":initiated", s(Status::Initiated.as_str())),
+                (":now", n(now)),
+                (":stale", n(stale_before)),
+            ],
+        )
+        .await
+    }
+
+    /// COMPLETING → COMPLETED with what S3 reported.
+    pub async fn finish_completing(
+        &self,
+        upload_id: &str,
+        completion: &Completion,
+    ) -> Result<bool, ApiError> {
+        self.update_if(
+            upload_id,
+            "SET #status = :completed, etag = :etag, completedSize = :size, \
+             #location = :location, completedAt = :at REMOVE completingSince",
+            "#status = :completing",
+            &[
+                (":completed", s(Status::Completed.as_str())),
+                (":completing", s(Status::Completing.as_str())),
+                (":etag", s(&completion.etag)),
+                (":size", n(completion.size)),
+                (":location", s(&completion.location)),
+                (":at", n(completion.completed_at)),
+            ],
+        )
+        .await
+    }
+
+    /// COMPLETING → INITIATED: S3 refused the completion, the upload stays resumable.
+    pub async fn release_completing(&self, upload_id: &str) -> Result<bool, ApiError> {
+        self.update_if(
+            upload_id,
+            "SET #status = :initiated REMOVE completingSince",
+            "#status = :completing",
+            &[
+                (":initiated", s(Status::Initiated.as_str())),
+                (":completing", s(Status::Completing.as_str())),
+            ],
+        )
+        .await
+    }
+
+    /// INITIATED → ABORTED.
+    pub async fn mark_aborted(&self, upload_id: &str) -> Result<bool, ApiError> {
+        self.update_if(
+            upload_id,
+            "SET #status = :aborted",
+            "#status = :initiated",
+            &[
+                (":aborted", s(Status::Aborted.as_str())),
+                (":initiated", s(Status::Initiated.as_str())),
+            ],
+        )
+        .await
+    }
+
+    /// Applies `update` if `condition` holds; `Ok(false)` when it does not.
+    async fn update_if(
+        &self,
+        upload_id: &str,
+        update: &str,
+        condition: &str,
+        values: &[(&str, AttributeValue)],
+    ) -> Result<bool, ApiError> {
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("uploadId", s(upload_id))
+            .update_expression(update)
+            .condition_expression(format!("attribute_exists(uploadId) AND ({condition})"))
+            .expression_attribute_names("#status", "status");
+        if update.contains("#location") {
+            request = request.expression_attribute_names("#location", "location");
+        }
+        for (name, value) in values {
+            request = request.expression_attribute_values(*name, value.clone());
+        }
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(false)
+            }
+            Err(e) => Err(ApiError::upstream("updating the upload record", e)),
+        }
+    }
+
+    /// Creates the table as `template.yaml` declares it (local stack and tests only).
+    pub async fn create_table(&self) -> Result<(), ApiError> {
+        let attr = |name: &str, kind| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(kind)
+                .build()
+                .expect("attribute definition is complete")
+        };
+        let key = |name: &str, kind| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+                .expect("key schema element is complete")
+        };
+        let index = GlobalSecondaryIndex::builder()
+            .index_name(STATUS_EXPIRY_INDEX)
+            .key_schema(key("status", KeyType::Hash))
+            .key_schema(key("expiresAt", KeyType::Range))
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
+            .build()
+            .expect("index is complete");
+        let created = self
+            .client
+            .create_table()
+            .table_name(&self.table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attr("uploadId", ScalarAttributeType::S))
+            .attribute_definitions(attr("status", ScalarAttributeType::S))
+            .attribute_definitions(attr("expiresAt", ScalarAttributeType::N))
+            .key_schema(key("uploadId", KeyType::Hash))
+            .global_secondary_indexes(index)
+            .send()
+            .await;
+        match created {
+            Ok(_) => {}
+            Err(SdkError::ServiceError(e)) if e.err().is_resource_in_use_exception() => {
+                return Ok(())
+            }
+            Err(e) => return Err(ApiError::upstream("creating the table", e)),
+        }
+        self.client
+            .update_time_to_live()
+            .table_name(&self.table)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .enabled(true)
+                    .attribute_name(TTL_ATTRIBUTE)
+                    .build()
+                    .expect("ttl specification is complete"),
+            )
+            .send()
+            .await
+            .map_err(|e| ApiError::upstream("enabling TTL", e))?;
+        Ok(())
+    }
+}
+
+fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn to_item(r: &UploadRecord) -> Item {
+    let mut item: Item = [
+        ("uploadId", s(&r.upload_id)),
+        ("owner", s(&r.owner)),
+        ("objectKey", s(&r.key)),
+        ("s3UploadId", s(&r.s3_upload_id)),
+        ("fileName", s(&r.file_name)),
+        ("fileType", s(&r.file_type)),
+        ("fileSize", n(r.file_size)),
+        ("partSize", n(r.part_size)),
+        ("totalParts", n(r.total_parts)),
+        ("status", s(r.status.as_str())),
+        ("createdAt", n(r.created_at)),
+        ("expiresAt", n(r.expires_at)),
+        (TTL_ATTRIBUTE, n(r.ttl)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    if let Some(since) = r.completing_since {
+        item.insert("completingSince".into(), n(since));
+    }
+    if let Some(c) = &r.completion {
+        item.insert("etag".into(), s(&c.etag));
+        item.insert("completedSize".into(), n(c.size));
+        item.insert("location".into(), s(&c.location));
+        item.insert("completedAt".into(), n(c.completed_at));
+    }
+    item
+}
+
+fn from_item(item: &Item) -> Result<UploadRecord, ApiError> {
+    let corrupt = |field: &str| ApiError::Internal {
+        status: lambda_http::http::StatusCode::INTERNAL_SERVER_ERROR,
+        context: "reading the upload record",
+        detail: format!("attribute {field} is missing or malformed"),
+    };
+    let get_s = |field: &str| match item.get(field) {
+        Some(AttributeValue::S(v)) => Ok(v.clone()),
+        _ => Err(corrupt(field)),
+    };
+    fn get_n<T: std::str::FromStr>(item: &Item, field: &str) -> Option<T> {
+        match item.get(field) {
+            Some(AttributeValue::N(v)) => v.parse().ok(),
+            _ => None,
+        }
+    }
+    let req_n = |field: &str| get_n::<i64>(item, field).ok_or_else(|| corrupt(field));
+    let completion = match (get_s("etag"), get_n::<u64>(item, "completedSize")) {
+        (Ok(etag), Some(size)) => Some(Completion {
+            etag,
+            size,
+            location: get_s("location").unwrap_or_default(),
+            completed_at: get_n(item, "completedAt").unwrap_or_default(),
+        }),
+        _ => None,
+    };
+    Ok(UploadRecord {
+        upload_id: get_s("uploadId")?,
+        owner: get_s("owner")?,
+        key: get_s("objectKey")?,
+        s3_upload_id: get_s("s3UploadId")?,
+        file_name: get_s("fileName")?,
+        file_type: get_s("fileType")?,
+        file_size: get_n(item, "fileSize").ok_or_else(|| corrupt("fileSize"))?,
+        part_size: get_n(item, "partSize").ok_or_else(|| corrupt("partSize"))?,
+        total_parts: get_n(item, "totalParts").ok_or_else(|| corrupt("totalParts"))?,
+        status: Status::parse(&get_s("status")?).ok_or_else(|| corrupt("status"))?,
+        created_at: req_n("createdAt")?,
+        expires_at: req_n("expiresAt")?,
+        ttl: req_n(TTL_ATTRIBUTE)?,
+        completing_since: get_n(item, "completingSince"),
+        completion,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn items_round_trip() {
+        let mut record = UploadRecord {
+            upload_id: "3f2c9d1e-8a4b-4c6d-9e0f-1a2b3c4d5e6f".into(),
+            owner: "user-1".into(),
+            key: "uploads/user-1/3f2c/a.mp4".into(),
+            s3_upload_id: "s3-id".into(),
+            file_name: "a.mp4".into(),
+            file_type: "video/mp4".into(),
+            file_size: 12_345_678,
+            part_size: 8 << 20,
+            total_parts: 2,
+            status: Status::Initiated,
+            created_at: 1_700_000_000,
+            expires_at: 1_700_604_800,
+            ttl: 1_703_196_800,
+            completing_since: None,
+            completion: None,
+        };
+        assert_eq!(from_item(&to_item(&record)).unwrap(), record);
+        record.status = Status::Completed;
+        record.completion = Some(Completion {
+            etag: "\"abc-2\"".into(),
+            size: 12_345_678,
+            location: "http://s3/b/k".into(),
+            completed_at: 1_700_000_500,
+        });
+        assert_eq!(from_item(&to_item(&record)).unwrap(), record);
+    }
+
+    #[test]
+    fn a_malformed_item_is_an_internal_error_naming_the_attribute() {
+        let mut item = to_item(&UploadRecord {
+            upload_id: "x".into(),
+            owner: "o".into(),
+            key: "k".into(),
+            s3_upload_id: "s".into(),
+            file_name: "f".into(),
+            file_type: "t/t".into(),
+            file_size: 1,
+            part_size: 1,
+            total_parts: 1,
+            status: Status::Initiated,
+            created_at: 0,
+            expires_at: 0,
+            ttl: 0,
+            completing_since: None,
+            completion: None,
+        });
+        item.insert("status".into(), s("WHATEVER"));
+        let err = from_item(&item).unwrap_err();
+        assert_eq!(err.status(), 500);
+        assert!(err.to_string().contains("status"));
+    }
+}

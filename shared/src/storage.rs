@@ -1,0 +1,277 @@
+//! The S3 multipart calls the service makes. Bytes never pass through here: phones PUT parts to
+//! presigned URLs, this module only creates, lists, completes and aborts.
+
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, CorsConfiguration, CorsRule};
+use aws_sdk_s3::Client;
+
+use crate::error::ApiError;
+
+/// ListParts pages at most this many parts.
+const LIST_PAGE: i32 = 1000;
+
+#[derive(Clone, Debug)]
+pub struct Storage {
+    client: Client,
+    bucket: String,
+}
+
+/// A part S3 holds. `etag` is `None` only where a local S3 server omits it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredPart {
+    pub number: u32,
+    pub etag: Option<String>,
+    pub size: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct CompletedObject {
+    pub etag: String,
+    pub location: String,
+}
+
+/// Why CompleteMultipartUpload did not succeed.
+#[derive(Debug)]
+pub enum CompleteError {
+    /// S3 refused the part list (InvalidPart, InvalidPartOrder, EntityTooSmall, ...): a client matter.
+    Refused {
+        code: String,
+        message: String,
+    },
+    /// The multipart upload no longer exists in S3.
+    NoSuchUpload,
+    /// The key already holds an object (conditional write refused).
+    KeyExists,
+    Failed(ApiError),
+}
+
+impl Storage {
+    pub fn new(client: Client, bucket: impl Into<String>) -> Self {
+        Self {
+            client,
+            bucket: bucket.into(),
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    pub async fn create_multipart(
+        &self,
+        key: &str,
+        content_type: &str,
+    ) -> Result<String, ApiError> {
+        let output = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .send()
+            .await
+            .map_err(|e| ApiError::upstream("creating the multipart upload", e))?;
+        output.upload_id.ok_or_else(|| ApiError::Internal {
+            status: lambda_http::http::StatusCode::BAD_GATEWAY,
+            context: "creating the multipart upload",
+            detail: "S3 returned no UploadId".into(),
+        })
+    }
+
+    /// Every part S3 holds, in part-number order, following pagination; `None` if the multipart
+    /// upload no longer exists.
+    pub async fn list_parts(
+        &self,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Option<Vec<StoredPart>>, ApiError> {
+        let mut parts = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_parts()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .max_parts(LIST_PAGE)
+                .set_part_number_marker(marker.take())
+                .send()
+                .await;
+            let page = match page {
+                Ok(page) => page,
+                Err(e) if is_code(&e, "NoSuchUpload") => return Ok(None),
+                Err(e) => return Err(ApiError::upstream("listing the uploaded parts", e)),
+            };
+            for part in page.parts() {
+                let (Some(number), Some(size)) = (part.part_number, part.size) else {
+                    continue;
+                };
+                parts.push(StoredPart {
+                    number: u32::try_from(number).unwrap_or(0),
+                    etag: part.e_tag.clone().filter(|e| !e.is_empty()),
+                    size: u64::try_from(size).unwrap_or(0),
+                });
+            }
+            match (page.is_truncated, page.next_part_number_marker) {
+                (Some(true), Some(next)) if !next.is_empty() => marker = Some(next),
+                _ => break,
+            }
+        }
+        parts.sort_by_key(|p| p.number);
+        parts.dedup_by_key(|p| p.number);
+        Ok(Some(parts))
+    }
+
+    /// Completes the upload with `parts` (number, ETag), refusing to overwrite an existing object.
+    pub async fn complete(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[(u32, String)],
+    ) -> Result<CompletedObject, CompleteError> {
+        let completed = CompletedMultipartUpload::builder()
+            .set_parts(Some(
+                parts
+                    .iter()
+                    .map(|(number, etag)| {
+                        CompletedPart::builder()
+                            .part_number(*number as i32)
+                            .e_tag(etag)
+                            .build()
+                    })
+                    .collect(),
+            ))
+            .build();
+        let result = self
+            .client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .multipart_upload(completed)
+            .if_none_match("*")
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(CompletedObject {
+                etag: output.e_tag.unwrap_or_default(),
+                location: output
+                    .location
+                    .unwrap_or_else(|| format!("s3://{}/{key}", self.bucket)),
+            }),
+            Err(e) => Err(match error_code(&e).as_deref() {
+                Some("NoSuchUpload") => CompleteError::NoSuchUpload,
+                Some("PreconditionFailed") => CompleteError::KeyExists,
+                Some(
+                    code @ ("InvalidPart" | "InvalidPartOrder" | "EntityTooSmall"
+                    | "InvalidRequest" | "BadDigest" | "InvalidDigest"),
+                ) => CompleteError::Refused {
+                    code: code.to_owned(),
+                    message: e.message().unwrap_or_default().to_owned(),
+                },
+                _ => {
+                    CompleteError::Failed(ApiError::upstream("completing the multipart upload", e))
+                }
+            }),
+        }
+    }
+
+    /// Aborts the multipart upload; one that is already gone counts as aborted.
+    pub async fn abort(&self, key: &str, upload_id: &str) -> Result<(), ApiError> {
+        match self
+            .client
+            .abort_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if is_code(&e, "NoSuchUpload") => Ok(()),
+            Err(e) => Err(ApiError::upstream("aborting the multipart upload", e)),
+        }
+    }
+
+    /// The ETag and size of the object at `key`, if there is one.
+    pub async fn head(&self, key: &str) -> Result<Option<(String, u64)>, ApiError> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(o) => Ok(Some((
+                o.e_tag.unwrap_or_default(),
+                o.content_length
+                    .and_then(|n| u64::try_from(n).ok())
+                    .unwrap_or(0),
+            ))),
+            Err(SdkError::ServiceError(e)) if e.err().is_not_found() => Ok(None),
+            Err(e) => Err(ApiError::upstream("reading the completed object", e)),
+        }
+    }
+
+    /// Creates the bucket with the template's CORS rule (local stack and tests only). Servers that do
+    /// not implement CORS (s3s-fs) are tolerated.
+    pub async fn create_bucket(&self) -> Result<(), ApiError> {
+        match self
+            .client
+            .create_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    error_code(&e).as_deref(),
+                    Some("BucketAlreadyOwnedByYou" | "BucketAlreadyExists")
+                ) => {}
+            Err(e) => return Err(ApiError::upstream("creating the bucket", e)),
+        }
+        let rule = CorsRule::builder()
+            .allowed_methods("PUT")
+            .allowed_methods("GET")
+            .allowed_methods("HEAD")
+            .allowed_origins("*")
+            .allowed_headers("*")
+            .expose_headers("ETag")
+            .max_age_seconds(3600)
+            .build()
+            .map_err(|e| ApiError::internal("building the CORS rule", e))?;
+        let cors = CorsConfiguration::builder()
+            .cors_rules(rule)
+            .build()
+            .map_err(|e| ApiError::internal("building the CORS rule", e))?;
+        match self
+            .client
+            .put_bucket_cors()
+            .bucket(&self.bucket)
+            .cors_configuration(cors)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if is_code(&e, "NotImplemented") => Ok(()),
+            Err(e) => Err(ApiError::upstream("setting the bucket's CORS rule", e)),
+        }
+    }
+}
+
+fn error_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<String> {
+    err.as_service_error()
+        .and_then(|e| e.code())
+        .map(str::to_owned)
+}
+
+fn is_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>, code: &str) -> bool {
+    error_code(err).as_deref() == Some(code)
+}
