@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::Client;
 
+use crate::domain::checksum::ChecksumAlgorithm;
 use crate::error::ApiError;
 
 #[derive(Clone, Debug)]
@@ -22,7 +23,9 @@ impl Presigner {
         }
     }
 
-    /// A URL for `PUT`ting part `part_number`, valid from `signed_at` for `expires_in`.
+    /// A URL for `PUT`ting part `part_number`, valid from `signed_at` for `expires_in`. With a
+    /// checksum, its header is signed into the URL: the `PUT` must carry it, and storage refuses bytes
+    /// whose digest differs.
     pub async fn upload_part_url(
         &self,
         key: &str,
@@ -30,6 +33,7 @@ impl Presigner {
         part_number: u32,
         signed_at: SystemTime,
         expires_in: Duration,
+        checksum: Option<(ChecksumAlgorithm, &str)>,
     ) -> Result<String, ApiError> {
         let config = PresigningConfig::builder()
             .start_time(signed_at)
@@ -42,7 +46,13 @@ impl Presigner {
             .bucket(&self.bucket)
             .key(key)
             .upload_id(s3_upload_id)
-            .part_number(part_number as i32)
+            .part_number(part_number as i32);
+        let request = match checksum {
+            Some((ChecksumAlgorithm::Sha256, value)) => request.checksum_sha256(value),
+            Some((ChecksumAlgorithm::Crc32c, value)) => request.checksum_crc32_c(value),
+            None => request,
+        };
+        let request = request
             .presigned(config)
             .await
             .map_err(|e| ApiError::internal("presigning the part URL", e))?;

@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 
+use crate::domain::checksum::ChecksumAlgorithm;
 use crate::domain::record::Completion;
 use crate::domain::{Status, UploadRecord};
 use crate::error::ApiError;
@@ -104,8 +105,13 @@ impl Records {
     ) -> Result<bool, ApiError> {
         self.update_if(
             upload_id,
-            "SET #status = :completed, etag = :etag, completedSize = :size, \
-             #location = :location, completedAt = :at REMOVE completingSince",
+            if completion.checksum.is_some() {
+                "SET #status = :completed, etag = :etag, completedSize = :size, \
+                 #location = :location, completedAt = :at, checksum = :checksum REMOVE completingSince"
+            } else {
+                "SET #status = :completed, etag = :etag, completedSize = :size, \
+                 #location = :location, completedAt = :at REMOVE completingSince"
+            },
             "#status = :completing",
             &[
                 (":completed", s(Status::Completed.as_str())),
@@ -114,7 +120,10 @@ impl Records {
                 (":size", n(completion.size)),
                 (":location", s(&completion.location)),
                 (":at", n(completion.completed_at)),
-            ],
+            ]
+            .into_iter()
+            .chain(completion.checksum.as_deref().map(|c| (":checksum", s(c))))
+            .collect::<Vec<_>>(),
         )
         .await
     }
@@ -268,6 +277,9 @@ fn to_item(r: &UploadRecord) -> Item {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
+    if let Some(algorithm) = r.checksum_algorithm {
+        item.insert("checksumAlgorithm".into(), s(algorithm.as_str()));
+    }
     if let Some(since) = r.completing_since {
         item.insert("completingSince".into(), n(since));
     }
@@ -276,6 +288,9 @@ fn to_item(r: &UploadRecord) -> Item {
         item.insert("completedSize".into(), n(c.size));
         item.insert("location".into(), s(&c.location));
         item.insert("completedAt".into(), n(c.completed_at));
+        if let Some(checksum) = &c.checksum {
+            item.insert("checksum".into(), s(checksum));
+        }
     }
     item
 }
@@ -303,6 +318,7 @@ fn from_item(item: &Item) -> Result<UploadRecord, ApiError> {
             size,
             location: get_s("location").unwrap_or_default(),
             completed_at: get_n(item, "completedAt").unwrap_or_default(),
+            checksum: get_s("checksum").ok(),
         }),
         _ => None,
     };
@@ -316,6 +332,12 @@ fn from_item(item: &Item) -> Result<UploadRecord, ApiError> {
         file_size: get_n(item, "fileSize").ok_or_else(|| corrupt("fileSize"))?,
         part_size: get_n(item, "partSize").ok_or_else(|| corrupt("partSize"))?,
         total_parts: get_n(item, "totalParts").ok_or_else(|| corrupt("totalParts"))?,
+        checksum_algorithm: match get_s("checksumAlgorithm") {
+            Ok(name) => {
+                Some(ChecksumAlgorithm::parse(&name).map_err(|_| corrupt("checksumAlgorithm"))?)
+            }
+            Err(_) => None,
+        },
         status: Status::parse(&get_s("status")?).ok_or_else(|| corrupt("status"))?,
         created_at: req_n("createdAt")?,
         expires_at: req_n("expiresAt")?,
@@ -341,6 +363,7 @@ mod tests {
             file_size: 12_345_678,
             part_size: 8 << 20,
             total_parts: 2,
+            checksum_algorithm: Some(ChecksumAlgorithm::Sha256),
             status: Status::Initiated,
             created_at: 1_700_000_000,
             expires_at: 1_700_604_800,
@@ -355,6 +378,7 @@ mod tests {
             size: 12_345_678,
             location: "http://s3/b/k".into(),
             completed_at: 1_700_000_500,
+            checksum: Some("abc=-2".into()),
         });
         assert_eq!(from_item(&to_item(&record)).unwrap(), record);
     }
@@ -371,6 +395,7 @@ mod tests {
             file_size: 1,
             part_size: 1,
             total_parts: 1,
+            checksum_algorithm: None,
             status: Status::Initiated,
             created_at: 0,
             expires_at: 0,

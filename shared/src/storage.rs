@@ -2,9 +2,13 @@
 //! presigned URLs, this module only creates, lists, completes and aborts.
 
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, CorsConfiguration, CorsRule};
+use aws_sdk_s3::types::{
+    ChecksumAlgorithm as S3ChecksumAlgorithm, ChecksumType, CompletedMultipartUpload,
+    CompletedPart, CorsConfiguration, CorsRule,
+};
 use aws_sdk_s3::Client;
 
+use crate::domain::checksum::ChecksumAlgorithm;
 use crate::error::ApiError;
 
 /// ListParts pages at most this many parts.
@@ -22,12 +26,23 @@ pub struct StoredPart {
     pub number: u32,
     pub etag: Option<String>,
     pub size: u64,
+    /// The part's checksum in the upload's algorithm, where S3 reports it.
+    pub checksum: Option<String>,
+}
+
+/// A part to complete with: number, ETag and (for checksummed uploads) its checksum.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartRef {
+    pub number: u32,
+    pub etag: String,
+    pub checksum: Option<String>,
 }
 
 #[derive(Clone, Debug)]
 pub struct CompletedObject {
     pub etag: String,
     pub location: String,
+    pub checksum: Option<String>,
 }
 
 /// Why CompleteMultipartUpload did not succeed.
@@ -65,13 +80,20 @@ impl Storage {
         &self,
         key: &str,
         content_type: &str,
+        checksum: Option<ChecksumAlgorithm>,
     ) -> Result<String, ApiError> {
-        let output = self
+        let mut request = self
             .client
             .create_multipart_upload()
             .bucket(&self.bucket)
             .key(key)
-            .content_type(content_type)
+            .content_type(content_type);
+        if let Some(algorithm) = checksum {
+            request = request
+                .checksum_algorithm(s3_algorithm(algorithm))
+                .checksum_type(ChecksumType::Composite);
+        }
+        let output = request
             .send()
             .await
             .map_err(|e| ApiError::upstream("creating the multipart upload", e))?;
@@ -115,6 +137,10 @@ impl Storage {
                     number: u32::try_from(number).unwrap_or(0),
                     etag: part.e_tag.clone().filter(|e| !e.is_empty()),
                     size: u64::try_from(size).unwrap_or(0),
+                    checksum: part
+                        .checksum_sha256
+                        .clone()
+                        .or_else(|| part.checksum_crc32_c.clone()),
                 });
             }
             match (page.is_truncated, page.next_part_number_marker) {
@@ -127,22 +153,29 @@ impl Storage {
         Ok(Some(parts))
     }
 
-    /// Completes the upload with `parts` (number, ETag), refusing to overwrite an existing object.
+    /// Completes the upload with `parts`, refusing to overwrite an existing object.
     pub async fn complete(
         &self,
         key: &str,
         upload_id: &str,
-        parts: &[(u32, String)],
+        parts: &[PartRef],
+        checksum: Option<ChecksumAlgorithm>,
     ) -> Result<CompletedObject, CompleteError> {
         let completed = CompletedMultipartUpload::builder()
             .set_parts(Some(
                 parts
                     .iter()
-                    .map(|(number, etag)| {
-                        CompletedPart::builder()
-                            .part_number(*number as i32)
-                            .e_tag(etag)
-                            .build()
+                    .map(|part| {
+                        let built = CompletedPart::builder()
+                            .part_number(part.number as i32)
+                            .e_tag(&part.etag);
+                        let value = part.checksum.clone();
+                        match checksum {
+                            Some(ChecksumAlgorithm::Sha256) => built.set_checksum_sha256(value),
+                            Some(ChecksumAlgorithm::Crc32c) => built.set_checksum_crc32_c(value),
+                            None => built,
+                        }
+                        .build()
                     })
                     .collect(),
             ))
@@ -159,6 +192,10 @@ impl Storage {
             .await;
         match result {
             Ok(output) => Ok(CompletedObject {
+                checksum: output
+                    .checksum_sha256
+                    .clone()
+                    .or_else(|| output.checksum_crc32_c.clone()),
                 etag: output.e_tag.unwrap_or_default(),
                 location: output
                     .location
@@ -263,6 +300,13 @@ impl Storage {
             Err(e) if is_code(&e, "NotImplemented") => Ok(()),
             Err(e) => Err(ApiError::upstream("setting the bucket's CORS rule", e)),
         }
+    }
+}
+
+fn s3_algorithm(algorithm: ChecksumAlgorithm) -> S3ChecksumAlgorithm {
+    match algorithm {
+        ChecksumAlgorithm::Sha256 => S3ChecksumAlgorithm::Sha256,
+        ChecksumAlgorithm::Crc32c => S3ChecksumAlgorithm::Crc32C,
     }
 }
 

@@ -161,15 +161,32 @@ impl Stack {
     }
 
     /// PUTs `bytes` to a presigned URL as a phone would; returns the status and the ETag header.
+    /// Status 0: the server refused before reading the body and closed the connection (s3s-fs does
+    /// that with large bodies it will not accept).
     pub async fn put(&self, url: &str, bytes: &[u8]) -> (u16, Option<String>) {
-        let response = self
+        self.put_with(url, bytes, None).await
+    }
+
+    /// [`Stack::put`] with an extra header.
+    pub async fn put_with(
+        &self,
+        url: &str,
+        bytes: &[u8],
+        header: Option<(&str, &str)>,
+    ) -> (u16, Option<String>) {
+        let mut request = self
             .http
             .put(url)
             .header("content-type", "application/octet-stream")
-            .body(bytes.to_vec())
-            .send()
-            .await
-            .expect("S3 server answers");
+            .body(bytes.to_vec());
+        if let Some((name, value)) = header {
+            request = request.header(name, value);
+        }
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(err) if err.is_request() => return (0, None),
+            Err(err) => panic!("S3 server unreachable: {err}"),
+        };
         let etag = response
             .headers()
             .get("etag")
@@ -256,6 +273,47 @@ pub fn parts_json(parts: &[(u32, String)]) -> Value {
     )
 }
 
+/// A PUT that storage did not accept: a 4xx, or the connection closed before the body was read.
+pub fn refused(status: u16) -> bool {
+    status == 0 || (400..500).contains(&status)
+}
+
 pub fn code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or_default()
+}
+
+/// Standard padded base64, as S3's checksum headers carry digests.
+pub fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+pub fn sha256_base64(bytes: &[u8]) -> String {
+    base64(&Sha256::digest(bytes))
+}
+
+#[test]
+fn base64_matches_known_vectors() {
+    assert_eq!(base64(b""), "");
+    assert_eq!(base64(b"f"), "Zg==");
+    assert_eq!(base64(b"fo"), "Zm8=");
+    assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+    assert_eq!(
+        sha256_base64(b""),
+        "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+    );
 }

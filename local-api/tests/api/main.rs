@@ -2,6 +2,7 @@
 //! strict SigV4-checking s3s-fs) and moto's DynamoDB, driven with a plain HTTP client as a phone
 //! would. `make test` starts the servers and exports their endpoints.
 
+mod checksums;
 mod events;
 mod flow;
 mod harness;

@@ -16,7 +16,7 @@ use crate::domain::sizing::{PartPlan, MAX_PARTS};
 use crate::domain::validate::integer_in;
 use crate::domain::{Status, UploadRecord};
 use crate::error::ApiError;
-use crate::storage::CompleteError;
+use crate::storage::{CompleteError, PartRef};
 
 /// A COMPLETING older than this lost its function (Lambda's limit is 15 minutes): take it over.
 const STALE_COMPLETING_SECS: i64 = 16 * 60;
@@ -36,7 +36,7 @@ pub async fn handle(deps: &Deps, req: &Request) -> Outcome {
 }
 
 /// The client's `parts`: objects with `PartNumber` and `ETag`, in ascending order, no duplicates.
-fn parse_parts(items: &[Value]) -> Result<Vec<(u32, String)>, ApiError> {
+fn parse_parts(items: &[Value]) -> Result<Vec<PartRef>, ApiError> {
     if items.is_empty() {
         return Err(ApiError::bad_request(
             "INVALID_PARTS",
@@ -72,7 +72,20 @@ fn parse_parts(items: &[Value]) -> Result<Vec<(u32, String)>, ApiError> {
                 ))
             }
         };
-        if let Some((previous, _)) = parts.last() {
+        let checksum = match field("ChecksumSHA256").or_else(|| field("ChecksumCRC32C")) {
+            None => None,
+            Some(Value::String(value)) => Some(value.clone()),
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    "INVALID_PARTS",
+                    format!("parts[{i}] checksum must be a base64 string"),
+                ))
+            }
+        };
+        if let Some(PartRef {
+            number: previous, ..
+        }) = parts.last()
+        {
             if number <= *previous {
                 return Err(ApiError::bad_request(
                     "INVALID_PARTS",
@@ -80,7 +93,11 @@ fn parse_parts(items: &[Value]) -> Result<Vec<(u32, String)>, ApiError> {
                 ));
             }
         }
-        parts.push((number, etag));
+        parts.push(PartRef {
+            number,
+            etag,
+            checksum,
+        });
     }
     Ok(parts)
 }
@@ -88,7 +105,7 @@ fn parse_parts(items: &[Value]) -> Result<Vec<(u32, String)>, ApiError> {
 async fn complete(
     deps: &Deps,
     mut record: UploadRecord,
-    client_parts: Option<&[(u32, String)]>,
+    client_parts: Option<&[PartRef]>,
 ) -> Outcome {
     let wait_until = deps.clock.epoch_secs() + deps.config.completion_wait_secs as i64;
     loop {
@@ -126,15 +143,15 @@ async fn reread(deps: &Deps, record: &UploadRecord) -> Result<UploadRecord, ApiE
 }
 
 /// Completes in S3 while this request holds COMPLETING, then records the outcome.
-async fn finish(
-    deps: &Deps,
-    mut record: UploadRecord,
-    parts: &[(u32, String)],
-    now: i64,
-) -> Outcome {
+async fn finish(deps: &Deps, mut record: UploadRecord, parts: &[PartRef], now: i64) -> Outcome {
     let completed = match deps
         .storage
-        .complete(&record.key, &record.s3_upload_id, parts)
+        .complete(
+            &record.key,
+            &record.s3_upload_id,
+            parts,
+            record.checksum_algorithm,
+        )
         .await
     {
         Ok(object) => object,
@@ -143,6 +160,7 @@ async fn finish(
             Some((etag, size)) if size == record.file_size => crate::storage::CompletedObject {
                 etag,
                 location: format!("s3://{}/{}", deps.storage.bucket(), record.key),
+                checksum: None,
             },
             _ => {
                 release(deps, &record).await;
@@ -170,6 +188,7 @@ async fn finish(
         size: record.file_size,
         location: completed.location,
         completed_at: now,
+        checksum: completed.checksum,
     };
     if !deps
         .records
@@ -213,6 +232,7 @@ fn completed_response(record: &UploadRecord) -> (StatusCode, Value) {
             "etag": c.map(|c| c.etag.as_str()),
             "size": c.map_or(record.file_size, |c| c.size),
             "completedAt": c.map(|c| rfc3339(c.completed_at)),
+            "checksum": c.and_then(|c| c.checksum.as_deref()),
         }),
     )
 }
@@ -222,8 +242,8 @@ fn completed_response(record: &UploadRecord) -> (StatusCode, Value) {
 async fn verified_parts(
     deps: &Deps,
     record: &UploadRecord,
-    client_parts: Option<&[(u32, String)]>,
-) -> Result<Vec<(u32, String)>, ApiError> {
+    client_parts: Option<&[PartRef]>,
+) -> Result<Vec<PartRef>, ApiError> {
     let stored = deps
         .storage
         .list_parts(&record.key, &record.s3_upload_id)
@@ -270,7 +290,11 @@ async fn verified_parts(
                 stored[&n]
                     .etag
                     .clone()
-                    .map(|etag| (n, etag))
+                    .map(|etag| PartRef {
+                        number: n,
+                        etag,
+                        checksum: stored[&n].checksum.clone(),
+                    })
                     .ok_or_else(|| ApiError::Internal {
                         status: StatusCode::BAD_GATEWAY,
                         context: "listing the uploaded parts",
@@ -281,7 +305,7 @@ async fn verified_parts(
     };
     let out_of_range: Vec<u32> = client_parts
         .iter()
-        .map(|(n, _)| *n)
+        .map(|p| p.number)
         .filter(|n| *n > record.total_parts)
         .collect();
     if !out_of_range.is_empty() {
@@ -294,7 +318,7 @@ async fn verified_parts(
             ),
         ));
     }
-    let listed: BTreeMap<u32, &String> = client_parts.iter().map(|(n, e)| (*n, e)).collect();
+    let listed: BTreeMap<u32, &PartRef> = client_parts.iter().map(|p| (p.number, p)).collect();
     let unlisted: Vec<u32> = all.clone().filter(|n| !listed.contains_key(n)).collect();
     if !unlisted.is_empty() {
         return Err(ApiError::bad_request(
@@ -312,7 +336,7 @@ async fn verified_parts(
             stored[n]
                 .etag
                 .as_deref()
-                .is_some_and(|held| unquote(held) != unquote(listed[n]))
+                .is_some_and(|held| unquote(held) != unquote(&listed[n].etag))
         })
         .collect();
     if !mismatched.is_empty() {
@@ -324,7 +348,17 @@ async fn verified_parts(
             ),
         ));
     }
-    Ok(client_parts.to_vec())
+    // Storage's own checksum where it reports one, else the client's.
+    Ok(client_parts
+        .iter()
+        .map(|p| PartRef {
+            checksum: stored[&p.number]
+                .checksum
+                .clone()
+                .or_else(|| p.checksum.clone()),
+            ..p.clone()
+        })
+        .collect())
 }
 
 fn unquote(etag: &str) -> &str {
@@ -354,15 +388,22 @@ fn abbreviate(items: &[String]) -> String {
 mod tests {
     use super::*;
 
-    fn parts(json: &str) -> Result<Vec<(u32, String)>, ApiError> {
+    fn parts(json: &str) -> Result<Vec<PartRef>, ApiError> {
         let value: Value = serde_json::from_str(json).unwrap();
         parse_parts(value.as_array().unwrap())
     }
 
     #[test]
     fn accepts_ascending_parts() {
-        let p = parts(r#"[{"PartNumber":1,"ETag":"\"a\""},{"PartNumber":3,"ETag":"b"}]"#).unwrap();
-        assert_eq!(p, vec![(1, "\"a\"".to_string()), (3, "b".to_string())]);
+        let p = parts(
+            r#"[{"PartNumber":1,"ETag":"\"a\""},{"PartNumber":3,"ETag":"b","ChecksumCRC32C":"AAAAAA=="}]"#,
+        )
+        .unwrap();
+        let simple: Vec<_> = p
+            .iter()
+            .map(|p| (p.number, p.etag.as_str(), p.checksum.as_deref()))
+            .collect();
+        assert_eq!(simple, vec![(1, "\"a\"", None), (3, "b", Some("AAAAAA=="))]);
     }
 
     #[test]

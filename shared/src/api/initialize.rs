@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::{caller, json_body, Deps, Outcome};
 use crate::clock::rfc3339;
+use crate::domain::checksum::ChecksumAlgorithm;
 use crate::domain::key::object_key;
 use crate::domain::sizing::PartPlan;
 use crate::domain::{validate, Status, UploadRecord};
@@ -19,6 +20,10 @@ pub async fn handle(deps: &Deps, req: &Request) -> Outcome {
     let file_type =
         validate::content_type(body.string("fileType")?, &config.allowed_content_types)?;
     let file_size = body.integer("fileSize", 0, u64::MAX)?;
+    let checksum_algorithm = body
+        .opt_string("checksumAlgorithm")?
+        .map(ChecksumAlgorithm::parse)
+        .transpose()?;
     if file_size == 0 {
         return Err(ApiError::bad_request(
             "INVALID_FILE_SIZE",
@@ -37,7 +42,10 @@ pub async fn handle(deps: &Deps, req: &Request) -> Outcome {
     let upload_id = uuid::Uuid::new_v4().hyphenated().to_string();
     tracing::Span::current().record("upload_id", upload_id.as_str());
     let key = object_key(&owner, &upload_id, file_name);
-    let s3_upload_id = deps.storage.create_multipart(&key, &file_type).await?;
+    let s3_upload_id = deps
+        .storage
+        .create_multipart(&key, &file_type, checksum_algorithm)
+        .await?;
     let now = deps.clock.epoch_secs();
     let expires_at = now + config.upload_ttl_secs as i64;
     let record = UploadRecord {
@@ -50,6 +58,7 @@ pub async fn handle(deps: &Deps, req: &Request) -> Outcome {
         file_size,
         part_size: plan.part_size,
         total_parts: plan.total_parts,
+        checksum_algorithm,
         status: Status::Initiated,
         created_at: now,
         expires_at,
@@ -64,14 +73,16 @@ pub async fn handle(deps: &Deps, req: &Request) -> Outcome {
         }
         return Err(err);
     }
-    Ok((
-        StatusCode::CREATED,
-        json!({
-            "uploadId": record.upload_id,
-            "key": record.key,
-            "chunkSize": record.part_size,
-            "totalParts": record.total_parts,
-            "expiresAt": rfc3339(record.expires_at),
-        }),
-    ))
+    let mut body = json!({
+        "uploadId": record.upload_id,
+        "key": record.key,
+        "chunkSize": record.part_size,
+        "totalParts": record.total_parts,
+        "expiresAt": rfc3339(record.expires_at),
+    });
+    if let Some(algorithm) = checksum_algorithm {
+        body["checksumAlgorithm"] = json!(algorithm.as_str());
+        body["checksumHeader"] = json!(algorithm.header());
+    }
+    Ok((StatusCode::CREATED, body))
 }

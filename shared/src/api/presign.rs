@@ -1,12 +1,12 @@
 //! `POST /presigned-url` and `POST /batch-presigned-urls`: URLs for the caller's own upload, for parts
 //! within its range, expiring at the configured lifetime but never after the upload itself. One
-//! DynamoDB read, no S3 call.
+//! DynamoDB read, no S3 call. For checksummed uploads each URL is signed with its part's checksum.
 
 use std::time::{Duration, UNIX_EPOCH};
 
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
-use serde_json::json;
+use serde_json::{json, Map, Value};
 
 use super::{caller, json_body, owned_upload, Deps, Outcome};
 use crate::clock::rfc3339;
@@ -18,14 +18,13 @@ pub async fn single(deps: &Deps, req: &Request) -> Outcome {
     let owner = caller(req)?;
     let body = json_body(deps, req)?;
     let part = body.integer("partNumber", 1, MAX_PARTS)? as u32;
+    let checksum = body.opt_string("checksum")?;
     let record = owned_upload(deps, &owner, &body).await?;
     let signer = Signer::for_upload(deps, &record)?;
     check_range(&record, part, part)?;
-    let url = signer.url(part).await?;
-    Ok((
-        StatusCode::OK,
-        json!({ "partNumber": part, "presignedUrl": url, "expiresAt": signer.expires_at() }),
-    ))
+    let mut answer = signer.sign(part, checksum, "checksum").await?;
+    answer["expiresAt"] = json!(signer.expires_at());
+    Ok((StatusCode::OK, answer))
 }
 
 pub async fn batch(deps: &Deps, req: &Request) -> Outcome {
@@ -46,17 +45,38 @@ pub async fn batch(deps: &Deps, req: &Request) -> Outcome {
             format!("at most {limit} parts per request; ask for the rest in further requests"),
         ));
     }
+    let checksums = body.opt_object("checksums")?;
     let record = owned_upload(deps, &owner, &body).await?;
     let signer = Signer::for_upload(deps, &record)?;
     check_range(&record, start, end)?;
     let mut urls = Vec::with_capacity((end - start + 1) as usize);
     for part in start..=end {
-        urls.push(json!({ "partNumber": part, "presignedUrl": signer.url(part).await? }));
+        let checksum = batch_checksum(checksums, part)?;
+        urls.push(
+            signer
+                .sign(part, checksum, &format!("checksums[\"{part}\"]"))
+                .await?,
+        );
     }
     Ok((
         StatusCode::OK,
         json!({ "urls": urls, "expiresAt": signer.expires_at() }),
     ))
+}
+
+/// Part `part`'s entry of the batch's `checksums` object (`{"1": "base64", ...}`).
+fn batch_checksum(
+    checksums: Option<&Map<String, Value>>,
+    part: u32,
+) -> Result<Option<&str>, ApiError> {
+    match checksums.and_then(|c| c.get(&part.to_string())) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(value)) => Ok(Some(value)),
+        Some(_) => Err(ApiError::bad_request(
+            "INVALID_FIELD",
+            format!("checksums[\"{part}\"] must be a string"),
+        )),
+    }
 }
 
 fn check_range(record: &UploadRecord, start: u32, end: u32) -> Result<(), ApiError> {
@@ -97,10 +117,38 @@ impl<'a> Signer<'a> {
         rfc3339(self.expires_at)
     }
 
-    async fn url(&self, part: u32) -> Result<String, ApiError> {
+    /// `{partNumber, presignedUrl}` plus, for checksummed uploads, the `headers` the PUT must carry.
+    async fn sign(
+        &self,
+        part: u32,
+        checksum: Option<&str>,
+        field: &str,
+    ) -> Result<Value, ApiError> {
+        let checksum = match (self.record.checksum_algorithm, checksum) {
+            (Some(algorithm), Some(value)) => {
+                Some((algorithm, algorithm.check_value(value, field)?))
+            }
+            (Some(algorithm), None) => {
+                return Err(ApiError::bad_request(
+                    "MISSING_CHECKSUM",
+                    format!(
+                        "this upload verifies parts with {}: send {field} for part {part}",
+                        algorithm.as_str()
+                    ),
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(ApiError::bad_request(
+                    "CHECKSUM_NOT_ENABLED",
+                    "this upload was started without checksumAlgorithm; omit the checksum",
+                ))
+            }
+            (None, None) => None,
+        };
         let signed_at = UNIX_EPOCH + Duration::from_secs(self.now as u64);
         let lifetime = Duration::from_secs((self.expires_at - self.now).max(1) as u64);
-        self.deps
+        let url = self
+            .deps
             .presigner
             .upload_part_url(
                 &self.record.key,
@@ -108,7 +156,13 @@ impl<'a> Signer<'a> {
                 part,
                 signed_at,
                 lifetime,
+                checksum,
             )
-            .await
+            .await?;
+        let mut answer = json!({ "partNumber": part, "presignedUrl": url });
+        if let Some((algorithm, value)) = checksum {
+            answer["headers"] = json!({ algorithm.header(): value });
+        }
+        Ok(answer)
     }
 }

@@ -7,6 +7,7 @@
 //!     └──past expiresAt──▶ EXPIRED (whether or not anything has written it yet)
 //! ```
 
+use crate::domain::checksum::ChecksumAlgorithm;
 use crate::error::ApiError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +53,8 @@ pub struct UploadRecord {
     pub file_size: u64,
     pub part_size: u64,
     pub total_parts: u32,
+    /// Per-part checksums the phone must send, if the upload opted in.
+    pub checksum_algorithm: Option<ChecksumAlgorithm>,
     pub status: Status,
     /// Epoch seconds.
     pub created_at: i64,
@@ -71,6 +74,8 @@ pub struct Completion {
     pub size: u64,
     pub location: String,
     pub completed_at: i64,
+    /// The object's checksum as S3 reports it (composite: `base64-N`), when the upload had one.
+    pub checksum: Option<String>,
 }
 
 impl UploadRecord {
@@ -127,6 +132,7 @@ mod tests {
             file_size: 1,
             part_size: 5 << 20,
             total_parts: 1,
+            checksum_algorithm: None,
             status,
             created_at: 100,
             expires_at: 200,

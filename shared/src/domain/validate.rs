@@ -52,6 +52,14 @@ impl JsonBody {
         integer_in(value, name, min, max)
     }
 
+    pub fn opt_object(&self, name: &str) -> Result<Option<&Map<String, Value>>, ApiError> {
+        match self.field(name) {
+            None => Ok(None),
+            Some(Value::Object(map)) => Ok(Some(map)),
+            Some(_) => Err(invalid(name, "must be an object")),
+        }
+    }
+
     pub fn opt_array(&self, name: &str) -> Result<Option<&Vec<Value>>, ApiError> {
         match self.field(name) {
             None => Ok(None),
