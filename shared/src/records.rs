@@ -39,6 +39,10 @@ impl Records {
         &self.table
     }
 
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// Stores a new record; fails rather than overwrite an existing id.
     pub async fn create(&self, record: &UploadRecord) -> Result<(), ApiError> {
         self.client
@@ -151,6 +155,22 @@ impl Records {
             &[
                 (":aborted", s(Status::Aborted.as_str())),
                 (":initiated", s(Status::Initiated.as_str())),
+            ],
+        )
+        .await
+    }
+
+    /// INITIATED and past its expiry → EXPIRED. `false` if the upload was completed, aborted or
+    /// revived meanwhile, so the cleanup can never touch a finished upload.
+    pub async fn mark_expired(&self, upload_id: &str, now: i64) -> Result<bool, ApiError> {
+        self.update_if(
+            upload_id,
+            "SET #status = :expired",
+            "#status = :initiated AND expiresAt <= :now",
+            &[
+                (":expired", s(Status::Expired.as_str())),
+                (":initiated", s(Status::Initiated.as_str())),
+                (":now", n(now)),
             ],
         )
         .await
