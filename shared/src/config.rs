@@ -38,6 +38,10 @@ pub struct Config {
     pub record_retention_secs: u64,
     /// `MAX_BODY_BYTES`: request bodies above this get 413; default 1 MiB (10,000 parts fit).
     pub max_body_bytes: usize,
+    /// `MAX_ACTIVE_UPLOADS_PER_USER`: unfinished uploads one user may have at once; default 100.
+    pub max_active_uploads_per_user: u64,
+    /// `MAX_BYTES_IN_FLIGHT_PER_USER`: declared bytes of one user's unfinished uploads; default 10 TiB.
+    pub max_bytes_in_flight_per_user: u64,
     /// `COMPLETION_WAIT_SECONDS`: how long a complete waits for a concurrent one to finish; default 20 s.
     pub completion_wait_secs: u64,
 }
@@ -80,6 +84,8 @@ impl Config {
             record_retention_secs: env.parse("RECORD_RETENTION_SECONDS", 30 * 24 * 3600)?,
             max_body_bytes: env.parse("MAX_BODY_BYTES", MIB as usize)?,
             completion_wait_secs: env.parse("COMPLETION_WAIT_SECONDS", 20)?,
+            max_active_uploads_per_user: env.parse("MAX_ACTIVE_UPLOADS_PER_USER", 100)?,
+            max_bytes_in_flight_per_user: env.parse("MAX_BYTES_IN_FLIGHT_PER_USER", 10 * TIB)?,
         };
         config.check()?;
         Ok(config)
@@ -112,6 +118,12 @@ impl Config {
         }
         if !(1..=10_000).contains(&self.max_parts_per_batch) {
             return fail("MAX_PARTS_PER_BATCH", "must be between 1 and 10000");
+        }
+        if self.max_active_uploads_per_user == 0 {
+            return fail("MAX_ACTIVE_UPLOADS_PER_USER", "must be at least 1");
+        }
+        if self.max_bytes_in_flight_per_user == 0 {
+            return fail("MAX_BYTES_IN_FLIGHT_PER_USER", "must be at least 1");
         }
         if self.max_body_bytes < 1024 {
             return fail("MAX_BODY_BYTES", "must be at least 1024");

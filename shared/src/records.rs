@@ -1,14 +1,22 @@
 //! Upload records in DynamoDB: one item per upload, keyed by `uploadId`. Every state change is a
 //! conditional write, so two requests racing on one upload can never both win.
+//!
+//! Each user also has one quota item (`uploadId = "quota#{owner}"`, never a valid upload id) counting
+//! active uploads and bytes in flight. Starting an upload reserves its share and finishing,
+//! aborting or expiring releases it in the same DynamoDB transaction as the state change, so two
+//! concurrent requests can never both slip under a limit and a share is never released twice.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    KeyType, Projection, ProjectionType, Put, ScalarAttributeType, TimeToLiveSpecification,
+    TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
+use lambda_http::http::StatusCode;
 
 use crate::domain::checksum::ChecksumAlgorithm;
 use crate::domain::record::Completion;
@@ -21,10 +29,53 @@ pub const TTL_ATTRIBUTE: &str = "ttl";
 
 type Item = HashMap<String, AttributeValue>;
 
+/// Per-user limits on uploads that are started but not finished.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quota {
+    pub max_active_uploads: u64,
+    pub max_bytes_in_flight: u64,
+}
+
+impl Quota {
+    pub const UNLIMITED: Self = Self {
+        max_active_uploads: u64::MAX,
+        max_bytes_in_flight: u64::MAX,
+    };
+}
+
 #[derive(Clone, Debug)]
 pub struct Records {
     client: Client,
     table: String,
+    quota: Quota,
+}
+
+fn quota_key(owner: &str) -> String {
+    format!("quota#{owner}")
+}
+
+fn quota_exceeded(quota: Quota) -> ApiError {
+    ApiError::client(
+        StatusCode::TOO_MANY_REQUESTS,
+        "QUOTA_EXCEEDED",
+        format!(
+            "too many unfinished uploads: at most {} at once and {} bytes in flight per user; \
+             complete or abort some first",
+            quota.max_active_uploads, quota.max_bytes_in_flight
+        ),
+    )
+}
+
+/// Whether a transaction was cancelled because the condition of its first item failed.
+fn first_condition_failed(err: &TransactWriteItemsError) -> bool {
+    match err {
+        TransactWriteItemsError::TransactionCanceledException(e) => e
+            .cancellation_reasons()
+            .first()
+            .and_then(|r| r.code())
+            .is_some_and(|code| code == "ConditionalCheckFailed"),
+        _ => false,
+    }
 }
 
 impl Records {
@@ -32,7 +83,13 @@ impl Records {
         Self {
             client,
             table: table.into(),
+            quota: Quota::UNLIMITED,
         }
+    }
+
+    pub fn with_quota(mut self, quota: Quota) -> Self {
+        self.quota = quota;
+        self
     }
 
     pub fn table(&self) -> &str {
@@ -43,17 +100,52 @@ impl Records {
         &self.client
     }
 
-    /// Stores a new record; fails rather than overwrite an existing id.
+    /// Stores a new record and reserves its share of the owner's quota, atomically; 429 when the
+    /// owner is at a limit. Never overwrites an existing id.
     pub async fn create(&self, record: &UploadRecord) -> Result<(), ApiError> {
-        self.client
-            .put_item()
+        let quota = self.quota;
+        let Some(limit) = quota.max_bytes_in_flight.checked_sub(record.file_size) else {
+            return Err(quota_exceeded(quota));
+        };
+        let build_failed = |e| ApiError::internal("building the quota transaction", e);
+        let reserve = Update::builder()
+            .table_name(&self.table)
+            .key("uploadId", s(&quota_key(&record.owner)))
+            .update_expression(
+                "SET activeUploads = if_not_exists(activeUploads, :zero) + :one, \
+                 bytesInFlight = if_not_exists(bytesInFlight, :zero) + :bytes",
+            )
+            .condition_expression(
+                "attribute_not_exists(activeUploads) \
+                 OR (activeUploads < :maxActive AND bytesInFlight <= :limit)",
+            )
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":bytes", n(record.file_size))
+            .expression_attribute_values(":maxActive", n(quota.max_active_uploads))
+            .expression_attribute_values(":limit", n(limit))
+            .build()
+            .map_err(build_failed)?;
+        let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(to_item(record)))
             .condition_expression("attribute_not_exists(uploadId)")
+            .build()
+            .map_err(build_failed)?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(reserve).build())
+            .transact_items(TransactWriteItem::builder().put(put).build())
             .send()
-            .await
-            .map_err(|e| ApiError::upstream("storing the upload record", e))?;
-        Ok(())
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(e)) if first_condition_failed(e.err()) => {
+                Err(quota_exceeded(quota))
+            }
+            Err(e) => Err(ApiError::upstream("storing the upload record", e)),
+        }
     }
 
     /// The record with a strongly consistent read.
@@ -101,14 +193,14 @@ impl Records {
         .await
     }
 
-    /// COMPLETING → COMPLETED with what S3 reported.
+    /// COMPLETING → COMPLETED with what S3 reported; releases the quota share.
     pub async fn finish_completing(
         &self,
-        upload_id: &str,
+        record: &UploadRecord,
         completion: &Completion,
     ) -> Result<bool, ApiError> {
-        self.update_if(
-            upload_id,
+        self.transition(
+            record,
             if completion.checksum.is_some() {
                 "SET #status = :completed, etag = :etag, completedSize = :size, \
                  #location = :location, completedAt = :at, checksum = :checksum REMOVE completingSince"
@@ -128,6 +220,7 @@ impl Records {
             .into_iter()
             .chain(completion.checksum.as_deref().map(|c| (":checksum", s(c))))
             .collect::<Vec<_>>(),
+            true,
         )
         .await
     }
@@ -146,25 +239,30 @@ impl Records {
         .await
     }
 
-    /// INITIATED → ABORTED.
-    pub async fn mark_aborted(&self, upload_id: &str) -> Result<bool, ApiError> {
-        self.update_if(
-            upload_id,
+    /// INITIATED → ABORTED; releases the quota share.
+    pub async fn mark_aborted(&self, record: &UploadRecord) -> Result<bool, ApiError> {
+        self.transition(
+            record,
             "SET #status = :aborted",
             "#status = :initiated",
             &[
                 (":aborted", s(Status::Aborted.as_str())),
                 (":initiated", s(Status::Initiated.as_str())),
             ],
+            true,
         )
         .await
     }
 
     /// INITIATED and past its expiry → EXPIRED. `false` if the upload was completed, aborted or
     /// revived meanwhile, so the cleanup can never touch a finished upload.
+    /// Releases the quota share.
     pub async fn mark_expired(&self, upload_id: &str, now: i64) -> Result<bool, ApiError> {
-        self.update_if(
-            upload_id,
+        let Some(record) = self.get(upload_id).await? else {
+            return Ok(false);
+        };
+        self.transition(
+            &record,
             "SET #status = :expired",
             "#status = :initiated AND expiresAt <= :now",
             &[
@@ -172,8 +270,63 @@ impl Records {
                 (":initiated", s(Status::Initiated.as_str())),
                 (":now", n(now)),
             ],
+            true,
         )
         .await
+    }
+
+    /// [`Self::update_if`] on `record`, releasing its quota share in the same transaction when
+    /// `release` is set (transitions out of the unfinished states).
+    async fn transition(
+        &self,
+        record: &UploadRecord,
+        update: &str,
+        condition: &str,
+        values: &[(&str, AttributeValue)],
+        release: bool,
+    ) -> Result<bool, ApiError> {
+        if !release {
+            return self
+                .update_if(&record.upload_id, update, condition, values)
+                .await;
+        }
+        let build_failed = |e| ApiError::internal("building the state transaction", e);
+        let mut change = Update::builder()
+            .table_name(&self.table)
+            .key("uploadId", s(&record.upload_id))
+            .update_expression(update)
+            .condition_expression(format!("attribute_exists(uploadId) AND ({condition})"))
+            .expression_attribute_names("#status", "status");
+        if update.contains("#location") {
+            change = change.expression_attribute_names("#location", "location");
+        }
+        for (name, value) in values {
+            change = change.expression_attribute_values(*name, value.clone());
+        }
+        let free = Update::builder()
+            .table_name(&self.table)
+            .key("uploadId", s(&quota_key(&record.owner)))
+            .update_expression("ADD activeUploads :minusOne, bytesInFlight :minusBytes")
+            .expression_attribute_values(":minusOne", n(-1))
+            .expression_attribute_values(":minusBytes", n(-(record.file_size as i128)))
+            .build()
+            .map_err(build_failed)?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(
+                TransactWriteItem::builder()
+                    .update(change.build().map_err(build_failed)?)
+                    .build(),
+            )
+            .transact_items(TransactWriteItem::builder().update(free).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(e)) if first_condition_failed(e.err()) => Ok(false),
+            Err(e) => Err(ApiError::upstream("updating the upload record", e)),
+        }
     }
 
     /// Applies `update` if `condition` holds; `Ok(false)` when it does not.

@@ -6,4 +6,5 @@ mod checksums;
 mod events;
 mod flow;
 mod harness;
+mod quotas;
 mod routes;

@@ -18,7 +18,7 @@ pub async fn handle(deps: &Deps, req: &Request) -> Outcome {
         match record.status {
             // First the record, so no URL or completion is granted from here on; then S3.
             Status::Initiated => {
-                if deps.records.mark_aborted(&record.upload_id).await? {
+                if deps.records.mark_aborted(&record).await? {
                     transitioned = true;
                     break;
                 }

@@ -190,11 +190,7 @@ async fn finish(deps: &Deps, mut record: UploadRecord, parts: &[PartRef], now: i
         completed_at: now,
         checksum: completed.checksum,
     };
-    if !deps
-        .records
-        .finish_completing(&record.upload_id, &completion)
-        .await?
-    {
+    if !deps.records.finish_completing(&record, &completion).await? {
         // Somebody took over a COMPLETING they thought stale and finished first: report theirs.
         let current = reread(deps, &record).await?;
         if current.status == Status::Completed {

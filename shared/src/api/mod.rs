@@ -20,7 +20,7 @@ use crate::domain::validate::{self, JsonBody};
 use crate::domain::UploadRecord;
 use crate::error::{json_response, ApiError};
 use crate::presign::Presigner;
-use crate::records::Records;
+use crate::records::{Quota, Records};
 use crate::storage::Storage;
 
 pub const BASE_PATH: &str = "/api/v1/multipart-upload";
@@ -119,7 +119,10 @@ impl Deps {
         }
         let dynamodb = aws_sdk_dynamodb::Client::from_conf(dynamodb.build());
         Self {
-            records: Records::new(dynamodb, &config.table),
+            records: Records::new(dynamodb, &config.table).with_quota(Quota {
+                max_active_uploads: config.max_active_uploads_per_user,
+                max_bytes_in_flight: config.max_bytes_in_flight_per_user,
+            }),
             storage: Storage::new(s3.clone(), &config.bucket),
             presigner: Presigner::new(s3, &config.bucket),
             clock,
