@@ -10,6 +10,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod lambda;
+pub mod metrics;
 pub mod presign;
 pub mod records;
 pub mod storage;

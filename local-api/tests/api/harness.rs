@@ -9,6 +9,40 @@ use shared::{Clock, Config, Deps};
 
 pub const MIB: usize = 1024 * 1024;
 
+/// Every log line of this test binary, so a test can check what the service logs.
+pub static LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+struct LogBuffer;
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut logs) = LOGS.lock() {
+            logs.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn init_logs() {
+    use tracing_subscriber::fmt::writer::MakeWriterExt;
+    let writer = tracing_subscriber::fmt::TestWriter::new().and(|| LogBuffer);
+    let _ = tracing_subscriber::fmt()
+        .with_writer(writer)
+        .with_ansi(false)
+        .with_env_filter("info,shared=debug,local_api=debug")
+        .try_init();
+}
+
+pub fn logs() -> String {
+    LOGS.lock()
+        .map(|l| String::from_utf8_lossy(&l).into_owned())
+        .unwrap_or_default()
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum S3Server {
     /// moto: S3 and DynamoDB; does not check signatures.
@@ -46,10 +80,7 @@ impl Stack {
         server: S3Server,
         tweak: impl FnOnce(&mut HashMap<String, String>),
     ) -> Self {
-        let _ = tracing_subscriber::fmt()
-            .with_test_writer()
-            .with_env_filter("info")
-            .try_init();
+        init_logs();
         let moto = env("TEST_MOTO_URL");
         let s3 = match server {
             S3Server::Moto => moto.clone(),

@@ -6,5 +6,6 @@ mod checksums;
 mod events;
 mod flow;
 mod harness;
+mod observability;
 mod quotas;
 mod routes;

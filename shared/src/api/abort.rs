@@ -4,9 +4,10 @@ use lambda_http::http::StatusCode;
 use lambda_http::Request;
 use serde_json::json;
 
-use super::{caller, json_body, owned_upload, Deps, Outcome};
+use super::{caller, json_body, owned_upload, Deps, Endpoint, Outcome};
 use crate::domain::record::not_uploading;
 use crate::domain::Status;
+use crate::metrics::Metric;
 
 pub async fn handle(deps: &Deps, req: &Request) -> Outcome {
     let owner = caller(req)?;
@@ -20,6 +21,11 @@ pub async fn handle(deps: &Deps, req: &Request) -> Outcome {
             Status::Initiated => {
                 if deps.records.mark_aborted(&record).await? {
                     transitioned = true;
+                    deps.metrics.emit(
+                        Endpoint::Abort.name(),
+                        &[],
+                        &[(Metric::UploadsAborted, 1.0)],
+                    );
                     break;
                 }
                 record = deps.records.get_owned(&record.upload_id, &owner).await?;

@@ -9,13 +9,14 @@ use lambda_http::http::StatusCode;
 use lambda_http::Request;
 use serde_json::{json, Value};
 
-use super::{caller, json_body, owned_upload, Deps, Outcome};
+use super::{caller, json_body, owned_upload, Deps, Endpoint, Outcome};
 use crate::clock::rfc3339;
 use crate::domain::record::{not_uploading, Completion};
 use crate::domain::sizing::{PartPlan, MAX_PARTS};
 use crate::domain::validate::integer_in;
 use crate::domain::{Status, UploadRecord};
 use crate::error::ApiError;
+use crate::metrics::Metric;
 use crate::storage::{CompleteError, PartRef};
 
 /// A COMPLETING older than this lost its function (Lambda's limit is 15 minutes): take it over.
@@ -198,6 +199,18 @@ async fn finish(deps: &Deps, mut record: UploadRecord, parts: &[PartRef], now: i
         }
         return Err(not_uploading(current.status));
     }
+    deps.metrics.emit(
+        Endpoint::Complete.name(),
+        &[],
+        &[
+            (Metric::UploadsCompleted, 1.0),
+            (Metric::BytesCompleted, record.file_size as f64),
+            (
+                Metric::CompletionLatency,
+                (now - record.created_at).max(0) as f64,
+            ),
+        ],
+    );
     record.status = Status::Completed;
     record.completion = Some(completion);
     tracing::info!(

@@ -19,6 +19,7 @@ use crate::config::{Config, ConfigError};
 use crate::domain::validate::{self, JsonBody};
 use crate::domain::UploadRecord;
 use crate::error::{json_response, ApiError};
+use crate::metrics::{Metric, Metrics};
 use crate::presign::Presigner;
 use crate::records::{Quota, Records};
 use crate::storage::Storage;
@@ -90,6 +91,7 @@ pub struct Deps {
     pub storage: Storage,
     pub presigner: Presigner,
     pub clock: Clock,
+    pub metrics: Metrics,
 }
 
 impl Deps {
@@ -126,6 +128,7 @@ impl Deps {
             storage: Storage::new(s3.clone(), &config.bucket),
             presigner: Presigner::new(s3, &config.bucket),
             clock,
+            metrics: Metrics::default(),
             config,
         }
     }
@@ -176,6 +179,7 @@ impl Endpoint {
                 Self::ListParts => parts::list(deps, &req).await,
                 Self::Status => parts::status(deps, &req).await,
             };
+            self.count(deps, &outcome);
             match outcome {
                 Ok((status, body)) => {
                     tracing::info!(status = status.as_u16(), "handled");
@@ -197,6 +201,37 @@ impl Endpoint {
         }
         .instrument(span)
         .await
+    }
+}
+
+impl Endpoint {
+    /// The metrics an outcome implies by itself; transitions that happen once (completed,
+    /// aborted) are counted where they happen.
+    fn count(self, deps: &Deps, outcome: &Outcome) {
+        let name = self.name();
+        match (self, outcome) {
+            (Self::Initialize, Ok(_)) => {
+                deps.metrics
+                    .emit(name, &[], &[(Metric::UploadsInitiated, 1.0)])
+            }
+            (Self::PresignedUrl, Ok(_)) => {
+                deps.metrics
+                    .emit(name, &[], &[(Metric::PartsPresigned, 1.0)])
+            }
+            (Self::BatchPresignedUrls, Ok((_, body))) => {
+                let urls = body["urls"].as_array().map_or(0, Vec::len);
+                deps.metrics
+                    .emit(name, &[], &[(Metric::PartsPresigned, urls as f64)]);
+            }
+            (_, Err(err @ ApiError::Client { .. })) => {
+                deps.metrics.emit(
+                    name,
+                    &[("ErrorCode", err.code())],
+                    &[(Metric::ClientErrors, 1.0)],
+                );
+            }
+            _ => {}
+        }
     }
 }
 

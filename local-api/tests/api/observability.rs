@@ -1,0 +1,146 @@
+//! What operators see: EMF metrics lines for a whole flow, and logs that never carry a presigned
+//! URL's signature or the secret key.
+
+use std::collections::HashMap;
+
+use serde_json::{json, Value};
+
+use crate::harness::*;
+
+/// Sums of each metric over the captured EMF lines, keyed by (metric, ErrorCode dimension).
+fn totals(lines: &[String]) -> HashMap<(String, Option<String>), f64> {
+    let mut totals = HashMap::new();
+    for line in lines {
+        let doc: Value = serde_json::from_str(line).expect("an EMF line is JSON");
+        let directive = &doc["_aws"]["CloudWatchMetrics"][0];
+        assert!(
+            doc["_aws"]["Timestamp"]
+                .as_u64()
+                .is_some_and(|t| t > 1_600_000_000_000),
+            "{line}"
+        );
+        assert_eq!(directive["Namespace"], "MultipartUpload", "{line}");
+        for dimension in directive["Dimensions"][0]
+            .as_array()
+            .expect("a dimension set")
+        {
+            let name = dimension.as_str().unwrap();
+            assert!(
+                doc[name].is_string(),
+                "dimension {name} has a value: {line}"
+            );
+        }
+        assert!(doc["Function"].is_string());
+        for metric in directive["Metrics"].as_array().unwrap() {
+            let name = metric["Name"].as_str().unwrap();
+            let unit = metric["Unit"].as_str().unwrap();
+            let expected_unit = match name {
+                "BytesCompleted" => "Bytes",
+                "CompletionLatency" => "Seconds",
+                _ => "Count",
+            };
+            assert_eq!(unit, expected_unit, "{name}");
+            let value = doc[name]
+                .as_f64()
+                .unwrap_or_else(|| panic!("{name} has a numeric value: {line}"));
+            let code = doc["ErrorCode"].as_str().map(str::to_owned);
+            *totals.entry((name.to_owned(), code)).or_insert(0.0) += value;
+        }
+    }
+    totals
+}
+
+#[tokio::test]
+async fn a_flow_emits_business_metrics_and_logs_no_secrets() {
+    let stack = Stack::start(S3Server::Strict).await;
+    stack.deps.metrics.capture();
+    let user = "ivy";
+    let size = 5 * MIB + 10;
+    let file = file_bytes(size, 21);
+    let init = stack.initialize(user, "m.mp4", size).await;
+    let id = init["uploadId"].as_str().unwrap();
+    let urls = stack.urls(user, id, 1, 2).await;
+    let parts = stack.upload_parts(&urls, &file, 5 * MIB, &[1, 2]).await;
+    let (_, url) = stack
+        .post(
+            Some(user),
+            "/presigned-url",
+            &json!({ "uploadId": id, "partNumber": 1 }),
+        )
+        .await;
+    assert!(url["presignedUrl"]
+        .as_str()
+        .unwrap()
+        .contains("X-Amz-Signature="));
+    for _ in 0..2 {
+        let (status, _) = stack
+            .post(
+                Some(user),
+                "/complete",
+                &json!({ "uploadId": id, "parts": parts_json(&parts) }),
+            )
+            .await;
+        assert_eq!(status, 200);
+    }
+    let other = stack.initialize(user, "n.mp4", 10).await;
+    stack
+        .post(
+            Some(user),
+            "/abort",
+            &json!({ "uploadId": other["uploadId"] }),
+        )
+        .await;
+    stack
+        .post(
+            Some(user),
+            "/abort",
+            &json!({ "uploadId": other["uploadId"] }),
+        )
+        .await;
+    let (status, _) = stack
+        .post(
+            Some(user),
+            "/initialize",
+            &json!({ "fileName": "x", "fileType": "video/mp4", "fileSize": 0 }),
+        )
+        .await;
+    assert_eq!(status, 400);
+
+    let totals = totals(&stack.deps.metrics.captured());
+    let get = |name: &str, code: Option<&str>| {
+        totals
+            .get(&(name.to_owned(), code.map(str::to_owned)))
+            .copied()
+    };
+    assert_eq!(get("UploadsInitiated", None), Some(2.0));
+    assert_eq!(get("PartsPresigned", None), Some(3.0));
+    assert_eq!(
+        get("UploadsCompleted", None),
+        Some(1.0),
+        "a repeated complete is not counted twice"
+    );
+    assert_eq!(get("BytesCompleted", None), Some(size as f64));
+    assert!(get("CompletionLatency", None).is_some_and(|s| (0.0..60.0).contains(&s)));
+    assert_eq!(
+        get("UploadsAborted", None),
+        Some(1.0),
+        "a repeated abort is not counted twice"
+    );
+    assert_eq!(get("ClientErrors", Some("INVALID_FILE_SIZE")), Some(1.0));
+
+    let logs = logs();
+    assert!(
+        logs.contains(id),
+        "the flow's log lines carry its upload id"
+    );
+    assert!(
+        logs.contains("user=\"ivy\"") || logs.contains("user=ivy"),
+        "and the user id"
+    );
+    assert!(
+        !logs.contains("X-Amz-Signature"),
+        "a presigned URL reached the logs"
+    );
+    let secret = std::env::var("AWS_SECRET_ACCESS_KEY").unwrap();
+    assert!(!logs.contains(&secret), "the secret key reached the logs");
+}
