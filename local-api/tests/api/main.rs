@@ -6,6 +6,7 @@ mod checksums;
 mod events;
 mod flow;
 mod harness;
+mod hostile;
 mod observability;
 mod quotas;
 mod routes;
