@@ -22,4 +22,7 @@ scripts/stack.sh --strict -- cargo test --workspace --locked
 step "template checks"
 scripts/check-template.sh
 
+step "release bootstraps under the Lambda Runtime Interface Emulator"
+scripts/test-release.sh
+
 step "all checks passed"

@@ -14,6 +14,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .unwrap_or(3000);
     let deps = Arc::new(Deps::new(config, Clock::system()).await);
     local_api::bootstrap(&deps).await?;
+    if std::env::args().any(|arg| arg == "--bootstrap-only") {
+        // Scripts that run the functions some other way (the Lambda emulator) only need the
+        // bucket and table.
+        return Ok(());
+    }
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!(
         "local API on http://127.0.0.1:{port}{} (identity: {} header)",

@@ -70,6 +70,12 @@ pub async fn status(deps: &Deps, req: &Request) -> Outcome {
         body["etag"] = json!(c.etag);
         body["location"] = json!(c.location);
         body["completedAt"] = json!(rfc3339(c.completed_at));
+        if let Some(checksum) = &c.checksum {
+            body["checksum"] = json!(checksum);
+        }
+    }
+    if let Some(algorithm) = record.checksum_algorithm {
+        body["checksumAlgorithm"] = json!(algorithm.as_str());
     }
     Ok((StatusCode::OK, body))
 }
