@@ -42,6 +42,8 @@ pub struct Config {
     pub max_active_uploads_per_user: u64,
     /// `MAX_BYTES_IN_FLIGHT_PER_USER`: declared bytes of one user's unfinished uploads; default 10 TiB.
     pub max_bytes_in_flight_per_user: u64,
+    /// `CLEANUP_MAX_ABORTS`: aborts one cleanup run makes at most; the rest wait for the next run.
+    pub cleanup_max_aborts: usize,
     /// `COMPLETION_WAIT_SECONDS`: how long a complete waits for a concurrent one to finish; default 20 s.
     pub completion_wait_secs: u64,
 }
@@ -84,6 +86,7 @@ impl Config {
             record_retention_secs: env.parse("RECORD_RETENTION_SECONDS", 30 * 24 * 3600)?,
             max_body_bytes: env.parse("MAX_BODY_BYTES", MIB as usize)?,
             completion_wait_secs: env.parse("COMPLETION_WAIT_SECONDS", 20)?,
+            cleanup_max_aborts: env.parse("CLEANUP_MAX_ABORTS", 1000)?,
             max_active_uploads_per_user: env.parse("MAX_ACTIVE_UPLOADS_PER_USER", 100)?,
             max_bytes_in_flight_per_user: env.parse("MAX_BYTES_IN_FLIGHT_PER_USER", 10 * TIB)?,
         };

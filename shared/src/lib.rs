@@ -5,6 +5,7 @@
 //! [`api::Endpoint::handle`], so they run exactly the same code.
 
 pub mod api;
+pub mod cleanup;
 pub mod clock;
 pub mod config;
 pub mod domain;

@@ -27,7 +27,8 @@ use crate::error::ApiError;
 pub const STATUS_EXPIRY_INDEX: &str = "status-expiresAt";
 pub const TTL_ATTRIBUTE: &str = "ttl";
 
-type Item = HashMap<String, AttributeValue>;
+/// A raw DynamoDB item (also a pagination key).
+pub type Item = HashMap<String, AttributeValue>;
 
 /// Per-user limits on uploads that are started but not finished.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -327,6 +328,36 @@ impl Records {
             Err(SdkError::ServiceError(e)) if first_condition_failed(e.err()) => Ok(false),
             Err(e) => Err(ApiError::upstream("updating the upload record", e)),
         }
+    }
+
+    /// One page of INITIATED uploads whose expiry is at or before `now`, from the status/expiry
+    /// index (never a scan), and where the next page starts.
+    pub async fn stale_page(
+        &self,
+        now: i64,
+        start: Option<Item>,
+        limit: i32,
+    ) -> Result<(Vec<UploadRecord>, Option<Item>), ApiError> {
+        let page = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(STATUS_EXPIRY_INDEX)
+            .key_condition_expression("#status = :initiated AND expiresAt <= :now")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":initiated", s(Status::Initiated.as_str()))
+            .expression_attribute_values(":now", n(now))
+            .set_exclusive_start_key(start)
+            .limit(limit)
+            .send()
+            .await
+            .map_err(|e| ApiError::upstream("querying stale uploads", e))?;
+        let records = page
+            .items()
+            .iter()
+            .map(from_item)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((records, page.last_evaluated_key.filter(|k| !k.is_empty())))
     }
 
     /// Applies `update` if `condition` holds; `Ok(false)` when it does not.

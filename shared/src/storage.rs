@@ -220,6 +220,11 @@ impl Storage {
 
     /// Aborts the multipart upload; one that is already gone counts as aborted.
     pub async fn abort(&self, key: &str, upload_id: &str) -> Result<(), ApiError> {
+        self.abort_reporting(key, upload_id).await.map(|_| ())
+    }
+
+    /// Aborts the multipart upload: `true` if this call aborted it, `false` if it was already gone.
+    pub async fn abort_reporting(&self, key: &str, upload_id: &str) -> Result<bool, ApiError> {
         match self
             .client
             .abort_multipart_upload()
@@ -229,10 +234,50 @@ impl Storage {
             .send()
             .await
         {
-            Ok(_) => Ok(()),
-            Err(e) if is_code(&e, "NoSuchUpload") => Ok(()),
+            Ok(_) => Ok(true),
+            Err(e) if is_code(&e, "NoSuchUpload") => Ok(false),
             Err(e) => Err(ApiError::upstream("aborting the multipart upload", e)),
         }
+    }
+
+    /// One page of the bucket's multipart uploads under `prefix`: (key, upload id, initiated epoch
+    /// seconds), and the markers of the next page.
+    pub async fn multipart_uploads_page(
+        &self,
+        prefix: &str,
+        markers: Option<(String, String)>,
+    ) -> Result<(Vec<(String, String, i64)>, Option<(String, String)>), ApiError> {
+        let (key_marker, upload_marker) = markers.unzip();
+        let page = self
+            .client
+            .list_multipart_uploads()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .set_key_marker(key_marker)
+            .set_upload_id_marker(upload_marker)
+            .send()
+            .await
+            .map_err(|e| ApiError::upstream("listing multipart uploads", e))?;
+        let uploads = page
+            .uploads()
+            .iter()
+            .filter_map(|u| {
+                Some((
+                    u.key.clone()?,
+                    u.upload_id.clone()?,
+                    u.initiated.map_or(0, |t| t.secs()),
+                ))
+            })
+            .collect();
+        let next = match (
+            page.is_truncated,
+            page.next_key_marker,
+            page.next_upload_id_marker,
+        ) {
+            (Some(true), Some(key), Some(upload)) => Some((key, upload)),
+            _ => None,
+        };
+        Ok((uploads, next))
     }
 
     /// The ETag and size of the object at `key`, if there is one.

@@ -49,6 +49,10 @@ async fn every_sample_event_gets_its_expected_status() {
     let mut covered = std::collections::HashSet::new();
     for path in &files {
         let stem = path.file_stem().unwrap().to_str().unwrap();
+        if stem.starts_with("cleanup-stale-uploads-") {
+            // Not an HTTP event: cleanup.rs drives it through the function's entry point.
+            continue;
+        }
         let (endpoint, case) = endpoint_and_case(stem);
         covered.insert(endpoint.name());
         let mut text = std::fs::read_to_string(path).unwrap();

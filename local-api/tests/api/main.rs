@@ -3,6 +3,7 @@
 //! would. `make test` starts the servers and exports their endpoints.
 
 mod checksums;
+mod cleanup;
 mod events;
 mod flow;
 mod harness;
