@@ -20,7 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
 PLACEHOLDER = "3f2c9d1e-8a4b-4c6d-9e0f-1a2b3c4d5e6f"
-FUNCTIONS = ["initialize", "presigned-url", "batch-presigned-urls", "complete", "abort", "list-parts", "status"]
+FUNCTIONS = ["initialize", "presigned-url", "batch-presigned-urls", "complete", "abort", "list-parts", "status",
+             "cleanup-stale-uploads"]
 failures = []
 
 
@@ -163,6 +164,11 @@ def main():
             check(r.status == 200, "PUT of the part to its presigned URL")
         done = call(functions, "complete", "complete-ok", 200, small_id)
         check(done.get("size") == 100, f"complete-ok completed {done.get('size')} bytes")
+
+        # The scheduled cleanup (lambda_runtime, not HTTP): its answer is the run's summary.
+        summary = functions["cleanup-stale-uploads"].invoke(load("cleanup-stale-uploads-scheduled"))
+        check(isinstance(summary, dict) and summary.get("errors") == 0 and "found" in summary,
+              f"cleanup-stale-uploads-scheduled: summary {summary}")
 
         print()
         print("cold start: emulator and bootstrap exec to the first answer; peak RSS: the bootstrap's VmHWM")

@@ -62,3 +62,37 @@ fn template_and_local_routes_match() {
         );
     }
 }
+
+/// (METHOD, path) of every operation in `openapi.yaml`, read as text: a path is a line at two
+/// spaces' indent starting with `/`, an operation a method name at four.
+fn openapi_routes() -> BTreeSet<(String, String)> {
+    let spec =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi.yaml"))
+            .expect("openapi.yaml exists");
+    let mut routes = BTreeSet::new();
+    let mut path = None;
+    for line in spec.lines() {
+        if let Some(p) = line.strip_prefix("  /") {
+            path = Some(format!("/{}", p.trim_end_matches(':')));
+        } else if !line.starts_with("  ") {
+            path = None;
+        } else if let (Some(path), Some(method)) = (&path, line.strip_prefix("    ")) {
+            let method = method.trim_end_matches(':');
+            if ["get", "post", "put", "delete", "patch"].contains(&method) {
+                routes.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    routes
+}
+
+#[test]
+fn openapi_documents_exactly_the_template_routes() {
+    let documented = openapi_routes();
+    let template: BTreeSet<_> = template_routes()
+        .into_iter()
+        .map(|(m, p, _)| (m, p))
+        .collect();
+    assert_eq!(documented, template);
+    assert_eq!(documented.len(), 7);
+}
