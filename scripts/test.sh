@@ -16,8 +16,8 @@ cargo fmt --all -- --check
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "tests (unit + integration against moto and s3s-fs)"
-scripts/stack.sh --strict -- cargo test --workspace --locked
+step "tests (unit + integration against moto and s3s-fs, the demo page in headless Chromium)"
+TEST_BROWSER=1 scripts/stack.sh --strict -- cargo test --workspace --locked
 
 step "template checks"
 scripts/check-template.sh

@@ -38,6 +38,16 @@ ensure_s3s() {
   fi
 }
 
+# Headless Chromium and its WebDriver for the demo page's browser test (Debian packages).
+ensure_browser() {
+  if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then return; fi
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo -n"
+  log "apt-get install chromium chromium-driver (the demo page's browser test)"
+  $sudo apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+}
+
 case "${1:-all}" in
   dev)
     ensure_rust
@@ -48,6 +58,7 @@ case "${1:-all}" in
     venv .tools/moto moto_server "$MOTO_SPEC"
     venv .tools/sam sam "$SAM_SPEC" "$CFN_LINT_SPEC"
     ensure_s3s
+    ensure_browser
     ;;
   *) echo "usage: $0 [dev|all]" >&2; exit 2 ;;
 esac

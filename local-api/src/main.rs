@@ -25,6 +25,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         shared::api::BASE_PATH,
         local_api::IDENTITY_HEADER
     );
+    println!("demo page:  http://127.0.0.1:{port}/");
+    println!(
+        "CLI:        cargo run -p upload-client -- upload --api http://127.0.0.1:{port}{} --user alice FILE",
+        shared::api::BASE_PATH
+    );
     tokio::select! {
         served = local_api::serve(deps, listener) => served?,
         _ = tokio::signal::ctrl_c() => println!("stopping"),

@@ -1,0 +1,938 @@
+//! The upload engine: parts in parallel from a file on disk, URLs fetched in batches ahead of the
+//! workers, one part retried alone with backoff, a state file after every stored part, completion.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::future::Future;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use crate::api::{excerpt, Api, CompletedPart, PartUrl};
+use crate::body::CountingBody;
+use crate::error::{error_chain, Error};
+use crate::state::{self, UploadState};
+
+/// How an upload runs.
+#[derive(Debug)]
+pub struct Options {
+    /// Parts in flight at once; memory is about `concurrency × chunkSize`.
+    pub concurrency: usize,
+    /// Further tries of one failed part (or API call) before giving up.
+    pub max_retries: u32,
+    /// First backoff pause; doubled per try, capped at `retry_cap`, half of it random.
+    pub retry_base: Duration,
+    pub retry_cap: Duration,
+    /// URLs per `batch-presigned-urls` request; 0 chooses `4 × concurrency` (at least 8).
+    pub urls_per_batch: u32,
+    /// Media type sent to `initialize`; `None` guesses from the file name.
+    pub content_type: Option<String>,
+    /// One part `PUT` may take this long before it counts as failed.
+    pub put_timeout: Duration,
+    /// Test aid: a pause before each part's first `PUT`, to make runs slow enough to interrupt.
+    pub part_delay: Duration,
+    /// Test aid: failures to inject (see [`Faults`]).
+    pub faults: Faults,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            concurrency: 4,
+            max_retries: 5,
+            retry_base: Duration::from_millis(500),
+            retry_cap: Duration::from_secs(30),
+            urls_per_batch: 0,
+            content_type: None,
+            put_timeout: Duration::from_secs(600),
+            part_delay: Duration::ZERO,
+            faults: Faults::default(),
+        }
+    }
+}
+
+/// Test-only fault injection: `UPLOAD_FAIL_PUTS=2,5` makes the first `PUT` of parts 2 and 5 fail
+/// as a dropped connection would; `2:3` makes part 2's first three fail. `UPLOAD_EXPIRE_PUTS` (same
+/// syntax) answers `403` as an expired URL would, so the client must fetch a fresh one.
+#[derive(Debug, Default)]
+pub struct Faults {
+    fail: Mutex<HashMap<u32, u32>>,
+    expire: Mutex<HashMap<u32, u32>>,
+}
+
+impl Faults {
+    pub fn parse(fail: &str, expire: &str) -> Result<Self, Error> {
+        Ok(Self {
+            fail: Mutex::new(parse_faults("UPLOAD_FAIL_PUTS", fail)?),
+            expire: Mutex::new(parse_faults("UPLOAD_EXPIRE_PUTS", expire)?),
+        })
+    }
+
+    /// From `UPLOAD_FAIL_PUTS` and `UPLOAD_EXPIRE_PUTS`; none when unset.
+    pub fn from_env() -> Result<Self, Error> {
+        let var = |name| std::env::var(name).unwrap_or_default();
+        Self::parse(&var("UPLOAD_FAIL_PUTS"), &var("UPLOAD_EXPIRE_PUTS"))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        let empty = |m: &Mutex<HashMap<u32, u32>>| m.lock().map(|m| m.is_empty()).unwrap_or(true);
+        empty(&self.fail) && empty(&self.expire)
+    }
+
+    fn take(map: &Mutex<HashMap<u32, u32>>, part: u32) -> bool {
+        let Ok(mut map) = map.lock() else {
+            return false;
+        };
+        match map.get_mut(&part) {
+            Some(left) if *left > 0 => {
+                *left -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+fn parse_faults(name: &str, text: &str) -> Result<HashMap<u32, u32>, Error> {
+    let mut faults = HashMap::new();
+    for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (part, times) = item.split_once(':').unwrap_or((item, "1"));
+        match (part.trim().parse::<u32>(), times.trim().parse::<u32>()) {
+            (Ok(part), Ok(times)) if part >= 1 => {
+                faults.insert(part, times);
+            }
+            _ => {
+                return Err(Error::Usage(format!(
+                    "{name}: expected part numbers like 2,5 or 2:3, got {item:?}"
+                )))
+            }
+        }
+    }
+    Ok(faults)
+}
+
+/// The server's plan for the file.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    pub upload_id: String,
+    pub key: String,
+    pub chunk_size: u64,
+    pub total_parts: u32,
+    pub file_size: u64,
+}
+
+impl Plan {
+    /// Offset and length of part `part` (1-based) in the file.
+    pub fn range(&self, part: u32) -> (u64, u64) {
+        let offset = u64::from(part.saturating_sub(1)) * self.chunk_size;
+        let len = self.chunk_size.min(self.file_size.saturating_sub(offset));
+        (offset, len)
+    }
+
+    fn check(&self) -> Result<(), Error> {
+        let parts = u64::from(self.total_parts);
+        let fits = self.chunk_size > 0
+            && parts > 0
+            && (parts - 1) * self.chunk_size < self.file_size
+            && parts * self.chunk_size >= self.file_size;
+        if fits {
+            Ok(())
+        } else {
+            Err(Error::Protocol {
+                what: "the upload plan".into(),
+                detail: format!(
+                    "{} parts of {} bytes do not cover {} bytes",
+                    self.total_parts, self.chunk_size, self.file_size
+                ),
+            })
+        }
+    }
+}
+
+/// What the caller sees of a running upload. Every method has a do-nothing default.
+pub trait Progress: Send + Sync {
+    /// Parts are about to go out; `stored_bytes` of the file are in storage already.
+    fn started(&self, _plan: &Plan, _stored_bytes: u64, _parts_to_send: u32) {}
+    /// Bytes of a part went out on the wire.
+    fn sent(&self, _bytes: u64) {}
+    /// A failed attempt's bytes, to take back off.
+    fn unsent(&self, _bytes: u64) {}
+    /// Storage accepted a part.
+    fn part_stored(&self, _part: u32, _bytes: u64) {}
+    /// A part (or, with `part` 0, an API call) failed and will be tried again after `wait`.
+    fn retrying(&self, _part: u32, _failure: &str, _next_try: u32, _wait: Duration) {}
+    /// Every part is stored; `complete` is running.
+    fn completing(&self) {}
+}
+
+/// No progress reporting.
+pub struct Silent;
+
+impl Progress for Silent {}
+
+/// Counts of one run.
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    /// Part `PUT` requests made (first tries and retries).
+    pub puts: u64,
+    /// Tries after a failure (parts and API calls).
+    pub retries: u64,
+    /// Part URLs fetched again after storage answered `403`.
+    pub url_refreshes: u64,
+    /// `batch-presigned-urls` requests.
+    pub url_batches: u64,
+    /// Parts this run stored.
+    pub parts_uploaded: u64,
+    /// Parts storage held before this run started.
+    pub parts_already_stored: u64,
+    pub bytes_uploaded: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    puts: AtomicU64,
+    retries: AtomicU64,
+    url_refreshes: AtomicU64,
+    url_batches: AtomicU64,
+    parts_uploaded: AtomicU64,
+    bytes_uploaded: AtomicU64,
+}
+
+/// A finished upload.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Outcome {
+    pub upload_id: String,
+    pub key: String,
+    /// `complete`'s answer (or `status`'s, when the upload had completed already).
+    pub completion: Value,
+    /// Whether `complete` was sent the client's own ETags (else the server read them from storage).
+    pub sent_etags: bool,
+    pub stats: Stats,
+}
+
+/// Uploads files through one [`Api`].
+pub struct Uploader {
+    api: Api,
+    options: Arc<Options>,
+}
+
+impl Uploader {
+    pub fn new(api: Api, options: Options) -> Self {
+        Self {
+            api,
+            options: Arc::new(options),
+        }
+    }
+
+    pub fn api(&self) -> &Api {
+        &self.api
+    }
+
+    /// Starts a new upload of `file` and runs it to completion. Refuses when `FILE.upload.json` says
+    /// an earlier upload of it is unfinished (resume that one, or delete the state file).
+    pub async fn upload(&self, file: &Path, progress: Arc<dyn Progress>) -> Result<Outcome, Error> {
+        let size = file_size(file)?;
+        let state_path = state::state_path(file);
+        if let Some(earlier) = state::load(&state_path)? {
+            return Err(Error::State(format!(
+                "{} records unfinished upload {id} of this file: continue it with `upload resume {id} {}`, or delete the state file to start over",
+                state_path.display(),
+                file.display(),
+                id = earlier.upload_id,
+            )));
+        }
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "upload.bin".into());
+        let content_type = match &self.options.content_type {
+            Some(t) => t.clone(),
+            None => guess_content_type(&name).to_owned(),
+        };
+        // Not retried: a lost answer would leave a second upload behind.
+        let init = self.api.initialize(&name, &content_type, size).await?;
+        let plan = Plan {
+            upload_id: init.upload_id,
+            key: init.key,
+            chunk_size: init.chunk_size,
+            total_parts: init.total_parts,
+            file_size: size,
+        };
+        plan.check()?;
+        let saved = UploadState {
+            upload_id: plan.upload_id.clone(),
+            key: plan.key.clone(),
+            chunk_size: plan.chunk_size,
+            total_parts: plan.total_parts,
+            file_size: plan.file_size,
+            api: self.api.base().to_owned(),
+            done: BTreeMap::new(),
+            puts: 0,
+        };
+        state::save(&state_path, &saved)?;
+        let run = self.run_for(file, state_path, plan, saved, progress);
+        let todo: Vec<u32> = (1..=run.plan.total_parts).collect();
+        run.progress.started(&run.plan, 0, run.plan.total_parts);
+        run.clone()
+            .send_parts(todo)
+            .await
+            .inspect_err(|_| run.save())?;
+        run.finish(0).await
+    }
+
+    /// Continues upload `upload_id` of `file`: asks storage which parts it holds, sends the rest,
+    /// completes. Works with or without the state file.
+    pub async fn resume(
+        &self,
+        upload_id: &str,
+        file: &Path,
+        progress: Arc<dyn Progress>,
+    ) -> Result<Outcome, Error> {
+        let size = file_size(file)?;
+        let state_path = state::state_path(file);
+        let saved = state::load(&state_path)?;
+        if let Some(saved) = &saved {
+            if saved.upload_id != upload_id {
+                return Err(Error::State(format!(
+                    "{} belongs to upload {}, not {upload_id}: resume that one, or delete the state file",
+                    state_path.display(),
+                    saved.upload_id
+                )));
+            }
+        }
+        let status = self
+            .retry_api(&progress, || self.api.status(upload_id))
+            .await?;
+        if status.file_size != size {
+            return Err(Error::State(format!(
+                "{} has {size} bytes but upload {upload_id} was started for {} bytes: not the same file",
+                file.display(),
+                status.file_size
+            )));
+        }
+        let plan = Plan {
+            upload_id: status.upload_id.clone(),
+            key: status.key.clone(),
+            chunk_size: status.chunk_size,
+            total_parts: status.total_parts,
+            file_size: status.file_size,
+        };
+        plan.check()?;
+        let mut saved = saved.unwrap_or_else(|| UploadState {
+            upload_id: plan.upload_id.clone(),
+            key: plan.key.clone(),
+            chunk_size: plan.chunk_size,
+            total_parts: plan.total_parts,
+            file_size: plan.file_size,
+            api: self.api.base().to_owned(),
+            done: BTreeMap::new(),
+            puts: 0,
+        });
+        match status.status.as_str() {
+            "COMPLETED" => {
+                state::remove(&state_path)?;
+                return Ok(Outcome {
+                    upload_id: plan.upload_id,
+                    key: plan.key,
+                    completion: status.raw,
+                    sent_etags: false,
+                    stats: Stats::default(),
+                });
+            }
+            "COMPLETING" => {
+                // Someone's complete is running: join it.
+                let run = self.run_for(file, state_path, plan, saved, progress);
+                return run.finish(0).await;
+            }
+            "INITIATED" => {}
+            other => {
+                return Err(Error::NotResumable {
+                    upload_id: upload_id.to_owned(),
+                    status: other.to_owned(),
+                })
+            }
+        }
+        // Storage is the truth: a part the killed run sent but never recorded counts, a recorded
+        // one storage lost (or holds with the wrong size) is sent again.
+        let listed = self
+            .retry_api(&progress, || self.api.parts(upload_id))
+            .await?;
+        let mut held = BTreeMap::new();
+        let mut held_bytes = 0;
+        for part in listed {
+            let (_, len) = plan.range(part.number);
+            if part.number < 1 || part.number > plan.total_parts || part.size != len {
+                continue;
+            }
+            // Keep only ETags this client received itself and storage still agrees with.
+            let ours = saved.done.get(&part.number).cloned().flatten();
+            let etag = match (&ours, &part.etag) {
+                (Some(ours), Some(theirs)) if ours != theirs => None,
+                _ => ours,
+            };
+            held.insert(part.number, etag);
+            held_bytes += len;
+        }
+        saved.done = held;
+        state::save(&state_path, &saved)?;
+        let todo: Vec<u32> = (1..=plan.total_parts)
+            .filter(|n| !saved.done.contains_key(n))
+            .collect();
+        let already = (plan.total_parts as usize - todo.len()) as u64;
+        let run = self.run_for(file, state_path, plan, saved, progress);
+        run.progress
+            .started(&run.plan, held_bytes, todo.len() as u32);
+        if !todo.is_empty() {
+            run.clone()
+                .send_parts(todo)
+                .await
+                .inspect_err(|_| run.save())?;
+        }
+        run.finish(already).await
+    }
+
+    fn run_for(
+        &self,
+        file: &Path,
+        state_path: PathBuf,
+        plan: Plan,
+        saved: UploadState,
+        progress: Arc<dyn Progress>,
+    ) -> Arc<Run> {
+        Arc::new(Run {
+            api: self.api.clone(),
+            options: self.options.clone(),
+            file: file.to_owned(),
+            state_path,
+            plan,
+            saved: Mutex::new(saved),
+            progress,
+            counters: Counters::default(),
+        })
+    }
+
+    async fn retry_api<T, F, Fut>(&self, progress: &Arc<dyn Progress>, call: F) -> Result<T, Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, Error>>,
+    {
+        retry_api(&self.options, progress.as_ref(), None, call).await
+    }
+}
+
+/// One upload in progress, shared by its tasks.
+struct Run {
+    api: Api,
+    options: Arc<Options>,
+    file: PathBuf,
+    state_path: PathBuf,
+    plan: Plan,
+    saved: Mutex<UploadState>,
+    progress: Arc<dyn Progress>,
+    counters: Counters,
+}
+
+/// Why one `PUT` did not store its part.
+struct PutFailure {
+    message: String,
+    kind: FailureKind,
+}
+
+#[derive(PartialEq, Eq)]
+enum FailureKind {
+    /// Worth a pause and another try.
+    Transient,
+    /// `403`: the URL expired (or was refused); ask for a new one.
+    Refused,
+    /// Trying again cannot help (e.g. `400 BadDigest`, `404 NoSuchUpload`).
+    Fatal,
+}
+
+impl Run {
+    /// Sends parts `todo` with `concurrency` workers; returns at the first part that gave up.
+    async fn send_parts(self: Arc<Self>, todo: Vec<u32>) -> Result<(), Error> {
+        let workers = self.options.concurrency.max(1);
+        let (tx, rx) = mpsc::channel::<PartUrl>(workers);
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        let mut tasks = JoinSet::new();
+        let run = self.clone();
+        tasks.spawn(async move { run.fetch_urls(todo, tx).await });
+        for _ in 0..workers {
+            let run = self.clone();
+            let rx = rx.clone();
+            tasks.spawn(async move {
+                loop {
+                    let next = rx.lock().await.recv().await;
+                    match next {
+                        Some(url) => run.send_part(url).await?,
+                        None => return Ok(()),
+                    }
+                }
+            });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            let outcome = joined
+                .map_err(|e| Error::State(format!("an upload task stopped unexpectedly: {e}")))
+                .and_then(|r| r);
+            if let Err(err) = outcome {
+                // Dropping the set aborts the other parts; the state file has what is stored.
+                tasks.abort_all();
+                return Err(err);
+            }
+        }
+        Ok(())
+    }
+
+    /// Fetches URLs in batches, in part order, and hands them to the workers. The channel holds
+    /// only `concurrency` URLs, so the next batch is asked for while the last of this one are sent.
+    async fn fetch_urls(&self, todo: Vec<u32>, tx: mpsc::Sender<PartUrl>) -> Result<(), Error> {
+        let per_batch = match self.options.urls_per_batch {
+            0 => (self.options.concurrency as u32)
+                .saturating_mul(4)
+                .clamp(8, 1000),
+            n => n.min(1000),
+        };
+        let mut i = 0;
+        while i < todo.len() {
+            let start = todo[i];
+            let mut j = i;
+            while j + 1 < todo.len() && todo[j + 1] - start < per_batch {
+                j += 1;
+            }
+            let end = todo[j];
+            let wanted: HashSet<u32> = todo[i..=j].iter().copied().collect();
+            let urls = retry_api(
+                &self.options,
+                self.progress.as_ref(),
+                Some(&self.counters),
+                || self.api.batch_urls(&self.plan.upload_id, start, end),
+            )
+            .await?;
+            self.counters.url_batches.fetch_add(1, Ordering::Relaxed);
+            let mut urls: Vec<PartUrl> = urls
+                .into_iter()
+                .filter(|u| wanted.contains(&u.part_number))
+                .collect();
+            urls.sort_by_key(|u| u.part_number);
+            if urls.len() != wanted.len() {
+                return Err(Error::Protocol {
+                    what: "POST /batch-presigned-urls".into(),
+                    detail: format!(
+                        "asked for parts {start}..={end}, got {} of the {} needed",
+                        urls.len(),
+                        wanted.len()
+                    ),
+                });
+            }
+            for url in urls {
+                if tx.send(url).await.is_err() {
+                    return Ok(()); // the workers stopped; their error is reported
+                }
+            }
+            i = j + 1;
+        }
+        Ok(())
+    }
+
+    /// Reads one part from disk and `PUT`s it until storage takes it or the tries run out.
+    async fn send_part(&self, url: PartUrl) -> Result<(), Error> {
+        let part = url.part_number;
+        let (offset, len) = self.plan.range(part);
+        let data = read_part(&self.file, offset, len).await?;
+        if !self.options.part_delay.is_zero() {
+            tokio::time::sleep(self.options.part_delay).await;
+        }
+        let mut url = url;
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            if expires_soon(&url) {
+                url = self.refresh(part).await?;
+            }
+            let failure = match self.put(&url, &data).await {
+                Ok(etag) => return self.stored(part, etag, len),
+                Err(failure) => failure,
+            };
+            if failure.kind == FailureKind::Fatal || tries > self.options.max_retries {
+                return Err(Error::PartFailed {
+                    part,
+                    tries,
+                    last: failure.message,
+                });
+            }
+            self.counters.retries.fetch_add(1, Ordering::Relaxed);
+            if failure.kind == FailureKind::Refused {
+                self.progress
+                    .retrying(part, &failure.message, tries + 1, Duration::ZERO);
+                url = self.refresh(part).await?;
+            } else {
+                let wait = backoff(&self.options, tries);
+                self.progress
+                    .retrying(part, &failure.message, tries + 1, wait);
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+
+    async fn refresh(&self, part: u32) -> Result<PartUrl, Error> {
+        let url = retry_api(
+            &self.options,
+            self.progress.as_ref(),
+            Some(&self.counters),
+            || self.api.part_url(&self.plan.upload_id, part),
+        )
+        .await?;
+        self.counters.url_refreshes.fetch_add(1, Ordering::Relaxed);
+        Ok(url)
+    }
+
+    /// One `PUT` of a part; the ETag storage answered, if it sent one.
+    async fn put(&self, url: &PartUrl, data: &Bytes) -> Result<Option<String>, PutFailure> {
+        let part = url.part_number;
+        self.counters.puts.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut saved) = self.saved.lock() {
+            saved.puts += 1;
+        }
+        if Faults::take(&self.options.faults.fail, part) {
+            return Err(PutFailure {
+                message: "injected failure (UPLOAD_FAIL_PUTS)".into(),
+                kind: FailureKind::Transient,
+            });
+        }
+        if Faults::take(&self.options.faults.expire, part) {
+            return Err(PutFailure {
+                message: "403 injected (UPLOAD_EXPIRE_PUTS): the URL counts as expired".into(),
+                kind: FailureKind::Refused,
+            });
+        }
+        let sent = Arc::new(AtomicU64::new(0));
+        let body = CountingBody::new(data.clone(), self.progress.clone(), sent.clone());
+        let mut request = self
+            .api
+            .http()
+            .put(&url.presigned_url)
+            .timeout(self.options.put_timeout)
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .header(reqwest::header::CONTENT_LENGTH, data.len())
+            .body(reqwest::Body::wrap(body));
+        for (name, value) in &url.headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        let failed = |message: String, kind| {
+            self.progress.unsent(sent.load(Ordering::Relaxed));
+            Err(PutFailure { message, kind })
+        };
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(err) => {
+                return failed(
+                    format!("storage did not answer: {}", error_chain(&err)),
+                    FailureKind::Transient,
+                )
+            }
+        };
+        let status = response.status();
+        let etag = response
+            .headers()
+            .get(reqwest::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let text = response.text().await.unwrap_or_default();
+        if status.is_success() {
+            return Ok(etag);
+        }
+        let message = format!("storage answered {status}: {}", excerpt(&text));
+        let kind = match status.as_u16() {
+            403 => FailureKind::Refused,
+            408 | 429 | 500..=599 => FailureKind::Transient,
+            _ => FailureKind::Fatal,
+        };
+        failed(message, kind)
+    }
+
+    /// Writes the state file (the `PUT` count) after a failure; best effort, the error comes first.
+    fn save(&self) {
+        if let Ok(saved) = self.saved.lock() {
+            let _ = state::save(&self.state_path, &saved);
+        }
+    }
+
+    /// Records a stored part in the state file.
+    fn stored(&self, part: u32, etag: Option<String>, len: u64) -> Result<(), Error> {
+        self.counters.parts_uploaded.fetch_add(1, Ordering::Relaxed);
+        self.counters
+            .bytes_uploaded
+            .fetch_add(len, Ordering::Relaxed);
+        {
+            let mut saved = self
+                .saved
+                .lock()
+                .map_err(|_| Error::State("the upload state lock was poisoned".into()))?;
+            saved.done.insert(part, etag);
+            state::save(&self.state_path, &saved)?;
+        }
+        self.progress.part_stored(part, len);
+        Ok(())
+    }
+
+    /// `complete`, with the client's ETags when it has every part's, then removes the state file.
+    async fn finish(&self, already_stored: u64) -> Result<Outcome, Error> {
+        self.progress.completing();
+        let parts: Option<Vec<CompletedPart>> = {
+            let saved = self
+                .saved
+                .lock()
+                .map_err(|_| Error::State("the upload state lock was poisoned".into()))?;
+            state::save(&self.state_path, &saved)?;
+            (1..=self.plan.total_parts)
+                .map(|n| {
+                    saved
+                        .done
+                        .get(&n)
+                        .cloned()
+                        .flatten()
+                        .map(|etag| CompletedPart { number: n, etag })
+                })
+                .collect()
+        };
+        let id = &self.plan.upload_id;
+        let completion = retry_api(
+            &self.options,
+            self.progress.as_ref(),
+            Some(&self.counters),
+            || self.api.complete(id, parts.as_deref()),
+        )
+        .await?;
+        state::remove(&self.state_path)?;
+        Ok(Outcome {
+            upload_id: self.plan.upload_id.clone(),
+            key: self.plan.key.clone(),
+            completion,
+            sent_etags: parts.is_some(),
+            stats: self.stats(already_stored),
+        })
+    }
+
+    fn stats(&self, already_stored: u64) -> Stats {
+        let c = &self.counters;
+        Stats {
+            puts: c.puts.load(Ordering::Relaxed),
+            retries: c.retries.load(Ordering::Relaxed),
+            url_refreshes: c.url_refreshes.load(Ordering::Relaxed),
+            url_batches: c.url_batches.load(Ordering::Relaxed),
+            parts_uploaded: c.parts_uploaded.load(Ordering::Relaxed),
+            parts_already_stored: already_stored,
+            bytes_uploaded: c.bytes_uploaded.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Runs an API call, trying again after a pause while it fails transiently.
+async fn retry_api<T, F, Fut>(
+    options: &Options,
+    progress: &dyn Progress,
+    counters: Option<&Counters>,
+    mut call: F,
+) -> Result<T, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, Error>>,
+{
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match call().await {
+            Ok(value) => return Ok(value),
+            Err(err) if err.is_transient() && tries <= options.max_retries => {
+                let wait = backoff(options, tries);
+                if let Some(counters) = counters {
+                    counters.retries.fetch_add(1, Ordering::Relaxed);
+                }
+                progress.retrying(0, &err.to_string(), tries + 1, wait);
+                tokio::time::sleep(wait).await;
+            }
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+/// The pause after failed try `tries` (1-based): `retry_base × 2^(tries-1)`, at most `retry_cap`,
+/// of which a random half ("equal jitter"), so parts that failed together do not retry together.
+pub fn backoff(options: &Options, tries: u32) -> Duration {
+    let exponent = tries.saturating_sub(1).min(20);
+    let full = options
+        .retry_base
+        .saturating_mul(1u32 << exponent)
+        .min(options.retry_cap);
+    let half = full / 2;
+    half + half.mul_f64(random_unit())
+}
+
+/// A number in [0, 1) from a xorshift generator seeded by the clock; jitter needs no more.
+fn random_unit() -> f64 {
+    static STATE: AtomicU64 = AtomicU64::new(0);
+    let mut x = STATE.load(Ordering::Relaxed);
+    if x == 0 {
+        x = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0x2545_F491_4F6C_DD1D)
+            | 1;
+    }
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    STATE.store(x, Ordering::Relaxed);
+    (x >> 11) as f64 / (1u64 << 53) as f64
+}
+
+fn expires_soon(url: &PartUrl) -> bool {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    url.expires_at.is_some_and(|at| at - now < 30)
+}
+
+fn file_size(file: &Path) -> Result<u64, Error> {
+    let meta = std::fs::metadata(file).map_err(|e| Error::io(file, e))?;
+    if !meta.is_file() {
+        return Err(Error::Usage(format!("{} is not a file", file.display())));
+    }
+    if meta.len() == 0 {
+        return Err(Error::Usage(format!(
+            "{} is empty: there is nothing to upload",
+            file.display()
+        )));
+    }
+    Ok(meta.len())
+}
+
+/// One part's bytes: seek and read into a buffer of its own, off the async threads.
+async fn read_part(file: &Path, offset: u64, len: u64) -> Result<Bytes, Error> {
+    let path = file.to_owned();
+    let read = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+        let mut handle = std::fs::File::open(&path)?;
+        handle.seek(SeekFrom::Start(offset))?;
+        let mut buffer = vec![0; len as usize];
+        handle.read_exact(&mut buffer)?;
+        Ok(buffer)
+    })
+    .await
+    .map_err(|e| Error::State(format!("reading a part stopped unexpectedly: {e}")))?;
+    match read {
+        Ok(buffer) => Ok(Bytes::from(buffer)),
+        Err(err) if err.kind() == std::io::ErrorKind::UnexpectedEof => Err(Error::State(format!(
+            "{} is shorter than when the upload started: it changed, and cannot be resumed",
+            file.display()
+        ))),
+        Err(err) => Err(Error::io(file, err)),
+    }
+}
+
+/// A media type for `initialize` from the file's extension.
+pub fn guess_content_type(name: &str) -> &'static str {
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "mp4" | "m4v" => "video/mp4",
+        "mov" => "video/quicktime",
+        "webm" => "video/webm",
+        "mkv" => "video/x-matroska",
+        "avi" => "video/x-msvideo",
+        "mp3" => "audio/mpeg",
+        "m4a" => "audio/mp4",
+        "wav" => "audio/wav",
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "heic" => "image/heic",
+        "gif" => "image/gif",
+        "pdf" => "application/pdf",
+        "zip" => "application/zip",
+        "json" => "application/json",
+        "txt" => "text/plain",
+        _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_parse() -> Result<(), Error> {
+        let faults = Faults::parse("2, 5:2", "3")?;
+        assert!(Faults::take(&faults.fail, 2));
+        assert!(!Faults::take(&faults.fail, 2));
+        assert!(Faults::take(&faults.fail, 5));
+        assert!(Faults::take(&faults.fail, 5));
+        assert!(!Faults::take(&faults.fail, 5));
+        assert!(!Faults::take(&faults.fail, 3));
+        assert!(Faults::take(&faults.expire, 3));
+        assert!(Faults::parse("", "")?.is_empty());
+        assert!(Faults::parse("0", "").is_err());
+        assert!(Faults::parse("two", "").is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_a_cap() {
+        let options = Options {
+            retry_base: Duration::from_millis(100),
+            retry_cap: Duration::from_millis(1000),
+            ..Options::default()
+        };
+        for _ in 0..100 {
+            let first = backoff(&options, 1);
+            assert!((Duration::from_millis(50)..=Duration::from_millis(100)).contains(&first));
+            let third = backoff(&options, 3);
+            assert!((Duration::from_millis(200)..=Duration::from_millis(400)).contains(&third));
+            let late = backoff(&options, 40);
+            assert!((Duration::from_millis(500)..=Duration::from_millis(1000)).contains(&late));
+        }
+    }
+
+    #[test]
+    fn plans_cover_the_file() {
+        let plan = Plan {
+            upload_id: "u".into(),
+            key: "k".into(),
+            chunk_size: 10,
+            total_parts: 3,
+            file_size: 25,
+        };
+        assert!(plan.check().is_ok());
+        assert_eq!(plan.range(1), (0, 10));
+        assert_eq!(plan.range(3), (20, 5));
+        assert!(Plan {
+            total_parts: 2,
+            ..plan.clone()
+        }
+        .check()
+        .is_err());
+        assert!(Plan {
+            total_parts: 4,
+            ..plan
+        }
+        .check()
+        .is_err());
+    }
+
+    #[test]
+    fn content_types_are_guessed() {
+        assert_eq!(guess_content_type("Match.MP4"), "video/mp4");
+        assert_eq!(guess_content_type("noext"), "application/octet-stream");
+    }
+}

@@ -1,0 +1,282 @@
+//! The client and its `upload` CLI against the local API and moto (S3 + DynamoDB): parallel upload,
+//! kill and resume, injected faults retried, giving up, Ctrl-C, status and abort. Needs
+//! TEST_MOTO_URL: run through `scripts/stack.sh -- cargo test -p upload-client`.
+
+mod harness;
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use harness::*;
+use upload_client::{Api, Faults, Identity, Options, Silent, Uploader};
+
+/// 30,000,000 bytes in parts of 5 MiB: six parts, the last 3,785,600 bytes.
+const FILE_SIZE: usize = 30_000_000;
+const PARTS: u64 = 6;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_30_mb_file_goes_up_in_parallel_and_reads_back_identical() {
+    let stack = Stack::start().await;
+    let scratch = Scratch::new();
+    let bytes = file_bytes(FILE_SIZE, 1);
+    let file = scratch.file("match.mp4", &bytes);
+
+    let out = output(stack.cli(&["upload", path(&file), "--concurrency", "4"])).await;
+    assert!(out.status.success(), "upload failed: {}", stderr(&out));
+    let result = stdout_json(&out);
+    assert_eq!(result["completion"]["status"], "COMPLETED", "{result}");
+    assert_eq!(result["stats"]["puts"], PARTS, "{result}");
+    assert_eq!(result["stats"]["partsUploaded"], PARTS);
+    assert_eq!(result["stats"]["retries"], 0);
+    assert_eq!(
+        result["sentEtags"], true,
+        "moto answers ETags: complete sends them"
+    );
+    assert!(stderr(&out).contains("part 6 stored") || stderr(&out).contains("6/6 parts"));
+    assert!(
+        read_state(&file).is_none(),
+        "the state file goes once completed"
+    );
+
+    let key = result["key"].as_str().expect("key");
+    assert!(key.starts_with("uploads/alice/") && key.ends_with("/match.mp4"));
+    assert_eq!(sha256(&stack.read_object(key).await), sha256(&bytes));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strict_sigv4_storage_accepts_the_client_s_signed_puts() {
+    // s3s-fs refuses a PUT whose signature, Content-Length or headers do not match the URL.
+    let Some(stack) = Stack::start_strict().await else {
+        eprintln!("TEST_S3S_URL unset (scripts/stack.sh without --strict): skipped");
+        return;
+    };
+    let scratch = Scratch::new();
+    let bytes = file_bytes(12 * MIB + 17, 7);
+    let file = scratch.file("strict.bin", &bytes);
+    let out = output(stack.cli(&["upload", path(&file)])).await;
+    assert!(out.status.success(), "upload failed: {}", stderr(&out));
+    let result = stdout_json(&out);
+    assert_eq!(result["stats"]["puts"], 3, "{result}");
+    let key = result["key"].as_str().expect("key");
+    assert_eq!(sha256(&stack.read_object(key).await), sha256(&bytes));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_upload_resumes_with_only_the_missing_parts() {
+    let stack = Stack::start().await;
+    let scratch = Scratch::new();
+    let bytes = file_bytes(FILE_SIZE, 2);
+    let file = scratch.file("killed.mp4", &bytes);
+
+    // One part at a time, slowly, so it can be killed between parts.
+    let mut command = stack.cli(&["upload", path(&file), "--concurrency", "1"]);
+    command
+        .env("UPLOAD_PART_DELAY_MS", "700")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = command.spawn().expect("the CLI starts");
+    let state = wait_for_parts(&file, 2, Duration::from_secs(60)).await;
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    let upload_id = state["uploadId"].as_str().expect("uploadId").to_owned();
+    let saved = read_state(&file).expect("a killed run leaves its state file");
+    assert_eq!(saved["totalParts"], PARTS);
+    assert_eq!(saved["chunkSize"], 5 * MIB);
+    assert_eq!(saved["fileSize"], FILE_SIZE);
+    assert!(saved["key"]
+        .as_str()
+        .is_some_and(|k| k.ends_with("/killed.mp4")));
+
+    let out = output(stack.cli(&["resume", &upload_id, path(&file)])).await;
+    assert!(out.status.success(), "resume failed: {}", stderr(&out));
+    let result = stdout_json(&out);
+    let stats = &result["stats"];
+    let already = stats["partsAlreadyStored"].as_u64().expect("count");
+    let puts = stats["puts"].as_u64().expect("count");
+    assert!(already >= 2, "{result}");
+    assert_eq!(puts, PARTS - already, "only the missing parts: {result}");
+    assert!(puts < PARTS);
+    assert_eq!(result["completion"]["status"], "COMPLETED");
+    assert!(read_state(&file).is_none());
+    let key = result["key"].as_str().expect("key");
+    assert_eq!(sha256(&stack.read_object(key).await), sha256(&bytes));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_faults_and_expired_urls_are_retried_and_the_upload_completes() {
+    let stack = Stack::start().await;
+    let scratch = Scratch::new();
+    let bytes = file_bytes(FILE_SIZE, 3);
+    let file = scratch.file("faulty.mp4", &bytes);
+
+    let mut command = stack.cli(&["upload", path(&file)]);
+    command
+        .env("UPLOAD_FAIL_PUTS", "2,5")
+        .env("UPLOAD_EXPIRE_PUTS", "3");
+    let out = output(command).await;
+    let log = stderr(&out);
+    assert!(out.status.success(), "upload failed: {log}");
+    let result = stdout_json(&out);
+    assert_eq!(result["stats"]["puts"], PARTS + 3, "{result}");
+    assert_eq!(result["stats"]["retries"], 3);
+    assert_eq!(result["stats"]["urlRefreshes"], 1);
+    assert!(log.contains("part 2: injected failure"), "{log}");
+    assert!(log.contains("part 5: injected failure"), "{log}");
+    assert!(log.contains("part 3: 403 injected"), "{log}");
+    let key = result["key"].as_str().expect("key");
+    assert_eq!(sha256(&stack.read_object(key).await), sha256(&bytes));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_part_that_keeps_failing_gives_up_clearly_and_resumes_without_the_state_file() {
+    let stack = Stack::start().await;
+    let scratch = Scratch::new();
+    let bytes = file_bytes(16 * MIB, 4);
+    let file = scratch.file("stubborn.bin", &bytes);
+
+    let mut command = stack.cli(&["upload", path(&file), "--max-retries", "2"]);
+    command.env("UPLOAD_FAIL_PUTS", "2:10");
+    let out = output(command).await;
+    let log = stderr(&out);
+    assert!(!out.status.success());
+    assert!(
+        log.contains("part 2 failed after 3 tries, giving up: injected failure"),
+        "{log}"
+    );
+    assert!(log.contains("the upload stays resumable"), "{log}");
+    let saved = read_state(&file).expect("the state file is kept");
+    let upload_id = saved["uploadId"].as_str().expect("uploadId").to_owned();
+    assert!(saved["done"].get("2").is_none());
+
+    // Without the state file, GET /parts alone says what is missing.
+    std::fs::remove_file(state_file(&file)).expect("state file removed");
+    let out = output(stack.cli(&["resume", &upload_id, path(&file)])).await;
+    assert!(out.status.success(), "resume failed: {}", stderr(&out));
+    let result = stdout_json(&out);
+    let stats = &result["stats"];
+    assert_eq!(
+        stats["puts"].as_u64().unwrap_or(0) + stats["partsAlreadyStored"].as_u64().unwrap_or(0),
+        4,
+        "{result}"
+    );
+    assert!(stats["partsAlreadyStored"].as_u64().unwrap_or(0) <= 3);
+    let key = result["key"].as_str().expect("key");
+    assert_eq!(sha256(&stack.read_object(key).await), sha256(&bytes));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_keeps_the_upload_resumable_then_status_and_abort() {
+    let stack = Stack::start().await;
+    let scratch = Scratch::new();
+    let bytes = file_bytes(16 * MIB, 5);
+    let file = scratch.file("interrupted.bin", &bytes);
+    let log_path = scratch.0.join("stderr.log");
+
+    let mut command = stack.cli(&["upload", path(&file), "--concurrency", "1"]);
+    command
+        .env("UPLOAD_PART_DELAY_MS", "700")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).expect("log file"));
+    let mut child = command.spawn().expect("the CLI starts");
+    wait_for_parts(&file, 1, Duration::from_secs(60)).await;
+    let signalled = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(signalled.success());
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .expect("joined")
+        .expect("exit status");
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    assert_eq!(status.code(), Some(130), "{log}");
+    assert!(log.contains("interrupted"), "{log}");
+    let saved = read_state(&file).expect("Ctrl-C keeps the state file");
+    let upload_id = saved["uploadId"].as_str().expect("uploadId").to_owned();
+    assert!(log.contains(&format!("upload resume {upload_id}")), "{log}");
+
+    let out = output(stack.cli(&["status", &upload_id])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let status = stdout_json(&out);
+    assert_eq!(status["status"], "INITIATED");
+    assert!(
+        status["uploadedParts"].as_u64().unwrap_or(0) >= 1,
+        "{status}"
+    );
+
+    let out = output(stack.cli(&["abort", &upload_id, path(&file)])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout_json(&out)["status"], "ABORTED");
+    assert!(
+        read_state(&file).is_none(),
+        "abort with FILE removes the state"
+    );
+
+    let out = output(stack.cli(&["resume", &upload_id, path(&file)])).await;
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("ABORTED: it cannot be resumed"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_library_uploads_with_small_url_batches_and_refuses_a_second_upload_of_a_file() {
+    let stack = Stack::start().await;
+    let scratch = Scratch::new();
+    let bytes = file_bytes(21 * MIB, 6);
+    let file = scratch.file("library.bin", &bytes);
+    let api = Api::new(&stack.base, Identity::User(USER.into())).expect("API client");
+    let options = Options {
+        concurrency: 2,
+        urls_per_batch: 2,
+        retry_base: Duration::from_millis(10),
+        faults: Faults::parse("", "4").expect("faults"),
+        ..Options::default()
+    };
+    let uploader = Uploader::new(api, options);
+    let outcome = uploader
+        .upload(&file, Arc::new(Silent))
+        .await
+        .expect("upload completes");
+    assert_eq!(outcome.stats.parts_uploaded, 5);
+    assert_eq!(outcome.stats.url_batches, 3, "parts 1-2, 3-4, 5");
+    assert_eq!(outcome.stats.url_refreshes, 1);
+    assert_eq!(outcome.stats.bytes_uploaded, 21 * MIB as u64);
+    assert_eq!(
+        sha256(&stack.read_object(&outcome.key).await),
+        sha256(&bytes)
+    );
+
+    // A state file left by an unfinished upload stops a second, accidental upload of the file.
+    std::fs::write(
+        state_file(&file),
+        format!(
+            r#"{{"uploadId":"{}","key":"k","chunkSize":1,"totalParts":1,"fileSize":1}}"#,
+            outcome.upload_id
+        ),
+    )
+    .expect("state file");
+    let err = uploader
+        .upload(&file, Arc::new(Silent))
+        .await
+        .expect_err("refused");
+    assert!(
+        err.to_string().contains("upload resume"),
+        "the refusal says how to go on: {err}"
+    );
+    // Resuming a completed upload just reports it and tidies up.
+    let again = uploader
+        .resume(&outcome.upload_id, &file, Arc::new(Silent))
+        .await
+        .expect("already completed");
+    assert_eq!(again.completion["status"], "COMPLETED");
+    assert_eq!(again.stats.puts, 0);
+    assert!(read_state(&file).is_none());
+}
+
+fn path(file: &std::path::Path) -> &str {
+    file.to_str().expect("UTF-8 scratch path")
+}
