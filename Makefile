@@ -1,5 +1,5 @@
 # The two commands a newcomer needs. Both install what is missing first.
-.PHONY: dev test
+.PHONY: dev test bench
 
 # The local S3/DynamoDB stack and the whole API on http://127.0.0.1:$(PORT) (default 3000).
 dev:
@@ -8,3 +8,8 @@ dev:
 # Every check CI runs: fmt, clippy, unit and integration tests, template validation.
 test:
 	scripts/test.sh
+
+# Not part of `make test`: presigning, batch handler, binary sizes (x86-64 and arm64), cold starts
+# and memory under the Lambda Runtime Interface Emulator, printed as one table (BENCHMARKS.md).
+bench:
+	scripts/bench.sh

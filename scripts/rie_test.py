@@ -5,8 +5,12 @@ and checks each answer: the Docker-free equivalent of `sam local invoke -e event
 
 Also prints, per function, the binary size, the cold start (process start to first answer) and the
 peak RSS of the bootstrap. Needs TEST_MOTO_URL (scripts/stack.sh) and the release binaries.
-Usage: rie_test.py RIE_BINARY RELEASE_DIR
+Usage: rie_test.py RIE_BINARY RELEASE_DIR [--cold-starts N --json FILE]
+With --cold-starts, also starts each function N more times from cold on an event that needs no AWS
+call (no identity: 401; the cleanup's scheduled event does its real run) and writes the medians,
+with sizes and peak RSS, to FILE for `make bench`.
 """
+import statistics
 import json
 import os
 import socket
@@ -121,8 +125,38 @@ def call(functions, function, event_name, expected, upload_id=None, body=None):
         return {}
 
 
+def without_identity(name):
+    """The function's sample event with the authorizer removed: answered 401 before any AWS call."""
+    event = load(f"{name}-ok")
+    event.get("requestContext", {}).pop("authorizer", None)
+    return event
+
+
+def cold_starts(rie, release, env, runs):
+    """Median exec-to-first-answer over `runs` fresh emulator + bootstrap processes per function."""
+    medians = {}
+    for name in FUNCTIONS:
+        times = []
+        for _ in range(runs):
+            f = Function(rie, release, name, env)
+            try:
+                if name == "cleanup-stale-uploads":
+                    f.invoke(load("cleanup-stale-uploads-scheduled"))
+                else:
+                    answer = f.invoke(without_identity(name))
+                    check(answer.get("statusCode") == 401, f"{name} without identity answered 401")
+                times.append(f.cold_start_ms)
+            finally:
+                f.stop()
+        medians[name] = statistics.median(times)
+    return medians
+
+
 def main():
     rie, release = sys.argv[1], Path(sys.argv[2])
+    args = sys.argv[3:]
+    runs = int(args[args.index("--cold-starts") + 1]) if "--cold-starts" in args else 0
+    json_out = args[args.index("--json") + 1] if "--json" in args else None
     moto = os.environ["TEST_MOTO_URL"]
     env = {
         "PATH": os.environ.get("PATH", ""),
@@ -170,6 +204,12 @@ def main():
         check(isinstance(summary, dict) and summary.get("errors") == 0 and "found" in summary,
               f"cleanup-stale-uploads-scheduled: summary {summary}")
 
+        if json_out:
+            medians = cold_starts(rie, release, env, runs)
+            Path(json_out).write_text(json.dumps({
+                name: {"binary_bytes": f.binary.stat().st_size, "peak_rss_kib": f.peak_rss_kib(),
+                       "cold_start_ms_median": medians[name], "cold_start_runs": runs}
+                for name, f in functions.items()}, indent=2))
         print()
         print("cold start: emulator and bootstrap exec to the first answer; peak RSS: the bootstrap's VmHWM")
         print(f"{'function':<22} {'binary':>10} {'cold start':>11} {'peak RSS':>10}")

@@ -54,7 +54,7 @@ PY
 }
 
 moto_port=$(free_port)
-"$root/.tools/moto/bin/python" -m moto.server -H 127.0.0.1 -p "$moto_port" >"$work/moto.log" 2>&1 &
+"$root/.tools/moto/bin/python" "$root/scripts/moto_server.py" 127.0.0.1 "$moto_port" >"$work/moto.log" 2>&1 &
 pids+=($!)
 export TEST_MOTO_URL="http://127.0.0.1:$moto_port"
 wait_http "$TEST_MOTO_URL/moto-api/" moto "$work/moto.log"

@@ -11,6 +11,9 @@ log() { printf '[tools] %s\n' "$*" >&2; }
 MOTO_SPEC="moto[server]==5.1.22"
 SAM_SPEC="aws-sam-cli>=1.140"
 CFN_LINT_SPEC="cfn-lint>=1.52"
+# The API fuzz run (scripts/fuzz-api.sh); pinned, since its CLI and checks change between releases.
+FUZZ_SPEC="schemathesis==4.32.5"
+CARGO_LAMBDA_SPEC="cargo-lambda>=1.8"
 S3S_VERSION="0.14.1" # 0.17 needs a newer rustc than 1.95
 
 venv() { # dir marker-command pip-specs...
@@ -53,12 +56,23 @@ case "${1:-all}" in
     ensure_rust
     venv .tools/moto moto_server "$MOTO_SPEC"
     ;;
+  fuzz)
+    ensure_rust
+    venv .tools/moto moto_server "$MOTO_SPEC"
+    venv .tools/fuzz schemathesis "$FUZZ_SPEC"
+    ;;
   all)
     ensure_rust
     venv .tools/moto moto_server "$MOTO_SPEC"
     venv .tools/sam sam "$SAM_SPEC" "$CFN_LINT_SPEC"
+    venv .tools/fuzz schemathesis "$FUZZ_SPEC"
     ensure_s3s
     ensure_browser
     ;;
-  *) echo "usage: $0 [dev|all]" >&2; exit 2 ;;
+  lambda)
+    # cargo-lambda with its Zig linker, for the arm64 builds `make bench` and deploys use.
+    venv .tools/lambda cargo-lambda "$CARGO_LAMBDA_SPEC"
+    rustup target list --installed | grep -q '^aarch64-unknown-linux-gnu$' || rustup target add aarch64-unknown-linux-gnu
+    ;;
+  *) echo "usage: $0 [dev|fuzz|all|lambda]" >&2; exit 2 ;;
 esac

@@ -14,6 +14,7 @@ pub mod lambda;
 pub mod metrics;
 pub mod presign;
 pub mod records;
+pub mod sigv4;
 pub mod storage;
 
 pub use api::{Deps, Endpoint, ROUTES};

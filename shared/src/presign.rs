@@ -1,64 +1,238 @@
 //! Presigned UploadPart URLs. Signing is local computation (no S3 call); each URL is bound to one
-//! bucket, key, upload id and part number, and expires when the caller asks, never later.
+//! bucket, key, upload id and part number, and expires when the caller asks, never later, and
+//! never after the credentials that signed it.
+//!
+//! The signing itself is [`crate::sigv4`]; this module supplies what it needs and keeps it warm:
+//! - the bucket's endpoint, resolved once by aws-sdk-s3's own endpoint resolver (so virtual-hosted
+//!   vs path-style, custom endpoints, dots in bucket names all follow the SDK's rules);
+//! - credentials from the normal provider chain, cached and refreshed before they expire (in
+//!   Lambda: the role's temporary credentials with their session token);
+//! - the signing key, derived once per credentials, day and region.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use aws_sdk_s3::presigning::PresigningConfig;
-use aws_sdk_s3::Client;
+use aws_config::SdkConfig;
+use aws_sdk_s3::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
+use aws_sdk_s3::config::{Credentials, ProvideCredentials, SharedCredentialsProvider};
+use tokio::sync::Mutex;
 
 use crate::domain::checksum::ChecksumAlgorithm;
 use crate::error::ApiError;
+use crate::sigv4::{BucketEndpoint, PartSigner, SigningCredentials, SigningKey, MAX_EXPIRES};
+
+/// Temporary credentials are replaced this long before they expire, so that a URL signed just
+/// before the switch still has a useful life.
+const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(5 * 60);
 
 #[derive(Clone, Debug)]
 pub struct Presigner {
-    client: Client,
-    bucket: String,
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    provider: Option<SharedCredentialsProvider>,
+    /// The endpoint and signing region, or why there is none (reported when signing is asked for,
+    /// so that a misconfiguration is an error response, not a crash at cold start).
+    target: Result<(BucketEndpoint, String), String>,
+    cache: Mutex<Option<Cached>>,
+}
+
+struct Cached {
+    credentials: Credentials,
+    key: SigningKey,
+}
+
+impl std::fmt::Debug for Cached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cached")
+            .field("credentials", &self.credentials) // redacts the secret itself
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a batch of part URLs was signed for: the signer, and when its URLs stop working.
+pub struct Signed {
+    pub signer: PartSigner,
+    pub expires_at: SystemTime,
 }
 
 impl Presigner {
-    pub fn new(client: Client, bucket: impl Into<String>) -> Self {
+    /// A presigner for `bucket` with the SDK configuration's credentials and region.
+    /// `endpoint`/`force_path_style` are the S3 client's settings of the same names.
+    pub async fn new(
+        sdk: &SdkConfig,
+        bucket: &str,
+        endpoint: Option<&str>,
+        force_path_style: bool,
+    ) -> Self {
+        let region = sdk.region().map(|r| r.to_string());
+        let target = match region {
+            None => Err("no AWS region configured (set AWS_REGION)".to_owned()),
+            Some(region) => resolve(bucket, &region, endpoint, force_path_style).await,
+        };
+        Self::with_target(sdk.credentials_provider(), target)
+    }
+
+    /// A presigner with fixed credentials, for tests and benchmarks.
+    pub async fn with_credentials(
+        credentials: Credentials,
+        bucket: &str,
+        region: &str,
+        endpoint: Option<&str>,
+        force_path_style: bool,
+    ) -> Self {
+        let target = resolve(bucket, region, endpoint, force_path_style).await;
+        Self::with_target(Some(SharedCredentialsProvider::new(credentials)), target)
+    }
+
+    fn with_target(
+        provider: Option<SharedCredentialsProvider>,
+        target: Result<(BucketEndpoint, String), String>,
+    ) -> Self {
         Self {
-            client,
-            bucket: bucket.into(),
+            inner: Arc::new(Inner {
+                provider,
+                target,
+                cache: Mutex::new(None),
+            }),
         }
     }
 
-    /// A URL for `PUT`ting part `part_number`, valid from `signed_at` for `expires_in`. With a
-    /// checksum, its header is signed into the URL: the `PUT` must carry it, and storage refuses bytes
-    /// whose digest differs.
-    pub async fn upload_part_url(
+    /// A signer for the parts of one upload, valid from `signed_at` until `wanted_expiry` or the
+    /// credentials' own expiry, whichever comes first (AWS rejects a URL once the session token
+    /// that signed it has expired, whatever `X-Amz-Expires` says).
+    pub async fn for_upload(
         &self,
         key: &str,
         s3_upload_id: &str,
-        part_number: u32,
+        checksum: Option<ChecksumAlgorithm>,
         signed_at: SystemTime,
-        expires_in: Duration,
-        checksum: Option<(ChecksumAlgorithm, &str)>,
-    ) -> Result<String, ApiError> {
-        let config = PresigningConfig::builder()
-            .start_time(signed_at)
-            .expires_in(expires_in)
-            .build()
-            .map_err(|e| ApiError::internal("configuring the presigned URL", e))?;
-        let request = self
-            .client
-            .upload_part()
-            .bucket(&self.bucket)
-            .key(key)
-            .upload_id(s3_upload_id)
-            .part_number(part_number as i32);
-        let request = match checksum {
-            Some((ChecksumAlgorithm::Sha256, value)) => request.checksum_sha256(value),
-            Some((ChecksumAlgorithm::Crc32c, value)) => request.checksum_crc32_c(value),
-            None => request,
+        wanted_expiry: SystemTime,
+    ) -> Result<Signed, ApiError> {
+        let (endpoint, region) = self
+            .inner
+            .target
+            .as_ref()
+            .map_err(|why| ApiError::internal("resolving the S3 endpoint", Message(why)))?;
+        let (credentials, signing_key) = self.credentials(signed_at, region).await?;
+        let mut expires_at = wanted_expiry.min(signed_at + MAX_EXPIRES);
+        if let Some(credentials_expiry) = credentials.expiry() {
+            expires_at = expires_at.min(credentials_expiry);
+        }
+        let lifetime = expires_at
+            .duration_since(signed_at)
+            .unwrap_or_default()
+            .max(Duration::from_secs(1));
+        let signer = PartSigner::new(
+            endpoint,
+            region,
+            &SigningCredentials {
+                access_key_id: credentials.access_key_id(),
+                session_token: credentials.session_token(),
+                key: &signing_key,
+            },
+            key,
+            s3_upload_id,
+            checksum,
+            signed_at,
+            lifetime,
+        );
+        Ok(Signed {
+            signer,
+            expires_at: signed_at + lifetime,
+        })
+    }
+
+    /// Current credentials and their signing key for `at`'s day, from the cache when still good.
+    async fn credentials(
+        &self,
+        at: SystemTime,
+        region: &str,
+    ) -> Result<(Credentials, SigningKey), ApiError> {
+        let mut cache = self.inner.cache.lock().await;
+        let fresh = |c: &Credentials| {
+            c.expiry()
+                .is_none_or(|expiry| expiry > at + REFRESH_BEFORE_EXPIRY)
         };
-        let request = request
-            .presigned(config)
-            .await
-            .map_err(|e| ApiError::internal("presigning the part URL", e))?;
-        Ok(request.uri().to_owned())
+        match cache.as_mut() {
+            Some(cached) if fresh(&cached.credentials) => {
+                if !cached.key.is_for(at) {
+                    cached.key = SigningKey::derive(
+                        cached.credentials.secret_access_key(),
+                        at,
+                        region,
+                        "s3",
+                    );
+                }
+            }
+            _ => {
+                let provider = self.inner.provider.as_ref().ok_or_else(|| {
+                    ApiError::internal("loading AWS credentials", Message("none configured"))
+                })?;
+                let credentials = provider
+                    .provide_credentials()
+                    .await
+                    .map_err(|e| ApiError::internal("loading AWS credentials", e))?;
+                if credentials.expiry().is_some_and(|expiry| expiry <= at) {
+                    return Err(ApiError::internal(
+                        "loading AWS credentials",
+                        Message("the provider returned expired credentials"),
+                    ));
+                }
+                let key = SigningKey::derive(credentials.secret_access_key(), at, region, "s3");
+                *cache = Some(Cached { credentials, key });
+            }
+        }
+        let cached = cache.as_ref().expect("filled above");
+        Ok((cached.credentials.clone(), cached.key.clone()))
     }
 }
+
+/// The bucket's endpoint and signing region, by the SDK's endpoint rules (no network).
+async fn resolve(
+    bucket: &str,
+    region: &str,
+    endpoint: Option<&str>,
+    force_path_style: bool,
+) -> Result<(BucketEndpoint, String), String> {
+    let params = Params::builder()
+        .bucket(bucket)
+        .region(region)
+        .force_path_style(force_path_style)
+        .set_endpoint(endpoint.map(str::to_owned))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let resolved = DefaultResolver::new()
+        .resolve_endpoint(&params)
+        .await
+        .map_err(|e| e.to_string())?;
+    let parsed = BucketEndpoint::parse(resolved.url())
+        .ok_or_else(|| format!("unusable S3 endpoint {}", resolved.url()))?;
+    let signing_region = resolved
+        .properties()
+        .get("authSchemes")
+        .and_then(|schemes| schemes.as_array())
+        .and_then(|schemes| schemes.first())
+        .and_then(|scheme| scheme.as_object())
+        .and_then(|scheme| scheme.get("signingRegion"))
+        .and_then(|r| r.as_string())
+        .unwrap_or(region)
+        .to_owned();
+    Ok((parsed, signing_region))
+}
+
+#[derive(Debug)]
+struct Message<'a>(&'a str);
+
+impl std::fmt::Display for Message<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for Message<'_> {}
 
 /// A presigned URL with its signature cut off, for logs: the URL is a bearer credential.
 pub fn redact(url: &str) -> &str {
@@ -76,5 +250,57 @@ mod tests {
             "https://b.s3.amazonaws.com/k"
         );
         assert_eq!(redact("https://host/k"), "https://host/k");
+    }
+
+    fn at(secs: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    #[tokio::test]
+    async fn url_expiry_is_capped_at_the_credentials_expiry() {
+        let creds = Credentials::new(
+            "AKID",
+            "secret",
+            Some("token".into()),
+            Some(at(10_000)),
+            "t",
+        );
+        let presigner =
+            Presigner::with_credentials(creds, "bucket", "eu-west-3", None, false).await;
+        let signed = presigner
+            .for_upload("k", "u", None, at(1_000), at(50_000))
+            .await
+            .unwrap();
+        assert_eq!(signed.expires_at, at(10_000));
+        assert!(signed.signer.url(1, None).contains("X-Amz-Expires=9000&"));
+
+        let signed = presigner
+            .for_upload("k", "u", None, at(1_000), at(2_000))
+            .await
+            .unwrap();
+        assert_eq!(signed.expires_at, at(2_000));
+    }
+
+    #[tokio::test]
+    async fn url_expiry_never_exceeds_seven_days() {
+        let creds = Credentials::new("AKID", "secret", None, None, "t");
+        let presigner = Presigner::with_credentials(creds, "bucket", "us-east-1", None, true).await;
+        let signed = presigner
+            .for_upload("k", "u", None, at(0), at(30 * 86_400))
+            .await
+            .unwrap();
+        assert_eq!(signed.expires_at, at(604_800));
+    }
+
+    #[tokio::test]
+    async fn expired_credentials_are_an_error_not_a_dead_url() {
+        let creds = Credentials::new("AKID", "secret", Some("t".into()), Some(at(500)), "t");
+        let presigner = Presigner::with_credentials(creds, "bucket", "us-east-1", None, true).await;
+        let err = presigner
+            .for_upload("k", "u", None, at(1_000), at(2_000))
+            .await
+            .err()
+            .expect("expired credentials must not sign");
+        assert_eq!(err.status().as_u16(), 500);
     }
 }

@@ -7,6 +7,8 @@ mod initialize;
 mod parts;
 mod presign;
 
+pub use presign::batch_with_record;
+
 use aws_sdk_dynamodb::config::BehaviorVersion;
 use lambda_http::http::StatusCode;
 use lambda_http::request::RequestContext;
@@ -126,7 +128,13 @@ impl Deps {
                 max_bytes_in_flight: config.max_bytes_in_flight_per_user,
             }),
             storage: Storage::new(s3.clone(), &config.bucket),
-            presigner: Presigner::new(s3, &config.bucket),
+            presigner: Presigner::new(
+                &sdk,
+                &config.bucket,
+                config.s3_endpoint.as_deref(),
+                config.s3_force_path_style,
+            )
+            .await,
             clock,
             metrics: Metrics::default(),
             config,

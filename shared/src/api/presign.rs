@@ -2,7 +2,8 @@
 //! within its range, expiring at the configured lifetime but never after the upload itself. One
 //! DynamoDB read, no S3 call. For checksummed uploads each URL is signed with its part's checksum.
 
-use std::time::{Duration, UNIX_EPOCH};
+use std::ops::RangeInclusive;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
@@ -11,8 +12,10 @@ use serde_json::{json, Map, Value};
 use super::{caller, json_body, owned_upload, Deps, Outcome};
 use crate::clock::rfc3339;
 use crate::domain::sizing::MAX_PARTS;
+use crate::domain::validate::JsonBody;
 use crate::domain::UploadRecord;
 use crate::error::ApiError;
+use crate::presign::Signed;
 
 pub async fn single(deps: &Deps, req: &Request) -> Outcome {
     let owner = caller(req)?;
@@ -20,9 +23,9 @@ pub async fn single(deps: &Deps, req: &Request) -> Outcome {
     let part = body.integer("partNumber", 1, MAX_PARTS)? as u32;
     let checksum = body.opt_string("checksum")?;
     let record = owned_upload(deps, &owner, &body).await?;
-    let signer = Signer::for_upload(deps, &record)?;
+    let signer = Signer::for_upload(deps, &record).await?;
     check_range(&record, part, part)?;
-    let mut answer = signer.sign(part, checksum, "checksum").await?;
+    let mut answer = signer.sign(part, checksum, || "checksum".to_owned())?;
     answer["expiresAt"] = json!(signer.expires_at());
     Ok((StatusCode::OK, answer))
 }
@@ -30,6 +33,13 @@ pub async fn single(deps: &Deps, req: &Request) -> Outcome {
 pub async fn batch(deps: &Deps, req: &Request) -> Outcome {
     let owner = caller(req)?;
     let body = json_body(deps, req)?;
+    let range = batch_range(deps, &body)?;
+    let record = owned_upload(deps, &owner, &body).await?;
+    batch_for_record(deps, &record, &body, range).await
+}
+
+/// The batch's `startPart..=endPart`, checked before any read.
+fn batch_range(deps: &Deps, body: &JsonBody) -> Result<RangeInclusive<u32>, ApiError> {
     let start = body.integer("startPart", 1, MAX_PARTS)? as u32;
     let end = body.integer("endPart", 1, MAX_PARTS)? as u32;
     if start > end {
@@ -45,18 +55,31 @@ pub async fn batch(deps: &Deps, req: &Request) -> Outcome {
             format!("at most {limit} parts per request; ask for the rest in further requests"),
         ));
     }
+    body.opt_object("checksums")?; // its type is checked before any read, its entries per part
+    Ok(start..=end)
+}
+
+/// Everything `POST /batch-presigned-urls` does once it holds the caller's record: the benchmark
+/// calls this with a record in memory, to time the handler without the DynamoDB read.
+pub async fn batch_with_record(deps: &Deps, record: &UploadRecord, body: &[u8]) -> Outcome {
+    let body = JsonBody::parse(body)?;
+    let range = batch_range(deps, &body)?;
+    batch_for_record(deps, record, &body, range).await
+}
+
+async fn batch_for_record(
+    deps: &Deps,
+    record: &UploadRecord,
+    body: &JsonBody,
+    range: RangeInclusive<u32>,
+) -> Outcome {
     let checksums = body.opt_object("checksums")?;
-    let record = owned_upload(deps, &owner, &body).await?;
-    let signer = Signer::for_upload(deps, &record)?;
-    check_range(&record, start, end)?;
-    let mut urls = Vec::with_capacity((end - start + 1) as usize);
-    for part in start..=end {
+    let signer = Signer::for_upload(deps, record).await?;
+    check_range(record, *range.start(), *range.end())?;
+    let mut urls = Vec::with_capacity((range.end() - range.start() + 1) as usize);
+    for part in range {
         let checksum = batch_checksum(checksums, part)?;
-        urls.push(
-            signer
-                .sign(part, checksum, &format!("checksums[\"{part}\"]"))
-                .await?,
-        );
+        urls.push(signer.sign(part, checksum, || format!("checksums[\"{part}\"]"))?);
     }
     Ok((
         StatusCode::OK,
@@ -93,49 +116,57 @@ fn check_range(record: &UploadRecord, start: u32, end: u32) -> Result<(), ApiErr
 
 /// Signs the parts of one live upload with one expiry for all of them.
 struct Signer<'a> {
-    deps: &'a Deps,
     record: &'a UploadRecord,
-    now: i64,
-    expires_at: i64,
+    signed: Signed,
 }
 
 impl<'a> Signer<'a> {
-    fn for_upload(deps: &'a Deps, record: &'a UploadRecord) -> Result<Self, ApiError> {
+    /// The URLs expire after the configured lifetime, but never after the upload itself nor
+    /// after the credentials that sign them.
+    async fn for_upload(deps: &Deps, record: &'a UploadRecord) -> Result<Self, ApiError> {
         let now = deps.clock.epoch_secs();
         record.require_uploading(now)?;
         tracing::Span::current().record("upload_id", record.upload_id.as_str());
-        let expires_at = (now + deps.config.presigned_url_ttl_secs as i64).min(record.expires_at);
-        Ok(Self {
-            deps,
-            record,
-            now,
-            expires_at,
-        })
+        let wanted = (now + deps.config.presigned_url_ttl_secs as i64).min(record.expires_at);
+        let signed = deps
+            .presigner
+            .for_upload(
+                &record.key,
+                &record.s3_upload_id,
+                record.checksum_algorithm,
+                at(now),
+                at(wanted),
+            )
+            .await?;
+        Ok(Self { record, signed })
     }
 
     fn expires_at(&self) -> String {
-        rfc3339(self.expires_at)
+        let secs = self.signed.expires_at.duration_since(UNIX_EPOCH);
+        rfc3339(secs.map_or(0, |d| d.as_secs() as i64))
     }
 
     /// `{partNumber, presignedUrl}` plus, for checksummed uploads, the `headers` the PUT must carry.
-    async fn sign(
+    /// `field` names the checksum's place in the request, for error messages only.
+    fn sign(
         &self,
         part: u32,
         checksum: Option<&str>,
-        field: &str,
+        field: impl Fn() -> String,
     ) -> Result<Value, ApiError> {
         let checksum = match (self.record.checksum_algorithm, checksum) {
             (Some(algorithm), Some(value)) => {
-                Some((algorithm, algorithm.check_value(value, field)?))
+                Some((algorithm, algorithm.check_value(value, &field())?))
             }
             (Some(algorithm), None) => {
+                let field = field();
                 return Err(ApiError::bad_request(
                     "MISSING_CHECKSUM",
                     format!(
                         "this upload verifies parts with {}: send {field} for part {part}",
                         algorithm.as_str()
                     ),
-                ))
+                ));
             }
             (None, Some(_)) => {
                 return Err(ApiError::bad_request(
@@ -145,24 +176,18 @@ impl<'a> Signer<'a> {
             }
             (None, None) => None,
         };
-        let signed_at = UNIX_EPOCH + Duration::from_secs(self.now as u64);
-        let lifetime = Duration::from_secs((self.expires_at - self.now).max(1) as u64);
         let url = self
-            .deps
-            .presigner
-            .upload_part_url(
-                &self.record.key,
-                &self.record.s3_upload_id,
-                part,
-                signed_at,
-                lifetime,
-                checksum,
-            )
-            .await?;
+            .signed
+            .signer
+            .url(part, checksum.map(|(_, value)| value));
         let mut answer = json!({ "partNumber": part, "presignedUrl": url });
         if let Some((algorithm, value)) = checksum {
             answer["headers"] = json!({ algorithm.header(): value });
         }
         Ok(answer)
     }
+}
+
+fn at(epoch_secs: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(epoch_secs.max(0) as u64)
 }

@@ -69,9 +69,21 @@ impl JsonBody {
     }
 }
 
+/// Below 2^53 every whole number has an exact `f64`, so `5.0` can be read as `5` without guessing.
+const EXACT_F64_INTEGERS: f64 = 9_007_199_254_740_992.0;
+
 /// `value` as a whole number in `min..=max`, or a 400 naming `name`.
+///
+/// JSON has one number type, and JSON Schema (so `openapi.yaml`) counts `5.0` as the integer 5;
+/// some encoders write whole doubles that way. Such a number is accepted as long as it is exact.
 pub fn integer_in(value: &Value, name: &str, min: u64, max: u64) -> Result<u64, ApiError> {
-    match value.as_u64() {
+    let whole = value.as_u64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && (0.0..EXACT_F64_INTEGERS).contains(f))
+            .map(|f| f as u64)
+    });
+    match whole {
         Some(n) if (min..=max).contains(&n) => Ok(n),
         _ => Err(invalid(
             name,
@@ -177,16 +189,21 @@ mod tests {
 
     #[test]
     fn fields_are_typed() {
-        let body =
-            JsonBody::parse(br#"{"a":"x","n":5,"neg":-1,"f":1.5,"big":1e30,"s":"5","nul":null}"#)
-                .unwrap();
+        let body = JsonBody::parse(
+            br#"{"a":"x","n":5,"n2":5.0,"neg":-1,"f":1.5,"big":1e30,"inexact":9007199254740993.0,"negz":-0.0,"s":"5","nul":null}"#,
+        )
+        .unwrap();
         assert_eq!(body.string("a").unwrap(), "x");
         assert_eq!(code(body.string("n")), "INVALID_FIELD");
         assert_eq!(code(body.string("missing")), "MISSING_FIELD");
         assert_eq!(code(body.string("nul")), "MISSING_FIELD");
         assert_eq!(body.integer("n", 1, 10).unwrap(), 5);
         assert_eq!(code(body.integer("n", 6, 10)), "INVALID_FIELD");
-        for name in ["neg", "f", "big", "s", "a"] {
+        // A whole number written as a float is the same number (JSON Schema's `integer`).
+        assert_eq!(body.integer("n2", 1, 10).unwrap(), 5);
+        assert_eq!(code(body.integer("n2", 6, 10)), "INVALID_FIELD");
+        assert_eq!(body.integer("negz", 0, 10).unwrap(), 0);
+        for name in ["neg", "f", "big", "inexact", "s", "a"] {
             assert_eq!(
                 code(body.integer(name, 0, u64::MAX)),
                 "INVALID_FIELD",

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# `make bench`: every performance figure in one table (see BENCHMARKS.md).
+#  1. criterion: presign ns/URL (ours, aws-sdk-s3 presigned(), the SigV4 lower bound) and the batch
+#     handler for 1,000 parts (shared/benches/presign.rs);
+#  2. release binaries: x86-64 (cargo build --release, what the emulator runs) and arm64 (cargo lambda
+#     build --release --arm64, what template.yaml deploys), their sizes;
+#  3. each x86-64 bootstrap under the Lambda Runtime Interface Emulator against the local stack:
+#     median cold start over COLD_STARTS fresh processes, and peak RSS after a full upload flow.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+COLD_STARTS="${COLD_STARTS:-7}"
+scripts/tools.sh all
+scripts/tools.sh lambda
+out=$(mktemp -d "${TMPDIR:-/tmp}/bench.XXXXXX")
+trap 'rm -rf "$out"' EXIT
+
+echo "==> criterion: presigning and the batch handler" >&2
+cargo bench --locked -p shared --bench presign
+
+echo "==> release builds: x86-64 and arm64" >&2
+packages=()
+for crate in functions/*/; do packages+=(-p "$(basename "$crate")"); done
+cargo build --release --locked "${packages[@]}"
+PATH="$PWD/.tools/lambda/bin:$PATH" cargo lambda build --release --arm64 --locked "${packages[@]}" \
+  --lambda-dir target/lambda-arm64
+
+echo "==> cold starts and memory under the Lambda Runtime Interface Emulator" >&2
+cargo build --locked -p local-api
+rie=$(ls "$PWD"/.tools/sam/lib/python3*/site-packages/samcli/local/rapid/aws-lambda-rie-x86_64)
+scripts/stack.sh -- bash -c '
+  export UPLOADS_BUCKET=bench-uploads UPLOADS_TABLE=bench-uploads
+  S3_ENDPOINT_URL="$TEST_MOTO_URL" DYNAMODB_ENDPOINT_URL="$TEST_MOTO_URL" S3_FORCE_PATH_STYLE=true \
+    target/debug/local-api --bootstrap-only
+  python3 scripts/rie_test.py "$0" target/release --cold-starts "$1" --json "$2" >&2' \
+  "$rie" "$COLD_STARTS" "$out/rie.json"
+
+python3 scripts/bench_table.py "$out/rie.json" target/lambda-arm64

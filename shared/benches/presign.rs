@@ -1,0 +1,217 @@
+//! Per-URL cost of presigning an UploadPart URL, three ways, in one run:
+//! - `ours`: `shared::sigv4::PartSigner::url`, as the batch endpoint uses it (signer built once per
+//!   request, so its setup is spread over the batch; `ours_single` includes that setup);
+//! - `sdk`: aws-sdk-s3's `presigned()`, one call per URL;
+//! - `lower_bound`: what no SigV4 presigner can avoid, written here only: one SHA-256 of a
+//!   canonical request of the real length, one HMAC with a cached signing key, and the hex.
+//!
+//! And the batch endpoint's handler for 1,000 parts, end to end without network: JSON body in,
+//! JSON response out, with the upload record given in memory instead of read from DynamoDB.
+//!
+//! Credentials look like a Lambda role's (with a session token of realistic length).
+//! `make bench` runs this and prints the figures as one table.
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region, RequestChecksumCalculation};
+use aws_sdk_s3::presigning::PresigningConfig;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::{Digest, Sha256};
+use shared::domain::{Status, UploadRecord};
+use shared::presign::Presigner;
+use shared::sigv4::hex;
+use shared::{Clock, Config, Deps};
+
+const ACCESS_KEY: &str = "ASIAEXAMPLEEXAMPLE12";
+const SECRET_KEY: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+const REGION: &str = "eu-west-3";
+const BUCKET: &str = "multipart-uploads-prod-123456789012";
+const KEY: &str = "uploads/6d1f3a52-09c4-4b1e-8f0e-2b7a9c4d1e55/0b7e8c1a-3f2d-4e5b-9a6c-7d8e9f0a1b2c/holiday video.mp4";
+const S3_UPLOAD_ID: &str = "VXBsb2FkIElEIGZvciA2aWWpbmcncyBteS1tb3ZpZS5tMnRzIHVwbG9hZA.exampleexampleexampleexampleexampleexampleexample--";
+
+fn session_token() -> String {
+    // Lambda's tokens run to about a kilobyte.
+    "IQoJb3JpZ2luX2VjEXAMPLE/+=".repeat(36)
+}
+
+fn credentials() -> Credentials {
+    Credentials::new(ACCESS_KEY, SECRET_KEY, Some(session_token()), None, "bench")
+}
+
+fn signed_at() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_600_000)
+}
+
+fn presign_url(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let presigner = runtime.block_on(Presigner::with_credentials(
+        credentials(),
+        BUCKET,
+        REGION,
+        None,
+        false,
+    ));
+    let expiry = signed_at() + Duration::from_secs(3600);
+    let signed = runtime
+        .block_on(presigner.for_upload(KEY, S3_UPLOAD_ID, None, signed_at(), expiry))
+        .unwrap();
+    let sdk = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::new()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .credentials_provider(credentials())
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .build(),
+    );
+    let sample = signed.signer.url(1, None);
+    assert_eq!(
+        sample,
+        runtime.block_on(sdk_url(&sdk, 1)),
+        "the benchmark compares equal URLs"
+    );
+
+    let mut group = c.benchmark_group("presign_url");
+    group.throughput(Throughput::Elements(1));
+    let mut part = 0u32;
+    group.bench_function("ours", |b| {
+        b.iter(|| {
+            part = part % 10_000 + 1;
+            black_box(signed.signer.url(black_box(part), None))
+        })
+    });
+    group.bench_function("ours_single", |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                let signed = presigner
+                    .for_upload(KEY, S3_UPLOAD_ID, None, signed_at(), expiry)
+                    .await
+                    .unwrap();
+                black_box(signed.signer.url(black_box(7), None))
+            })
+        })
+    });
+    group.bench_function("sdk", |b| {
+        b.iter(|| black_box(runtime.block_on(sdk_url(&sdk, black_box(7)))))
+    });
+
+    // The lower bound: the canonical request of the real URL (same length), hashed once, and the
+    // string to sign MACed once with the signing key already derived.
+    let canonical = canonical_request_like(&sample);
+    let string_to_sign_head =
+        "AWS4-HMAC-SHA256\n20261124T073320Z\n20261124/eu-west-3/s3/aws4_request\n";
+    let signing_key = Hmac::<Sha256>::new_from_slice(&[7u8; 32]).unwrap();
+    group.bench_function("lower_bound", |b| {
+        b.iter(|| {
+            let hashed = hex(&Sha256::digest(black_box(canonical.as_bytes())));
+            let mut mac = signing_key.clone();
+            mac.update(string_to_sign_head.as_bytes());
+            mac.update(&hashed);
+            black_box(hex(&mac.finalize().into_bytes()))
+        })
+    });
+    group.finish();
+}
+
+async fn sdk_url(client: &aws_sdk_s3::Client, part: u32) -> String {
+    let config = PresigningConfig::builder()
+        .start_time(signed_at())
+        .expires_in(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    client
+        .upload_part()
+        .bucket(BUCKET)
+        .key(KEY)
+        .upload_id(S3_UPLOAD_ID)
+        .part_number(part as i32)
+        .presigned(config)
+        .await
+        .unwrap()
+        .uri()
+        .to_owned()
+}
+
+/// A string as long as the URL's canonical request: method, path, sorted query, host, signed
+/// headers and payload hash (the query is the URL's, less the signature).
+fn canonical_request_like(url: &str) -> String {
+    let (base, query) = url.split_once('?').unwrap();
+    let (origin, path) = base.split_at(base.find(".com").unwrap() + 4);
+    let host = origin.trim_start_matches("https://");
+    let query = query.split("&X-Amz-Signature=").next().unwrap();
+    format!(
+        "PUT\n{path}\n{query}&X-Amz-Security-Token={}\nhost:{host}\n\nhost\nUNSIGNED-PAYLOAD",
+        session_token()
+    )
+}
+
+fn batch_handler(c: &mut Criterion) {
+    std::env::set_var("AWS_ACCESS_KEY_ID", ACCESS_KEY);
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", SECRET_KEY);
+    std::env::set_var("AWS_SESSION_TOKEN", session_token());
+    std::env::set_var("AWS_REGION", REGION);
+    std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let vars: HashMap<String, String> = [
+        ("UPLOADS_BUCKET", BUCKET),
+        ("UPLOADS_TABLE", "uploads"),
+        ("MAX_PARTS_PER_BATCH", "1000"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let deps = runtime.block_on(Deps::new(
+        Config::from_vars(&vars).unwrap(),
+        Clock::system(),
+    ));
+    let now = deps.clock.epoch_secs();
+    let record = UploadRecord {
+        upload_id: "0b7e8c1a-3f2d-4e5b-9a6c-7d8e9f0a1b2c".into(),
+        owner: "6d1f3a52-09c4-4b1e-8f0e-2b7a9c4d1e55".into(),
+        key: KEY.into(),
+        s3_upload_id: S3_UPLOAD_ID.into(),
+        file_name: "holiday video.mp4".into(),
+        file_type: "video/mp4".into(),
+        file_size: 10_000 * 8 * 1024 * 1024,
+        part_size: 8 * 1024 * 1024,
+        total_parts: 10_000,
+        checksum_algorithm: None,
+        status: Status::Initiated,
+        created_at: now,
+        expires_at: now + 86_400,
+        ttl: now + 30 * 86_400,
+        completing_since: None,
+        completion: None,
+    };
+    let body =
+        br#"{"uploadId":"0b7e8c1a-3f2d-4e5b-9a6c-7d8e9f0a1b2c","startPart":1,"endPart":1000}"#;
+    let answer = runtime
+        .block_on(shared::api::batch_with_record(&deps, &record, body))
+        .unwrap();
+    assert_eq!(answer.1["urls"].as_array().map(Vec::len), Some(1000));
+
+    let mut group = c.benchmark_group("batch_handler");
+    group.throughput(Throughput::Elements(1000));
+    group.bench_function("1000_parts", |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                let (status, answer) = shared::api::batch_with_record(&deps, &record, body)
+                    .await
+                    .unwrap();
+                black_box((status, serde_json::to_vec(&answer).unwrap()))
+            })
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, presign_url, batch_handler);
+criterion_main!(benches);
