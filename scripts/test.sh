@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: every check, on a fresh machine too. Installs what is missing, then: formatting,
-# clippy, unit and integration tests against the local S3 and DynamoDB servers, template checks.
+# clippy, unit and integration tests against the local S3 and DynamoDB servers, template checks, a
+# schemathesis fuzz run against the local API.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.tools/sam/bin:$HOME/.cargo/bin:$PATH"
@@ -21,6 +22,9 @@ TEST_BROWSER=1 scripts/stack.sh --strict -- cargo test --workspace --locked
 
 step "template checks"
 scripts/check-template.sh
+
+step "fuzz the local API from openapi.yaml (schemathesis, two users; FUZZ_SEED=N replays)"
+scripts/fuzz-api.sh
 
 step "release bootstraps under the Lambda Runtime Interface Emulator"
 scripts/test-release.sh

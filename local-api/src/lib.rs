@@ -55,14 +55,15 @@ pub enum Matched {
         route_key: String,
         upload_id: Option<String>,
     },
-    WrongMethod,
+    /// The path exists, with these methods only (for the 405's `Allow` header).
+    WrongMethod(Vec<&'static str>),
     NotFound,
 }
 
 /// Matches `path` against the template's routes, `{uploadId}` matching one segment.
 pub fn match_route(method: &str, path: &str) -> Matched {
     let segments: Vec<&str> = path.split('/').collect();
-    let mut path_matched = false;
+    let mut allowed = Vec::new();
     for route in ROUTES {
         let pattern: Vec<&str> = route.path.split('/').collect();
         if pattern.len() != segments.len() {
@@ -87,12 +88,12 @@ pub fn match_route(method: &str, path: &str) -> Matched {
                 upload_id,
             };
         }
-        path_matched = true;
+        allowed.push(route.method);
     }
-    if path_matched {
-        Matched::WrongMethod
-    } else {
+    if allowed.is_empty() {
         Matched::NotFound
+    } else {
+        Matched::WrongMethod(allowed)
     }
 }
 
@@ -159,12 +160,19 @@ async fn to_event(
             route_key,
             upload_id,
         } => (endpoint, route_key, upload_id),
-        Matched::WrongMethod => {
-            return Err(refusal(
+        Matched::WrongMethod(allowed) => {
+            let mut response = refusal(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "METHOD_NOT_ALLOWED",
                 "this path does not take this method",
-            ))
+            );
+            // RFC 9110 15.5.6: a 405 must say which methods the path does take.
+            if let Ok(allow) = allowed.join(", ").parse() {
+                response
+                    .headers_mut()
+                    .insert(lambda_http::http::header::ALLOW, allow);
+            }
+            return Err(response);
         }
         Matched::NotFound => {
             return Err(refusal(
@@ -280,7 +288,11 @@ mod tests {
         }
         assert_eq!(
             match_route("GET", "/api/v1/multipart-upload/initialize"),
-            Matched::WrongMethod
+            Matched::WrongMethod(vec!["POST"])
+        );
+        assert_eq!(
+            match_route("DELETE", "/api/v1/multipart-upload/status/abc"),
+            Matched::WrongMethod(vec!["GET"])
         );
         assert_eq!(
             match_route("GET", "/api/v1/multipart-upload/parts/"),

@@ -96,6 +96,57 @@ async fn odd_bodies_get_exact_codes_and_the_victim_still_completes() {
         )
         .await;
     assert_eq!(status, 201, "{body}");
+    // A whole number written as a float is that number, as the spec's JSON Schema `integer` says
+    // (found by the schemathesis fuzz run: `partNumber: 1.0` was refused as INVALID_FIELD).
+    let (status, body) = stack
+        .post_raw(
+            Some("mallory"),
+            "/initialize",
+            r#"{"fileName":"a","fileType":"video/mp4","fileSize":100.0}"#,
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = stack
+        .post_raw(
+            Some("mallory"),
+            "/presigned-url",
+            format!(r#"{{"uploadId":"{mid}","partNumber":1.0}}"#),
+        )
+        .await;
+    assert_eq!(
+        (status, body["partNumber"].as_u64()),
+        (200, Some(1)),
+        "{body}"
+    );
+    let (status, body) = stack
+        .post_raw(
+            Some("mallory"),
+            "/batch-presigned-urls",
+            format!(r#"{{"uploadId":"{mid}","startPart":1.0,"endPart":1e0}}"#),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // ... but only when it is exact and whole.
+    for number in ["1.5", "9007199254740993.0", "-1.0"] {
+        let (status, body) = stack
+            .post_raw(
+                Some("mallory"),
+                "/presigned-url",
+                format!(r#"{{"uploadId":"{mid}","partNumber":{number}}}"#),
+            )
+            .await;
+        assert_eq!((status, code(&body)), (400, "INVALID_FIELD"), "{number}");
+    }
+    // A path with another method answers 405 naming the methods it takes (RFC 9110).
+    let response = stack
+        .http
+        .get(format!("{}/initialize", stack.base))
+        .header("x-user-id", "mallory")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    assert_eq!(response.headers()["allow"], "POST");
     for path in [
         format!("/parts/{vid}"),
         format!("/status/{vid}"),

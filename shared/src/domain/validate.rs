@@ -135,7 +135,8 @@ pub fn file_name(raw: &str) -> Result<&str, ApiError> {
 /// A media type `type/subtype` (RFC 6838 characters, no parameters), checked against the allow-list
 /// (`type/*` wildcards; empty = any). Returned lower-cased.
 pub fn content_type(raw: &str, allowed: &[String]) -> Result<String, ApiError> {
-    let lower = raw.trim().to_ascii_lowercase();
+    // No trimming: whitespace is not part of a media type, and openapi.yaml's pattern says so.
+    let lower = raw.to_ascii_lowercase();
     let token = |s: &str| {
         !s.is_empty()
             && s.len() <= 127
@@ -246,6 +247,7 @@ mod tests {
     fn content_types_are_checked() {
         assert_eq!(content_type("Video/MP4", &[]).unwrap(), "video/mp4");
         assert_eq!(code(content_type("video", &[])), "INVALID_FILE_TYPE");
+        assert_eq!(code(content_type(" video/mp4", &[])), "INVALID_FILE_TYPE");
         assert_eq!(
             code(content_type("video/mp4\r\nx-evil: 1", &[])),
             "INVALID_FILE_TYPE"
