@@ -88,6 +88,9 @@ pub struct UploadStatus {
     pub uploaded_parts: u32,
     #[serde(default)]
     pub uploaded_bytes: u64,
+    /// `SHA256` or `CRC32C` when parts carry checksums.
+    #[serde(default)]
+    pub checksum_algorithm: Option<String>,
     #[serde(skip)]
     pub raw: Value,
 }
@@ -146,8 +149,13 @@ impl Api {
         file_name: &str,
         file_type: &str,
         file_size: u64,
+        checksum_algorithm: Option<&str>,
     ) -> Result<Initialized, Error> {
-        let body = json!({ "fileName": file_name, "fileType": file_type, "fileSize": file_size });
+        let mut body =
+            json!({ "fileName": file_name, "fileType": file_type, "fileSize": file_size });
+        if let Some(algorithm) = checksum_algorithm {
+            body["checksumAlgorithm"] = json!(algorithm);
+        }
         self.call(Method::POST, "/initialize", Some(body)).await
     }
 
@@ -157,8 +165,12 @@ impl Api {
         upload_id: &str,
         start: u32,
         end: u32,
+        checksums: Option<&BTreeMap<String, String>>,
     ) -> Result<Vec<PartUrl>, Error> {
-        let body = json!({ "uploadId": upload_id, "startPart": start, "endPart": end });
+        let mut body = json!({ "uploadId": upload_id, "startPart": start, "endPart": end });
+        if let Some(checksums) = checksums {
+            body["checksums"] = json!(checksums);
+        }
         let answer: BatchUrls = self
             .call(Method::POST, "/batch-presigned-urls", Some(body))
             .await?;
@@ -174,8 +186,16 @@ impl Api {
     }
 
     /// A fresh URL for one part (after a `403` from storage: the old one expired).
-    pub async fn part_url(&self, upload_id: &str, part: u32) -> Result<PartUrl, Error> {
-        let body = json!({ "uploadId": upload_id, "partNumber": part });
+    pub async fn part_url(
+        &self,
+        upload_id: &str,
+        part: u32,
+        checksum: Option<&str>,
+    ) -> Result<PartUrl, Error> {
+        let mut body = json!({ "uploadId": upload_id, "partNumber": part });
+        if let Some(checksum) = checksum {
+            body["checksum"] = json!(checksum);
+        }
         let answer: SingleUrl = self
             .call(Method::POST, "/presigned-url", Some(body))
             .await?;

@@ -66,6 +66,10 @@ enum Command {
         /// Media type (default: from the file's extension)
         #[arg(long = "type")]
         content_type: Option<String>,
+        /// Verify every part in storage: its SHA-256 is signed into its URL, and storage refuses
+        /// bytes that differ (costs one extra read of the file)
+        #[arg(long)]
+        checksum: bool,
     },
     /// Shows an upload's status
     Status { id: String },
@@ -121,8 +125,13 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
             print_json(&answer);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Upload { file, content_type } => {
-            let options = options(&cli, content_type.clone())?;
+        Command::Upload {
+            file,
+            content_type,
+            checksum,
+        } => {
+            let mut options = options(&cli, content_type.clone())?;
+            options.checksum = *checksum;
             let uploader = Uploader::new(api, options);
             let progress = reporter(cli.no_progress, file);
             let work = uploader.upload(file, progress.clone());

@@ -40,6 +40,8 @@ pub struct Options {
     pub part_delay: Duration,
     /// Test aid: failures to inject (see [`Faults`]).
     pub faults: Faults,
+    /// Start uploads with per-part SHA-256 checksums (resumes follow what the upload was started with).
+    pub checksum: bool,
 }
 
 impl Default for Options {
@@ -54,6 +56,7 @@ impl Default for Options {
             put_timeout: Duration::from_secs(600),
             part_delay: Duration::ZERO,
             faults: Faults::default(),
+            checksum: false,
         }
     }
 }
@@ -127,6 +130,9 @@ pub struct Plan {
     pub chunk_size: u64,
     pub total_parts: u32,
     pub file_size: u64,
+    /// Parts carry their SHA-256, signed into their URLs.
+    #[serde(default)]
+    pub checksummed: bool,
 }
 
 impl Plan {
@@ -260,13 +266,18 @@ impl Uploader {
             None => guess_content_type(&name).to_owned(),
         };
         // Not retried: a lost answer would leave a second upload behind.
-        let init = self.api.initialize(&name, &content_type, size).await?;
+        let algorithm = self.options.checksum.then_some("SHA256");
+        let init = self
+            .api
+            .initialize(&name, &content_type, size, algorithm)
+            .await?;
         let plan = Plan {
             upload_id: init.upload_id,
             key: init.key,
             chunk_size: init.chunk_size,
             total_parts: init.total_parts,
             file_size: size,
+            checksummed: self.options.checksum,
         };
         plan.check()?;
         let saved = UploadState {
@@ -326,6 +337,15 @@ impl Uploader {
             chunk_size: status.chunk_size,
             total_parts: status.total_parts,
             file_size: status.file_size,
+            checksummed: match status.checksum_algorithm.as_deref() {
+                None => false,
+                Some("SHA256") => true,
+                Some(other) => {
+                    return Err(Error::State(format!(
+                        "upload {upload_id} verifies parts with {other}; this client computes SHA256 only"
+                    )))
+                }
+            },
         };
         plan.check()?;
         let mut saved = saved.unwrap_or_else(|| UploadState {
@@ -511,11 +531,28 @@ impl Run {
             }
             let end = todo[j];
             let wanted: HashSet<u32> = todo[i..=j].iter().copied().collect();
+            let checksums = match self.plan.checksummed {
+                false => None,
+                true => {
+                    let mut sums = BTreeMap::new();
+                    for &part in &todo[i..=j] {
+                        let (offset, len) = self.plan.range(part);
+                        sums.insert(
+                            part.to_string(),
+                            sha256_base64(&self.file, offset, len).await?,
+                        );
+                    }
+                    Some(sums)
+                }
+            };
             let urls = retry_api(
                 &self.options,
                 self.progress.as_ref(),
                 Some(&self.counters),
-                || self.api.batch_urls(&self.plan.upload_id, start, end),
+                || {
+                    self.api
+                        .batch_urls(&self.plan.upload_id, start, end, checksums.as_ref())
+                },
             )
             .await?;
             self.counters.url_batches.fetch_add(1, Ordering::Relaxed);
@@ -585,11 +622,21 @@ impl Run {
     }
 
     async fn refresh(&self, part: u32) -> Result<PartUrl, Error> {
+        let checksum = match self.plan.checksummed {
+            false => None,
+            true => {
+                let (offset, len) = self.plan.range(part);
+                Some(sha256_base64(&self.file, offset, len).await?)
+            }
+        };
         let url = retry_api(
             &self.options,
             self.progress.as_ref(),
             Some(&self.counters),
-            || self.api.part_url(&self.plan.upload_id, part),
+            || {
+                self.api
+                    .part_url(&self.plan.upload_id, part, checksum.as_deref())
+            },
         )
         .await?;
         self.counters.url_refreshes.fetch_add(1, Ordering::Relaxed);
@@ -819,6 +866,48 @@ fn file_size(file: &Path) -> Result<u64, Error> {
 }
 
 /// One part's bytes: seek and read into a buffer of its own, off the async threads.
+/// The base64 SHA-256 of `len` bytes of `file` from `offset`, read in 1 MiB pieces (memory stays
+/// small whatever the part size), as `x-amz-checksum-sha256` carries it.
+async fn sha256_base64(file: &Path, offset: u64, len: u64) -> Result<String, Error> {
+    use sha2::{Digest, Sha256};
+    let path = file.to_owned();
+    let digest = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+        let mut handle = std::fs::File::open(&path)?;
+        handle.seek(SeekFrom::Start(offset))?;
+        let mut piece = vec![0; 1 << 20];
+        let mut hasher = Sha256::new();
+        let mut left = len;
+        while left > 0 {
+            let n = left.min(piece.len() as u64) as usize;
+            handle.read_exact(&mut piece[..n])?;
+            hasher.update(&piece[..n]);
+            left -= n as u64;
+        }
+        Ok(hasher.finalize().to_vec())
+    })
+    .await
+    .map_err(|e| Error::State(format!("hashing a part stopped unexpectedly: {e}")))?
+    .map_err(|e| Error::State(format!("reading {} to hash a part: {e}", file.display())))?;
+    Ok(base64(&digest))
+}
+
+/// Standard base64 with padding.
+pub fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().fold(0u32, |n, &b| n << 8 | u32::from(b)) << (8 * (3 - chunk.len()));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 async fn read_part(file: &Path, offset: u64, len: u64) -> Result<Bytes, Error> {
     let path = file.to_owned();
     let read = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
@@ -905,6 +994,42 @@ mod tests {
     }
 
     #[test]
+    fn base64_matches_the_rfc_4648_vectors() {
+        for (input, expected) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(input.as_bytes()), expected);
+        }
+        assert_eq!(base64(&[0xff, 0xfe, 0xfd]), "//79");
+    }
+
+    #[tokio::test]
+    async fn a_part_s_checksum_is_the_sha256_of_exactly_its_bytes() {
+        use sha2::{Digest, Sha256};
+        let bytes: Vec<u8> = (0..3_000_001u32).map(|i| (i * 7 % 251) as u8).collect();
+        let path = std::env::temp_dir().join(format!("part-sum-{}.bin", std::process::id()));
+        std::fs::write(&path, &bytes).unwrap();
+        // Crosses the 1 MiB read pieces, and starts mid-file as every part after the first does.
+        let (offset, len) = (1_000_003u64, 1_900_000u64);
+        let ours = sha256_base64(&path, offset, len).await.unwrap();
+        let slice = &bytes[offset as usize..(offset + len) as usize];
+        assert_eq!(ours, base64(&Sha256::digest(slice)));
+        assert_ne!(ours, base64(&Sha256::digest(&slice[1..])));
+        let past_the_end = sha256_base64(&path, 2_000_000, 1_000_002).await;
+        assert!(
+            past_the_end.is_err(),
+            "a file shorter than the plan is an error"
+        );
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
     fn plans_cover_the_file() {
         let plan = Plan {
             upload_id: "u".into(),
@@ -912,6 +1037,7 @@ mod tests {
             chunk_size: 10,
             total_parts: 3,
             file_size: 25,
+            checksummed: false,
         };
         assert!(plan.check().is_ok());
         assert_eq!(plan.range(1), (0, 10));

@@ -63,6 +63,27 @@ async fn strict_sigv4_storage_accepts_the_client_s_signed_puts() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checksummed_upload_signs_each_part_s_sha256_and_strict_storage_takes_it() {
+    let Some(stack) = Stack::start_strict().await else {
+        eprintln!("TEST_S3S_URL unset (scripts/stack.sh without --strict): skipped");
+        return;
+    };
+    let scratch = Scratch::new();
+    let bytes = file_bytes(11 * MIB + 5, 11);
+    let file = scratch.file("verified.mov", &bytes);
+    let out = output(stack.cli(&["upload", path(&file), "--checksum"])).await;
+    assert!(out.status.success(), "upload failed: {}", stderr(&out));
+    let result = stdout_json(&out);
+    assert_eq!(result["completion"]["status"], "COMPLETED", "{result}");
+    assert_eq!(result["stats"]["puts"], 3, "{result}");
+    let id = result["uploadId"].as_str().expect("uploadId");
+    let status = stdout_json(&output(stack.cli(&["status", id])).await);
+    assert_eq!(status["checksumAlgorithm"], "SHA256", "{status}");
+    let key = result["key"].as_str().expect("key");
+    assert_eq!(sha256(&stack.read_object(key).await), sha256(&bytes));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_upload_resumes_with_only_the_missing_parts() {
     let stack = Stack::start().await;
     let scratch = Scratch::new();
