@@ -124,7 +124,19 @@ async fn complete(
             }
             status => return Err(not_uploading(status)),
         }
-        let parts = verified_parts(deps, &record, client_parts).await?;
+        let Some(parts) = verified_parts(deps, &record, client_parts).await? else {
+            // Storage no longer has the multipart upload. Either another request completed it
+            // after this one read the record (then the record has moved on: share its outcome),
+            // or it was aborted or cleaned up.
+            let current = reread(deps, &record).await?;
+            if current.status != record.status
+                || current.completing_since != record.completing_since
+            {
+                record = current;
+                continue;
+            }
+            return Err(ApiError::expired());
+        };
         if !deps
             .records
             .begin_completing(&record.upload_id, now, now - STALE_COMPLETING_SECS)
@@ -252,12 +264,14 @@ async fn verified_parts(
     deps: &Deps,
     record: &UploadRecord,
     client_parts: Option<&[PartRef]>,
-) -> Result<Vec<PartRef>, ApiError> {
-    let stored = deps
+) -> Result<Option<Vec<PartRef>>, ApiError> {
+    let Some(stored) = deps
         .storage
         .list_parts(&record.key, &record.s3_upload_id)
         .await?
-        .ok_or_else(ApiError::expired)?;
+    else {
+        return Ok(None);
+    };
     let stored: BTreeMap<u32, _> = stored.into_iter().map(|p| (p.number, p)).collect();
     let plan = PartPlan {
         part_size: record.part_size,
@@ -310,7 +324,8 @@ async fn verified_parts(
                         detail: format!("storage reported no ETag for part {n}"),
                     })
             })
-            .collect();
+            .collect::<Result<_, _>>()
+            .map(Some);
     };
     let out_of_range: Vec<u32> = client_parts
         .iter()
@@ -358,16 +373,18 @@ async fn verified_parts(
         ));
     }
     // Storage's own checksum where it reports one, else the client's.
-    Ok(client_parts
-        .iter()
-        .map(|p| PartRef {
-            checksum: stored[&p.number]
-                .checksum
-                .clone()
-                .or_else(|| p.checksum.clone()),
-            ..p.clone()
-        })
-        .collect())
+    Ok(Some(
+        client_parts
+            .iter()
+            .map(|p| PartRef {
+                checksum: stored[&p.number]
+                    .checksum
+                    .clone()
+                    .or_else(|| p.checksum.clone()),
+                ..p.clone()
+            })
+            .collect(),
+    ))
 }
 
 fn unquote(etag: &str) -> &str {
