@@ -7,7 +7,9 @@ mod initialize;
 mod parts;
 mod presign;
 
-pub use presign::batch_with_record;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 
 use aws_sdk_dynamodb::config::BehaviorVersion;
 use lambda_http::http::StatusCode;
@@ -85,11 +87,34 @@ pub const ROUTES: &[Route] = &[
     },
 ];
 
+/// Where the handlers' first read, the caller's upload record, comes from: DynamoDB ([`Records`]).
+/// A benchmark puts a record in memory here to time a handler without the network.
+pub trait RecordReader: Send + Sync + std::fmt::Debug {
+    /// The record of `upload_id` if `owner` owns it, else the same 404 as a missing one.
+    fn get_owned<'a>(
+        &'a self,
+        upload_id: &'a str,
+        owner: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<UploadRecord, ApiError>> + Send + 'a>>;
+}
+
+impl RecordReader for Records {
+    fn get_owned<'a>(
+        &'a self,
+        upload_id: &'a str,
+        owner: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<UploadRecord, ApiError>> + Send + 'a>> {
+        Box::pin(Records::get_owned(self, upload_id, owner))
+    }
+}
+
 /// What every handler needs, built once at cold start.
 #[derive(Clone, Debug)]
 pub struct Deps {
     pub config: Config,
     pub records: Records,
+    /// Reads the caller's record at the start of a request; `records` unless replaced.
+    pub reader: Arc<dyn RecordReader>,
     pub storage: Storage,
     pub presigner: Presigner,
     pub clock: Clock,
@@ -122,11 +147,13 @@ impl Deps {
             dynamodb = dynamodb.endpoint_url(endpoint);
         }
         let dynamodb = aws_sdk_dynamodb::Client::from_conf(dynamodb.build());
+        let records = Records::new(dynamodb, &config.table).with_quota(Quota {
+            max_active_uploads: config.max_active_uploads_per_user,
+            max_bytes_in_flight: config.max_bytes_in_flight_per_user,
+        });
         Self {
-            records: Records::new(dynamodb, &config.table).with_quota(Quota {
-                max_active_uploads: config.max_active_uploads_per_user,
-                max_bytes_in_flight: config.max_bytes_in_flight_per_user,
-            }),
+            reader: Arc::new(records.clone()),
+            records,
             storage: Storage::new(s3.clone(), &config.bucket),
             presigner: Presigner::new(
                 &sdk,
@@ -298,7 +325,7 @@ fn path_upload_id(req: &Request) -> Result<String, ApiError> {
 async fn owned_upload(deps: &Deps, owner: &str, body: &JsonBody) -> Result<UploadRecord, ApiError> {
     let upload_id = validate::upload_id(body.string("uploadId")?)?;
     let client_key = body.opt_string("key")?;
-    let record = deps.records.get_owned(&upload_id, owner).await?;
+    let record = deps.reader.get_owned(&upload_id, owner).await?;
     if client_key.is_some_and(|key| key != record.key) {
         return Err(ApiError::bad_request(
             "KEY_MISMATCH",

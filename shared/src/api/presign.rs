@@ -59,14 +59,6 @@ fn batch_range(deps: &Deps, body: &JsonBody) -> Result<RangeInclusive<u32>, ApiE
     Ok(start..=end)
 }
 
-/// Everything `POST /batch-presigned-urls` does once it holds the caller's record: the benchmark
-/// calls this with a record in memory, to time the handler without the DynamoDB read.
-pub async fn batch_with_record(deps: &Deps, record: &UploadRecord, body: &[u8]) -> Outcome {
-    let body = JsonBody::parse(body)?;
-    let range = batch_range(deps, &body)?;
-    batch_for_record(deps, record, &body, range).await
-}
-
 async fn batch_for_record(
     deps: &Deps,
     record: &UploadRecord,
