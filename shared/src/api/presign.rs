@@ -2,7 +2,6 @@
 //! within its range, expiring at the configured lifetime but never after the upload itself. One
 //! DynamoDB read, no S3 call. For checksummed uploads each URL is signed with its part's checksum.
 
-use std::ops::RangeInclusive;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lambda_http::http::StatusCode;
@@ -12,7 +11,6 @@ use serde_json::{json, Map, Value};
 use super::{caller, json_body, owned_upload, Deps, Outcome};
 use crate::clock::rfc3339;
 use crate::domain::sizing::MAX_PARTS;
-use crate::domain::validate::JsonBody;
 use crate::domain::UploadRecord;
 use crate::error::ApiError;
 use crate::presign::Signed;
@@ -33,13 +31,6 @@ pub async fn single(deps: &Deps, req: &Request) -> Outcome {
 pub async fn batch(deps: &Deps, req: &Request) -> Outcome {
     let owner = caller(req)?;
     let body = json_body(deps, req)?;
-    let range = batch_range(deps, &body)?;
-    let record = owned_upload(deps, &owner, &body).await?;
-    batch_for_record(deps, &record, &body, range).await
-}
-
-/// The batch's `startPart..=endPart`, checked before any read.
-fn batch_range(deps: &Deps, body: &JsonBody) -> Result<RangeInclusive<u32>, ApiError> {
     let start = body.integer("startPart", 1, MAX_PARTS)? as u32;
     let end = body.integer("endPart", 1, MAX_PARTS)? as u32;
     if start > end {
@@ -55,21 +46,12 @@ fn batch_range(deps: &Deps, body: &JsonBody) -> Result<RangeInclusive<u32>, ApiE
             format!("at most {limit} parts per request; ask for the rest in further requests"),
         ));
     }
-    body.opt_object("checksums")?; // its type is checked before any read, its entries per part
-    Ok(start..=end)
-}
-
-async fn batch_for_record(
-    deps: &Deps,
-    record: &UploadRecord,
-    body: &JsonBody,
-    range: RangeInclusive<u32>,
-) -> Outcome {
     let checksums = body.opt_object("checksums")?;
-    let signer = Signer::for_upload(deps, record).await?;
-    check_range(record, *range.start(), *range.end())?;
-    let mut urls = Vec::with_capacity((range.end() - range.start() + 1) as usize);
-    for part in range {
+    let record = owned_upload(deps, &owner, &body).await?;
+    let signer = Signer::for_upload(deps, &record).await?;
+    check_range(&record, start, end)?;
+    let mut urls = Vec::with_capacity((end - start + 1) as usize);
+    for part in start..=end {
         let checksum = batch_checksum(checksums, part)?;
         urls.push(signer.sign(part, checksum, || format!("checksums[\"{part}\"]"))?);
     }
