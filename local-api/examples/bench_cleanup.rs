@@ -40,7 +40,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let owner = format!("user-{}", i % 50);
         let key = format!("uploads/{owner}/{upload_id}/bench.bin");
         let s3_upload_id = deps
-            .storage
+            .objects
             .create_multipart(&key, "application/octet-stream", None)
             .await?;
         let record = UploadRecord {
@@ -61,7 +61,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             completing_since: None,
             completion: None,
         };
-        deps.records.create(&record).await?;
+        deps.records
+            .create(&record, shared::ports::Quota::UNLIMITED)
+            .await?;
     }
     println!(
         "created {count} stale uploads in {:.1} s",

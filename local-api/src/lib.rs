@@ -21,10 +21,12 @@ use tokio::net::TcpListener;
 /// The header that stands in for the JWT authorizer locally.
 pub const IDENTITY_HEADER: &str = "x-user-id";
 
+pub mod bootstrap;
+
 /// Creates the bucket and table the configuration names, as the template would.
 pub async fn bootstrap(deps: &Deps) -> Result<(), ApiError> {
-    deps.storage.create_bucket().await?;
-    deps.records.create_table().await
+    bootstrap::create_bucket(&deps.aws.s3, &deps.config.bucket).await?;
+    bootstrap::create_table(&deps.aws.dynamodb, &deps.config.table).await
 }
 
 /// Serves the API on `listener` until the task is dropped.

@@ -7,15 +7,13 @@
 //!
 //! And the batch endpoint's handler for 1,000 parts, end to end without network: the sample API
 //! Gateway event parsed, the real handler run, the JSON response built; the one read of the upload
-//! record is stubbed at the `RecordReader` trait with a record in memory.
+//! record store is stubbed with a record in memory.
 //!
 //! Credentials look like a Lambda role's (with a session token of realistic length).
 //! `make bench` runs this and prints the figures as one table.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::hint::black_box;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -24,11 +22,12 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
-use shared::api::RecordReader;
+use shared::domain::Transition;
 use shared::domain::{Status, UploadRecord};
+use shared::ports::{BoxFuture, PageToken, Paged, PortError, Quota, QuotaUsage, RecordStore};
 use shared::presign::Presigner;
 use shared::sigv4::hex;
-use shared::{ApiError, Clock, Config, Deps, Endpoint};
+use shared::{Clock, Config, Deps, Endpoint};
 
 const ACCESS_KEY: &str = "ASIAEXAMPLEEXAMPLE12";
 const SECRET_KEY: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
@@ -155,20 +154,54 @@ fn canonical_request_like(url: &str) -> String {
     )
 }
 
-/// The record a real handler would read from DynamoDB, in memory: the repository stub, bench only.
-#[derive(Debug)]
+/// The record a real handler would read from DynamoDB, in memory: the record store stubbed, bench
+/// only (the batch handler only reads).
 struct InMemory(UploadRecord);
 
-impl RecordReader for InMemory {
-    fn get_owned<'a>(
+fn unused<T: Send + 'static>() -> BoxFuture<'static, Result<T, PortError>> {
+    Box::pin(std::future::ready(Err(PortError::new(
+        "bench",
+        "the batch handler only reads its record",
+    ))))
+}
+
+impl RecordStore for InMemory {
+    fn get<'a>(
         &'a self,
         upload_id: &'a str,
-        owner: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Result<UploadRecord, ApiError>> + Send + 'a>> {
-        let found = (self.0.upload_id == upload_id && self.0.owner == owner)
-            .then(|| self.0.clone())
-            .ok_or_else(ApiError::upload_not_found);
-        Box::pin(std::future::ready(found))
+    ) -> BoxFuture<'a, Result<Option<UploadRecord>, PortError>> {
+        let found = (self.0.upload_id == upload_id).then(|| self.0.clone());
+        Box::pin(std::future::ready(Ok(found)))
+    }
+
+    fn create<'a>(
+        &'a self,
+        _: &'a UploadRecord,
+        _: Quota,
+    ) -> BoxFuture<'a, Result<bool, PortError>> {
+        unused()
+    }
+
+    fn transition<'a>(
+        &'a self,
+        _: &'a UploadRecord,
+        _: &'a Transition,
+    ) -> BoxFuture<'a, Result<bool, PortError>> {
+        unused()
+    }
+
+    fn by_status<'a>(
+        &'a self,
+        _: Status,
+        _: i64,
+        _: Option<PageToken>,
+        _: u32,
+    ) -> BoxFuture<'a, Result<Paged<UploadRecord>, PortError>> {
+        unused()
+    }
+
+    fn quota_usage<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<QuotaUsage, PortError>> {
+        unused()
     }
 }
 
@@ -197,7 +230,7 @@ fn batch_handler(c: &mut Criterion) {
     deps.metrics.capture(); // EMF lines into a buffer, not the bench's output
     let now = deps.clock.epoch_secs();
     let upload_id = "3f2c9d1e-8a4b-4c6d-9e0f-1a2b3c4d5e6f";
-    deps.reader = Arc::new(InMemory(UploadRecord {
+    deps.records = Arc::new(InMemory(UploadRecord {
         upload_id: upload_id.into(),
         owner: "user-123".into(), // the sample event's JWT subject
         key: KEY.into(),

@@ -46,6 +46,16 @@ pub fn rfc3339(epoch_secs: i64) -> String {
         .unwrap_or_else(|_| epoch_secs.to_string())
 }
 
+impl crate::ports::Time for Clock {
+    fn now(&self) -> i64 {
+        self.epoch_secs()
+    }
+
+    fn sleep(&self, duration: Duration) -> crate::ports::BoxFuture<'_, ()> {
+        Box::pin(tokio::time::sleep(duration))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

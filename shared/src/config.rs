@@ -46,6 +46,9 @@ pub struct Config {
     pub cleanup_max_aborts: usize,
     /// `COMPLETION_WAIT_SECONDS`: how long a complete waits for a concurrent one to finish; default 20 s.
     pub completion_wait_secs: u64,
+    /// `COMPLETING_STALE_SECONDS`: a completion older than this lost its function (Lambda's limit is
+    /// 15 minutes) and is taken over; default 960 s.
+    pub completing_stale_secs: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +89,7 @@ impl Config {
             record_retention_secs: env.parse("RECORD_RETENTION_SECONDS", 30 * 24 * 3600)?,
             max_body_bytes: env.parse("MAX_BODY_BYTES", MIB as usize)?,
             completion_wait_secs: env.parse("COMPLETION_WAIT_SECONDS", 20)?,
+            completing_stale_secs: env.parse("COMPLETING_STALE_SECONDS", 16 * 60)?,
             cleanup_max_aborts: env.parse("CLEANUP_MAX_ABORTS", 1000)?,
             max_active_uploads_per_user: env.parse("MAX_ACTIVE_UPLOADS_PER_USER", 100)?,
             max_bytes_in_flight_per_user: env.parse("MAX_BYTES_IN_FLIGHT_PER_USER", 10 * TIB)?,

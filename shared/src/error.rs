@@ -6,6 +6,8 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde_json::json;
 
+use crate::domain::{Status, UploadError};
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// A mistake of the caller's (4xx).
@@ -105,16 +107,87 @@ impl ApiError {
         }
     }
 
+    /// Seconds after which the same request may succeed, for the answers where retrying helps:
+    /// a dependency that failed, and a completion still in progress.
+    pub fn retry_after(&self) -> Option<u32> {
+        match (self.status(), self.code()) {
+            (StatusCode::SERVICE_UNAVAILABLE, _) => Some(1),
+            (_, "COMPLETION_IN_PROGRESS") => Some(5),
+            _ => None,
+        }
+    }
+
     /// The JSON response; 5xx bodies say nothing about the cause.
     pub fn to_response(&self) -> Response<Body> {
         let message = match self {
             Self::Client { message, .. } => message.as_str(),
             Self::Internal { .. } => "the service failed to handle this request; try again later",
         };
-        json_response(
+        let mut response = json_response(
             self.status(),
             &json!({ "error": { "code": self.code(), "message": message } }),
-        )
+        );
+        if let Some(secs) = self.retry_after() {
+            response.headers_mut().insert(
+                lambda_http::http::header::RETRY_AFTER,
+                lambda_http::http::HeaderValue::from(secs),
+            );
+        }
+        response
+    }
+}
+
+/// The one place upload errors become HTTP answers.
+impl From<UploadError> for ApiError {
+    fn from(err: UploadError) -> Self {
+        match err {
+            UploadError::NotFound => Self::upload_not_found(),
+            UploadError::Invalid { code, message } => Self::bad_request(code, message),
+            UploadError::WrongState(status) => not_uploading(status),
+            UploadError::QuotaExceeded(quota) => Self::client(
+                StatusCode::TOO_MANY_REQUESTS,
+                "QUOTA_EXCEEDED",
+                format!(
+                    "too many unfinished uploads: at most {} at once and {} bytes in flight per \
+                     user; complete or abort some first",
+                    quota.max_active_uploads, quota.max_bytes_in_flight
+                ),
+            ),
+            UploadError::ObjectExists => Self::conflict(
+                "OBJECT_EXISTS",
+                "an object already exists under this upload's key",
+            ),
+            UploadError::Unavailable(err) => Self::Internal {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                context: err.call,
+                detail: err.detail,
+            },
+            UploadError::Inconsistent(detail) => Self::Internal {
+                status: StatusCode::BAD_GATEWAY,
+                context: "checking what storage holds",
+                detail,
+            },
+        }
+    }
+}
+
+/// The answer to an operation that needs an INITIATED upload but found `status`.
+pub fn not_uploading(status: Status) -> ApiError {
+    match status {
+        Status::Initiated => ApiError::conflict("INVALID_STATE", "the upload is still in progress"),
+        Status::Completing => ApiError::conflict(
+            "COMPLETION_IN_PROGRESS",
+            "the upload is being completed; poll GET /status or complete again for the outcome",
+        ),
+        Status::Completed => ApiError::conflict(
+            "UPLOAD_COMPLETED",
+            "the upload is already completed; no more parts can be sent",
+        ),
+        Status::Aborted => ApiError::conflict(
+            "UPLOAD_ABORTED",
+            "the upload was aborted; start a new upload",
+        ),
+        Status::Expired => ApiError::expired(),
     }
 }
 
@@ -175,6 +248,34 @@ mod tests {
         let body = body_of(&response);
         assert_eq!(body["error"]["code"], "INTERNAL_ERROR");
         assert!(!body.to_string().contains("secret"));
+    }
+
+    #[test]
+    fn each_state_has_its_own_code() {
+        assert_eq!(not_uploading(Status::Completed).code(), "UPLOAD_COMPLETED");
+        assert_eq!(not_uploading(Status::Aborted).code(), "UPLOAD_ABORTED");
+        assert_eq!(
+            not_uploading(Status::Completing).code(),
+            "COMPLETION_IN_PROGRESS"
+        );
+        assert_eq!(not_uploading(Status::Expired).status(), 410);
+    }
+
+    #[test]
+    fn retryable_answers_say_when_to_retry() {
+        let unavailable: ApiError =
+            UploadError::Unavailable(crate::ports::PortError::new("GetItem", "timed out")).into();
+        let response = unavailable.to_response();
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers()["retry-after"], "1");
+        assert!(!body_of(&response).to_string().contains("timed out"));
+        let busy = not_uploading(Status::Completing).to_response();
+        assert_eq!(busy.headers()["retry-after"], "5");
+        assert!(ApiError::upload_not_found()
+            .to_response()
+            .headers()
+            .get("retry-after")
+            .is_none());
     }
 
     #[test]

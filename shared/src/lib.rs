@@ -1,9 +1,17 @@
-//! Everything the upload functions share: configuration, errors, the upload domain, presigning, the
-//! DynamoDB-backed upload records, the S3 multipart calls and the HTTP handlers themselves.
+//! Everything the upload functions share, in layers:
+//!
+//! - `domain/`: pure upload logic (records and their transitions, part sizing, keys, validation);
+//! - `ports.rs`: the traits the use cases need (record store, object store, time, metrics);
+//! - `usecases/`: initialize, complete, abort, parts and status, cleanup, as async functions over
+//!   the ports;
+//! - `adapters/`: DynamoDB and S3 behind those ports; `presign.rs`/`sigv4.rs` sign part URLs;
+//! - `api/`: HTTP only (parse, call the use case, render), with one mapping of upload errors to
+//!   responses (`error.rs`); `lambda.rs` and `cleanup.rs` are the Lambda entry points.
 //!
 //! The Lambda binaries in `functions/` and the local dev server in `local-api/` both call
 //! [`api::Endpoint::handle`], so they run exactly the same code.
 
+pub mod adapters;
 pub mod api;
 pub mod cleanup;
 pub mod clock;
@@ -12,10 +20,10 @@ pub mod domain;
 pub mod error;
 pub mod lambda;
 pub mod metrics;
+pub mod ports;
 pub mod presign;
-pub mod records;
 pub mod sigv4;
-pub mod storage;
+pub mod usecases;
 
 pub use api::{Deps, Endpoint, ROUTES};
 pub use clock::Clock;

@@ -100,6 +100,12 @@ impl Metrics {
     }
 }
 
+impl crate::ports::MetricsSink for Metrics {
+    fn emit(&self, function: &str, dimensions: &[(&str, &str)], values: &[(Metric, f64)]) {
+        Metrics::emit(self, function, dimensions, values)
+    }
+}
+
 fn now_millis() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -181,10 +181,10 @@ async fn the_demo_page_uploads_from_chromium_and_needs_the_etag_exposed() {
         .expect("rule");
     stack
         .deps
-        .storage
-        .client()
+        .aws
+        .s3
         .put_bucket_cors()
-        .bucket(stack.deps.storage.bucket())
+        .bucket(stack.deps.objects.bucket())
         .cors_configuration(
             CorsConfiguration::builder()
                 .cors_rules(rule)

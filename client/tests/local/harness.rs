@@ -78,10 +78,10 @@ impl Stack {
     pub async fn read_object(&self, key: &str) -> Vec<u8> {
         let object = self
             .deps
-            .storage
-            .client()
+            .aws
+            .s3
             .get_object()
-            .bucket(self.deps.storage.bucket())
+            .bucket(&self.deps.config.bucket)
             .key(key)
             .send()
             .await

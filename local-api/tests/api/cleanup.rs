@@ -15,12 +15,12 @@ const DAY: i64 = 24 * 3600;
 async fn multipart_uploads(stack: &Stack) -> BTreeSet<String> {
     let (uploads, next) = stack
         .deps
-        .storage
-        .multipart_uploads_page("uploads/", None)
+        .objects
+        .multipart_uploads("uploads/", None)
         .await
         .unwrap();
     assert!(next.is_none());
-    uploads.into_iter().map(|(key, _, _)| key).collect()
+    uploads.into_iter().map(|u| u.key).collect()
 }
 
 fn limits(max_aborts: usize) -> Limits {
@@ -62,7 +62,7 @@ async fn cleanup_aborts_exactly_the_stale_and_orphaned_uploads() {
     let orphan_key = format!("uploads/ghost/{}/lost.mp4", uuid::Uuid::new_v4());
     stack
         .deps
-        .storage
+        .objects
         .create_multipart(&orphan_key, "video/mp4", None)
         .await
         .unwrap();
@@ -182,14 +182,14 @@ async fn a_late_complete_racing_the_cleanup_has_one_outcome() {
         let record = stack.deps.records.get(&id).await.unwrap().unwrap();
         let object = stack
             .deps
-            .storage
+            .objects
             .head(init["key"].as_str().unwrap())
             .await
             .unwrap();
         match status {
             200 => {
                 assert_eq!(record.status, shared::domain::Status::Completed, "{body}");
-                assert_eq!(object.map(|(_, size)| size), Some(100));
+                assert_eq!(object.map(|head| head.size), Some(100));
                 outcomes.insert("completed");
             }
             410 => {

@@ -70,7 +70,7 @@ async fn the_demo_page_and_its_script_are_served_and_storage_allows_its_puts() {
             format!(
                 "{}/{}/uploads/alice/x/f.bin?partNumber=1&uploadId=y",
                 std::env::var("TEST_MOTO_URL").expect("TEST_MOTO_URL"),
-                stack.deps.storage.bucket()
+                stack.deps.objects.bucket()
             ),
         )
         .header("origin", &origin)

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use crate::harness::*;
+use shared::domain::Transition;
 
 fn init_body(size: usize) -> serde_json::Value {
     json!({ "fileName": "q.mp4", "fileType": "video/mp4", "fileSize": size })
@@ -135,9 +136,21 @@ async fn expiry_releases_the_share() {
     stack.deps.clock.advance(8 * 24 * 3600);
     let now = stack.deps.clock.epoch_secs();
     let id = init["uploadId"].as_str().unwrap();
-    assert!(stack.deps.records.mark_expired(id, now).await.unwrap());
+    let record = stack.deps.records.get(id).await.unwrap().unwrap();
+    let expire = Transition::Expire { now };
+    assert!(stack
+        .deps
+        .records
+        .transition(&record, &expire)
+        .await
+        .unwrap());
     assert!(
-        !stack.deps.records.mark_expired(id, now).await.unwrap(),
+        !stack
+            .deps
+            .records
+            .transition(&record, &expire)
+            .await
+            .unwrap(),
         "only once"
     );
     stack.initialize("hank", "b.mp4", 100).await;

@@ -1,5 +1,6 @@
-//! The HTTP endpoints: one module per endpoint, each an `async fn(&Deps, &Request)`, plus the request
-//! plumbing they share (identity from the authorizer context, JSON bodies, path parameters).
+//! The HTTP endpoints: one module per endpoint, each an `async fn(&Deps, &Request)` that parses the
+//! request, calls its use case and renders the answer, plus the request plumbing they share
+//! (identity from the authorizer context, JSON bodies, path parameters).
 
 mod abort;
 mod complete;
@@ -7,8 +8,6 @@ mod initialize;
 mod parts;
 mod presign;
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::config::BehaviorVersion;
@@ -18,15 +17,16 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::Value;
 use tracing::Instrument;
 
+use crate::adapters::{DynamoRecords, S3Objects};
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
 use crate::domain::validate::{self, JsonBody};
 use crate::domain::UploadRecord;
 use crate::error::{json_response, ApiError};
 use crate::metrics::{Metric, Metrics};
+use crate::ports::{ObjectStore, Ports, RecordStore};
 use crate::presign::Presigner;
-use crate::records::{Quota, Records};
-use crate::storage::Storage;
+use crate::usecases;
 
 pub const BASE_PATH: &str = "/api/v1/multipart-upload";
 
@@ -87,38 +87,31 @@ pub const ROUTES: &[Route] = &[
     },
 ];
 
-/// Where the handlers' first read, the caller's upload record, comes from: DynamoDB ([`Records`]).
-/// A benchmark puts a record in memory here to time a handler without the network.
-pub trait RecordReader: Send + Sync + std::fmt::Debug {
-    /// The record of `upload_id` if `owner` owns it, else the same 404 as a missing one.
-    fn get_owned<'a>(
-        &'a self,
-        upload_id: &'a str,
-        owner: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Result<UploadRecord, ApiError>> + Send + 'a>>;
-}
-
-impl RecordReader for Records {
-    fn get_owned<'a>(
-        &'a self,
-        upload_id: &'a str,
-        owner: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Result<UploadRecord, ApiError>> + Send + 'a>> {
-        Box::pin(Records::get_owned(self, upload_id, owner))
-    }
-}
-
 /// What every handler needs, built once at cold start.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Deps {
     pub config: Config,
-    pub records: Records,
-    /// Reads the caller's record at the start of a request; `records` unless replaced.
-    pub reader: Arc<dyn RecordReader>,
-    pub storage: Storage,
+    pub records: Arc<dyn RecordStore>,
+    pub objects: Arc<dyn ObjectStore>,
     pub presigner: Presigner,
     pub clock: Clock,
     pub metrics: Metrics,
+    /// The SDK clients behind the adapters, for local set-up and tests.
+    pub aws: Aws,
+}
+
+#[derive(Clone, Debug)]
+pub struct Aws {
+    pub s3: aws_sdk_s3::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+}
+
+impl std::fmt::Debug for Deps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deps")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Deps {
@@ -147,14 +140,9 @@ impl Deps {
             dynamodb = dynamodb.endpoint_url(endpoint);
         }
         let dynamodb = aws_sdk_dynamodb::Client::from_conf(dynamodb.build());
-        let records = Records::new(dynamodb, &config.table).with_quota(Quota {
-            max_active_uploads: config.max_active_uploads_per_user,
-            max_bytes_in_flight: config.max_bytes_in_flight_per_user,
-        });
         Self {
-            reader: Arc::new(records.clone()),
-            records,
-            storage: Storage::new(s3.clone(), &config.bucket),
+            records: Arc::new(DynamoRecords::new(dynamodb.clone(), &config.table)),
+            objects: Arc::new(S3Objects::new(s3.clone(), &config.bucket)),
             presigner: Presigner::new(
                 &sdk,
                 &config.bucket,
@@ -164,7 +152,18 @@ impl Deps {
             .await,
             clock,
             metrics: Metrics::default(),
+            aws: Aws { s3, dynamodb },
             config,
+        }
+    }
+
+    /// The ports the use cases run over.
+    pub fn ports(&self) -> Ports<'_> {
+        Ports {
+            records: self.records.as_ref(),
+            objects: self.objects.as_ref(),
+            time: &self.clock,
+            metrics: &self.metrics,
         }
     }
 }
@@ -310,6 +309,13 @@ fn json_body(deps: &Deps, req: &Request) -> Result<JsonBody, ApiError> {
     JsonBody::parse(bytes)
 }
 
+/// The caller's upload `upload_id`, with the span naming it.
+async fn owned(deps: &Deps, owner: &str, upload_id: &str) -> Result<UploadRecord, ApiError> {
+    let record = usecases::owned(deps.ports(), upload_id, owner).await?;
+    tracing::Span::current().record("upload_id", record.upload_id.as_str());
+    Ok(record)
+}
+
 /// `uploadId` from the path (`GET .../{uploadId}`).
 fn path_upload_id(req: &Request) -> Result<String, ApiError> {
     let raw = req
@@ -325,7 +331,7 @@ fn path_upload_id(req: &Request) -> Result<String, ApiError> {
 async fn owned_upload(deps: &Deps, owner: &str, body: &JsonBody) -> Result<UploadRecord, ApiError> {
     let upload_id = validate::upload_id(body.string("uploadId")?)?;
     let client_key = body.opt_string("key")?;
-    let record = deps.reader.get_owned(&upload_id, owner).await?;
+    let record = owned(deps, owner, &upload_id).await?;
     if client_key.is_some_and(|key| key != record.key) {
         return Err(ApiError::bad_request(
             "KEY_MISMATCH",

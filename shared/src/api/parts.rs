@@ -5,22 +5,15 @@ use lambda_http::http::StatusCode;
 use lambda_http::Request;
 use serde_json::json;
 
-use super::{caller, path_upload_id, Deps, Outcome};
+use super::{caller, owned, path_upload_id, Deps, Outcome};
 use crate::clock::rfc3339;
-use crate::domain::Status;
-use crate::error::ApiError;
+use crate::usecases::parts;
 
 pub async fn list(deps: &Deps, req: &Request) -> Outcome {
     let owner = caller(req)?;
     let upload_id = path_upload_id(req)?;
-    let record = deps.records.get_owned(&upload_id, &owner).await?;
-    tracing::Span::current().record("upload_id", record.upload_id.as_str());
-    record.require_uploading(deps.clock.epoch_secs())?;
-    let parts = deps
-        .storage
-        .list_parts(&record.key, &record.s3_upload_id)
-        .await?
-        .ok_or_else(ApiError::expired)?;
+    let record = owned(deps, &owner, &upload_id).await?;
+    let parts = parts::list(deps.ports(), &record).await?;
     let parts: Vec<_> = parts
         .iter()
         .map(|p| json!({ "PartNumber": p.number, "ETag": p.etag, "Size": p.size }))
@@ -34,35 +27,19 @@ pub async fn list(deps: &Deps, req: &Request) -> Outcome {
 pub async fn status(deps: &Deps, req: &Request) -> Outcome {
     let owner = caller(req)?;
     let upload_id = path_upload_id(req)?;
-    let record = deps.records.get_owned(&upload_id, &owner).await?;
-    tracing::Span::current().record("upload_id", record.upload_id.as_str());
-    let status = record.status_at(deps.clock.epoch_secs());
-    let (uploaded_parts, uploaded_bytes) = match status {
-        Status::Completed => (record.total_parts, record.file_size),
-        Status::Initiated | Status::Completing => {
-            let parts = deps
-                .storage
-                .list_parts(&record.key, &record.s3_upload_id)
-                .await?
-                .unwrap_or_default();
-            let counted = parts
-                .iter()
-                .filter(|p| (1..=record.total_parts).contains(&p.number));
-            counted.fold((0, 0), |(n, bytes), p| (n + 1, bytes + p.size))
-        }
-        Status::Aborted | Status::Expired => (0, 0),
-    };
+    let record = owned(deps, &owner, &upload_id).await?;
+    let progress = parts::progress(deps.ports(), &record).await?;
     let mut body = json!({
         "uploadId": record.upload_id,
-        "status": status.as_str(),
+        "status": progress.status.as_str(),
         "key": record.key,
         "fileName": record.file_name,
         "fileType": record.file_type,
         "fileSize": record.file_size,
         "chunkSize": record.part_size,
         "totalParts": record.total_parts,
-        "uploadedParts": uploaded_parts,
-        "uploadedBytes": uploaded_bytes,
+        "uploadedParts": progress.uploaded_parts,
+        "uploadedBytes": progress.uploaded_bytes,
         "createdAt": rfc3339(record.created_at),
         "expiresAt": rfc3339(record.expires_at),
     });

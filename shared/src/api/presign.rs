@@ -100,7 +100,6 @@ impl<'a> Signer<'a> {
     async fn for_upload(deps: &Deps, record: &'a UploadRecord) -> Result<Self, ApiError> {
         let now = deps.clock.epoch_secs();
         record.require_uploading(now)?;
-        tracing::Span::current().record("upload_id", record.upload_id.as_str());
         let wanted = (now + deps.config.presigned_url_ttl_secs as i64).min(record.expires_at);
         let signed = deps
             .presigner

@@ -1,9 +1,12 @@
-//! The upload domain: part sizing, object keys, input validation and the upload record's states.
+//! The upload domain: part sizing, object keys, input validation, the upload record's states and
+//! transitions, and the upload error. Pure: no I/O.
 
 pub mod checksum;
+pub mod error;
 pub mod key;
 pub mod record;
 pub mod sizing;
 pub mod validate;
 
-pub use record::{Status, UploadRecord};
+pub use error::UploadError;
+pub use record::{Status, Transition, UploadRecord};

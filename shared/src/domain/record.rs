@@ -8,7 +8,7 @@
 //! ```
 
 use crate::domain::checksum::ChecksumAlgorithm;
-use crate::error::ApiError;
+use crate::domain::error::UploadError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
@@ -89,31 +89,98 @@ impl UploadRecord {
     }
 
     /// Refuses anything but a live, INITIATED upload: presigning and listing parts need one.
-    pub fn require_uploading(&self, now: i64) -> Result<(), ApiError> {
+    pub fn require_uploading(&self, now: i64) -> Result<(), UploadError> {
         match self.status_at(now) {
             Status::Initiated => Ok(()),
-            status => Err(not_uploading(status)),
+            status => Err(UploadError::WrongState(status)),
         }
+    }
+
+    /// Whether `transition`'s guard holds on this record.
+    pub fn allows(&self, transition: &Transition) -> bool {
+        let completing_since =
+            |since: i64| self.status == Status::Completing && self.completing_since == Some(since);
+        let stale_completing = |stale_before: i64| {
+            self.status == Status::Completing && self.completing_since.unwrap_or(0) < stale_before
+        };
+        match *transition {
+            Transition::BeginCompleting { now, stale_before } => {
+                (self.status == Status::Initiated && self.expires_at > now)
+                    || stale_completing(stale_before)
+            }
+            Transition::Abandon { since } | Transition::Release { since } => {
+                completing_since(since)
+            }
+            Transition::Complete(_) => {
+                matches!(self.status, Status::Initiated | Status::Completing)
+            }
+            Transition::Abort { stale_before } => {
+                self.status == Status::Initiated || stale_completing(stale_before)
+            }
+            Transition::Expire { now } => {
+                self.status == Status::Initiated && self.expires_at <= now
+            }
+            Transition::Lost { since: None } => self.status == Status::Initiated,
+            Transition::Lost { since: Some(since) } => completing_since(since),
+        }
+    }
+
+    /// Applies `transition` if its guard holds; `true` when it did. What a store does atomically.
+    pub fn apply(&mut self, transition: &Transition) -> bool {
+        if !self.allows(transition) {
+            return false;
+        }
+        match transition {
+            Transition::BeginCompleting { now, .. } => {
+                self.status = Status::Completing;
+                self.completing_since = Some(*now);
+            }
+            Transition::Abandon { .. } => self.completing_since = Some(0),
+            Transition::Release { .. } => {
+                self.status = Status::Initiated;
+                self.completing_since = None;
+            }
+            Transition::Complete(completion) => {
+                self.status = Status::Completed;
+                self.completing_since = None;
+                self.completion = Some(completion.clone());
+            }
+            Transition::Abort { .. } => self.status = Status::Aborted,
+            Transition::Expire { .. } | Transition::Lost { .. } => self.status = Status::Expired,
+        }
+        true
     }
 }
 
-/// The error for an operation that needs an INITIATED upload but found `status`.
-pub fn not_uploading(status: Status) -> ApiError {
-    match status {
-        Status::Initiated => ApiError::conflict("INVALID_STATE", "the upload is still in progress"),
-        Status::Completing => ApiError::conflict(
-            "COMPLETION_IN_PROGRESS",
-            "the upload is being completed; poll GET /status for the outcome",
-        ),
-        Status::Completed => ApiError::conflict(
-            "UPLOAD_COMPLETED",
-            "the upload is already completed; no more parts can be sent",
-        ),
-        Status::Aborted => ApiError::conflict(
-            "UPLOAD_ABORTED",
-            "the upload was aborted; start a new upload",
-        ),
-        Status::Expired => ApiError::expired(),
+/// A state change of an upload record, with the guard it is conditional on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Transition {
+    /// INITIATED and not expired, or COMPLETING since before `stale_before` (its holder died) →
+    /// COMPLETING since `now`.
+    BeginCompleting { now: i64, stale_before: i64 },
+    /// COMPLETING since `since` → still COMPLETING, but stale at once: the holder could not tell
+    /// whether storage completed, so the next complete or cleanup takes over and finds out.
+    Abandon { since: i64 },
+    /// COMPLETING since `since` → INITIATED: storage refused the parts, the upload stays resumable.
+    Release { since: i64 },
+    /// INITIATED or COMPLETING → COMPLETED: storage holds the object. Releases the quota share.
+    Complete(Completion),
+    /// INITIATED, or a COMPLETING since before `stale_before` → ABORTED. Releases the quota share.
+    Abort { stale_before: i64 },
+    /// INITIATED past its expiry → EXPIRED. Releases the quota share.
+    Expire { now: i64 },
+    /// Storage lost the multipart upload and holds no object (a lifecycle rule, an earlier abort):
+    /// INITIATED (`since: None`) or COMPLETING since `since` → EXPIRED. Releases the quota share.
+    Lost { since: Option<i64> },
+}
+
+impl Transition {
+    /// Whether it ends the upload, and so gives back its quota share.
+    pub fn releases_quota(&self) -> bool {
+        matches!(
+            self,
+            Self::Complete(_) | Self::Abort { .. } | Self::Expire { .. } | Self::Lost { .. }
+        )
     }
 }
 
@@ -161,7 +228,10 @@ mod tests {
         let r = record(Status::Initiated);
         assert_eq!(r.status_at(199), Status::Initiated);
         assert_eq!(r.status_at(200), Status::Expired);
-        assert_eq!(r.require_uploading(250).unwrap_err().status(), 410);
+        assert!(matches!(
+            r.require_uploading(250),
+            Err(UploadError::WrongState(Status::Expired))
+        ));
         assert!(r.require_uploading(150).is_ok());
     }
 
@@ -175,13 +245,68 @@ mod tests {
     }
 
     #[test]
-    fn each_state_has_its_own_code() {
-        assert_eq!(not_uploading(Status::Completed).code(), "UPLOAD_COMPLETED");
-        assert_eq!(not_uploading(Status::Aborted).code(), "UPLOAD_ABORTED");
+    fn transitions_follow_their_guards() {
+        let mut r = record(Status::Initiated);
+        assert!(!r.clone().apply(&Transition::Expire { now: 199 }));
+        assert!(!r.clone().apply(&Transition::BeginCompleting {
+            now: 200,
+            stale_before: 0
+        }));
+        assert!(r.apply(&Transition::BeginCompleting {
+            now: 150,
+            stale_before: 0
+        }));
         assert_eq!(
-            not_uploading(Status::Completing).code(),
-            "COMPLETION_IN_PROGRESS"
+            (r.status, r.completing_since),
+            (Status::Completing, Some(150))
         );
-        assert_eq!(not_uploading(Status::Expired).status(), 410);
+        // A fresh COMPLETING is neither taken over nor aborted; a stale one is.
+        assert!(!r.clone().apply(&Transition::BeginCompleting {
+            now: 160,
+            stale_before: 150
+        }));
+        assert!(!r.clone().apply(&Transition::Abort { stale_before: 150 }));
+        assert!(r.clone().apply(&Transition::Abort { stale_before: 151 }));
+        // Only the holder (the same `since`) may release, abandon or lose it.
+        assert!(!r.clone().apply(&Transition::Release { since: 149 }));
+        assert!(!r.clone().apply(&Transition::Lost { since: None }));
+        assert!(r.clone().apply(&Transition::Lost { since: Some(150) }));
+        assert!(r.apply(&Transition::Abandon { since: 150 }));
+        assert_eq!(r.completing_since, Some(0));
+        assert!(r.clone().apply(&Transition::BeginCompleting {
+            now: 170,
+            stale_before: 1
+        }));
+        let done = Completion {
+            etag: "e".into(),
+            size: 1,
+            location: "l".into(),
+            completed_at: 171,
+            checksum: None,
+        };
+        assert!(r.apply(&Transition::Complete(done.clone())));
+        assert_eq!(r.status, Status::Completed);
+        for t in [
+            Transition::Complete(done),
+            Transition::Abort {
+                stale_before: i64::MAX,
+            },
+            Transition::Expire { now: i64::MAX },
+            Transition::Lost { since: None },
+        ] {
+            assert!(!r.clone().apply(&t), "{t:?} must not leave COMPLETED");
+        }
+    }
+
+    #[test]
+    fn only_ending_transitions_release_quota() {
+        assert!(Transition::Abort { stale_before: 0 }.releases_quota());
+        assert!(Transition::Lost { since: None }.releases_quota());
+        assert!(!Transition::Release { since: 0 }.releases_quota());
+        assert!(!Transition::BeginCompleting {
+            now: 0,
+            stale_before: 0
+        }
+        .releases_quota());
     }
 }

@@ -52,6 +52,13 @@ impl JsonBody {
         integer_in(value, name, min, max)
     }
 
+    /// An optional whole number in `min..=max`.
+    pub fn opt_integer(&self, name: &str, min: u64, max: u64) -> Result<Option<u64>, ApiError> {
+        self.field(name)
+            .map(|value| integer_in(value, name, min, max))
+            .transpose()
+    }
+
     pub fn opt_object(&self, name: &str) -> Result<Option<&Map<String, Value>>, ApiError> {
         match self.field(name) {
             None => Ok(None),

@@ -1,66 +1,29 @@
-//! The S3 multipart calls the service makes. Bytes never pass through here: phones PUT parts to
-//! presigned URLs, this module only creates, lists, completes and aborts.
+//! The object store on S3: the multipart calls the service makes. Bytes never pass through here:
+//! phones PUT parts to presigned URLs, this module only creates, lists, completes and aborts.
 
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::types::{
-    ChecksumAlgorithm as S3ChecksumAlgorithm, ChecksumType, CompletedMultipartUpload,
-    CompletedPart, CorsConfiguration, CorsRule,
+    ChecksumAlgorithm as S3ChecksumAlgorithm, ChecksumType, CompletedMultipartUpload, CompletedPart,
 };
 use aws_sdk_s3::Client;
 
 use crate::domain::checksum::ChecksumAlgorithm;
-use crate::error::ApiError;
+use crate::error::error_chain;
+use crate::ports::{
+    BoxFuture, CompleteError, CompletedObject, MultipartListing, ObjectHead, ObjectStore,
+    PageToken, Paged, PartRef, PortError, StoredPart,
+};
 
 /// ListParts pages at most this many parts.
 const LIST_PAGE: i32 = 1000;
 
 #[derive(Clone, Debug)]
-pub struct Storage {
+pub struct S3Objects {
     client: Client,
     bucket: String,
 }
 
-/// A part S3 holds. `etag` is `None` only where a local S3 server omits it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StoredPart {
-    pub number: u32,
-    pub etag: Option<String>,
-    pub size: u64,
-    /// The part's checksum in the upload's algorithm, where S3 reports it.
-    pub checksum: Option<String>,
-}
-
-/// A part to complete with: number, ETag and (for checksummed uploads) its checksum.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PartRef {
-    pub number: u32,
-    pub etag: String,
-    pub checksum: Option<String>,
-}
-
-#[derive(Clone, Debug)]
-pub struct CompletedObject {
-    pub etag: String,
-    pub location: String,
-    pub checksum: Option<String>,
-}
-
-/// Why CompleteMultipartUpload did not succeed.
-#[derive(Debug)]
-pub enum CompleteError {
-    /// S3 refused the part list (InvalidPart, InvalidPartOrder, EntityTooSmall, ...): a client matter.
-    Refused {
-        code: String,
-        message: String,
-    },
-    /// The multipart upload no longer exists in S3.
-    NoSuchUpload,
-    /// The key already holds an object (conditional write refused).
-    KeyExists,
-    Failed(ApiError),
-}
-
-impl Storage {
+impl S3Objects {
     pub fn new(client: Client, bucket: impl Into<String>) -> Self {
         Self {
             client,
@@ -76,12 +39,12 @@ impl Storage {
         &self.bucket
     }
 
-    pub async fn create_multipart(
+    async fn create_multipart_upload(
         &self,
         key: &str,
         content_type: &str,
         checksum: Option<ChecksumAlgorithm>,
-    ) -> Result<String, ApiError> {
+    ) -> Result<String, PortError> {
         let mut request = self
             .client
             .create_multipart_upload()
@@ -96,21 +59,19 @@ impl Storage {
         let output = request
             .send()
             .await
-            .map_err(|e| ApiError::upstream("creating the multipart upload", e))?;
-        output.upload_id.ok_or_else(|| ApiError::Internal {
-            status: lambda_http::http::StatusCode::BAD_GATEWAY,
-            context: "creating the multipart upload",
-            detail: "S3 returned no UploadId".into(),
-        })
+            .map_err(|e| PortError::new("CreateMultipartUpload", error_chain(&e)))?;
+        output
+            .upload_id
+            .ok_or_else(|| PortError::new("CreateMultipartUpload", "S3 returned no UploadId"))
     }
 
     /// Every part S3 holds, in part-number order, following pagination; `None` if the multipart
     /// upload no longer exists.
-    pub async fn list_parts(
+    async fn list_all_parts(
         &self,
         key: &str,
         upload_id: &str,
-    ) -> Result<Option<Vec<StoredPart>>, ApiError> {
+    ) -> Result<Option<Vec<StoredPart>>, PortError> {
         let mut parts = Vec::new();
         let mut marker: Option<String> = None;
         loop {
@@ -127,7 +88,7 @@ impl Storage {
             let page = match page {
                 Ok(page) => page,
                 Err(e) if is_code(&e, "NoSuchUpload") => return Ok(None),
-                Err(e) => return Err(ApiError::upstream("listing the uploaded parts", e)),
+                Err(e) => return Err(PortError::new("ListParts", error_chain(&e))),
             };
             for part in page.parts() {
                 let (Some(number), Some(size)) = (part.part_number, part.size) else {
@@ -154,7 +115,7 @@ impl Storage {
     }
 
     /// Completes the upload with `parts`, refusing to overwrite an existing object.
-    pub async fn complete(
+    async fn complete_upload(
         &self,
         key: &str,
         upload_id: &str,
@@ -211,20 +172,16 @@ impl Storage {
                     code: code.to_owned(),
                     message: e.message().unwrap_or_default().to_owned(),
                 },
-                _ => {
-                    CompleteError::Failed(ApiError::upstream("completing the multipart upload", e))
-                }
+                _ => CompleteError::Failed(PortError::new(
+                    "CompleteMultipartUpload",
+                    error_chain(&e),
+                )),
             }),
         }
     }
 
-    /// Aborts the multipart upload; one that is already gone counts as aborted.
-    pub async fn abort(&self, key: &str, upload_id: &str) -> Result<(), ApiError> {
-        self.abort_reporting(key, upload_id).await.map(|_| ())
-    }
-
     /// Aborts the multipart upload: `true` if this call aborted it, `false` if it was already gone.
-    pub async fn abort_reporting(&self, key: &str, upload_id: &str) -> Result<bool, ApiError> {
+    async fn abort_upload(&self, key: &str, upload_id: &str) -> Result<bool, PortError> {
         match self
             .client
             .abort_multipart_upload()
@@ -236,17 +193,21 @@ impl Storage {
         {
             Ok(_) => Ok(true),
             Err(e) if is_code(&e, "NoSuchUpload") => Ok(false),
-            Err(e) => Err(ApiError::upstream("aborting the multipart upload", e)),
+            Err(e) => Err(PortError::new("AbortMultipartUpload", error_chain(&e))),
         }
     }
 
     /// One page of the bucket's multipart uploads under `prefix`: (key, upload id, initiated epoch
     /// seconds), and the markers of the next page.
-    pub async fn multipart_uploads_page(
+    async fn multipart_uploads_page(
         &self,
         prefix: &str,
-        markers: Option<(String, String)>,
-    ) -> Result<(Vec<(String, String, i64)>, Option<(String, String)>), ApiError> {
+        start: Option<PageToken>,
+    ) -> Result<Paged<MultipartListing>, PortError> {
+        let markers = start.and_then(|t| {
+            t.0.split_once('\0')
+                .map(|(k, u)| (k.to_owned(), u.to_owned()))
+        });
         let (key_marker, upload_marker) = markers.unzip();
         let page = self
             .client
@@ -257,16 +218,16 @@ impl Storage {
             .set_upload_id_marker(upload_marker)
             .send()
             .await
-            .map_err(|e| ApiError::upstream("listing multipart uploads", e))?;
+            .map_err(|e| PortError::new("ListMultipartUploads", error_chain(&e)))?;
         let uploads = page
             .uploads()
             .iter()
             .filter_map(|u| {
-                Some((
-                    u.key.clone()?,
-                    u.upload_id.clone()?,
-                    u.initiated.map_or(0, |t| t.secs()),
-                ))
+                Some(MultipartListing {
+                    key: u.key.clone()?,
+                    s3_upload_id: u.upload_id.clone()?,
+                    initiated: u.initiated.map_or(0, |t| t.secs()),
+                })
             })
             .collect();
         let next = match (
@@ -274,14 +235,14 @@ impl Storage {
             page.next_key_marker,
             page.next_upload_id_marker,
         ) {
-            (Some(true), Some(key), Some(upload)) => Some((key, upload)),
+            (Some(true), Some(key), Some(upload)) => Some(PageToken(format!("{key}\0{upload}"))),
             _ => None,
         };
         Ok((uploads, next))
     }
 
     /// The ETag and size of the object at `key`, if there is one.
-    pub async fn head(&self, key: &str) -> Result<Option<(String, u64)>, ApiError> {
+    async fn head_object(&self, key: &str) -> Result<Option<ObjectHead>, PortError> {
         match self
             .client
             .head_object()
@@ -290,60 +251,15 @@ impl Storage {
             .send()
             .await
         {
-            Ok(o) => Ok(Some((
-                o.e_tag.unwrap_or_default(),
-                o.content_length
+            Ok(o) => Ok(Some(ObjectHead {
+                etag: o.e_tag.unwrap_or_default(),
+                size: o
+                    .content_length
                     .and_then(|n| u64::try_from(n).ok())
                     .unwrap_or(0),
-            ))),
+            })),
             Err(SdkError::ServiceError(e)) if e.err().is_not_found() => Ok(None),
-            Err(e) => Err(ApiError::upstream("reading the completed object", e)),
-        }
-    }
-
-    /// Creates the bucket with the template's CORS rule (local stack and tests only). Servers that do
-    /// not implement CORS (s3s-fs) are tolerated.
-    pub async fn create_bucket(&self) -> Result<(), ApiError> {
-        match self
-            .client
-            .create_bucket()
-            .bucket(&self.bucket)
-            .send()
-            .await
-        {
-            Ok(_) => {}
-            Err(e)
-                if matches!(
-                    error_code(&e).as_deref(),
-                    Some("BucketAlreadyOwnedByYou" | "BucketAlreadyExists")
-                ) => {}
-            Err(e) => return Err(ApiError::upstream("creating the bucket", e)),
-        }
-        let rule = CorsRule::builder()
-            .allowed_methods("PUT")
-            .allowed_methods("GET")
-            .allowed_methods("HEAD")
-            .allowed_origins("*")
-            .allowed_headers("*")
-            .expose_headers("ETag")
-            .max_age_seconds(3600)
-            .build()
-            .map_err(|e| ApiError::internal("building the CORS rule", e))?;
-        let cors = CorsConfiguration::builder()
-            .cors_rules(rule)
-            .build()
-            .map_err(|e| ApiError::internal("building the CORS rule", e))?;
-        match self
-            .client
-            .put_bucket_cors()
-            .bucket(&self.bucket)
-            .cors_configuration(cors)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_code(&e, "NotImplemented") => Ok(()),
-            Err(e) => Err(ApiError::upstream("setting the bucket's CORS rule", e)),
+            Err(e) => Err(PortError::new("HeadObject", error_chain(&e))),
         }
     }
 }
@@ -363,4 +279,57 @@ fn error_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<String
 
 fn is_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>, code: &str) -> bool {
     error_code(err).as_deref() == Some(code)
+}
+
+impl ObjectStore for S3Objects {
+    fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    fn create_multipart<'a>(
+        &'a self,
+        key: &'a str,
+        content_type: &'a str,
+        checksum: Option<ChecksumAlgorithm>,
+    ) -> BoxFuture<'a, Result<String, PortError>> {
+        Box::pin(self.create_multipart_upload(key, content_type, checksum))
+    }
+
+    fn list_parts<'a>(
+        &'a self,
+        key: &'a str,
+        s3_upload_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<StoredPart>>, PortError>> {
+        Box::pin(self.list_all_parts(key, s3_upload_id))
+    }
+
+    fn complete<'a>(
+        &'a self,
+        key: &'a str,
+        s3_upload_id: &'a str,
+        parts: &'a [PartRef],
+        checksum: Option<ChecksumAlgorithm>,
+    ) -> BoxFuture<'a, Result<CompletedObject, CompleteError>> {
+        Box::pin(self.complete_upload(key, s3_upload_id, parts, checksum))
+    }
+
+    fn abort<'a>(
+        &'a self,
+        key: &'a str,
+        s3_upload_id: &'a str,
+    ) -> BoxFuture<'a, Result<bool, PortError>> {
+        Box::pin(self.abort_upload(key, s3_upload_id))
+    }
+
+    fn head<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<ObjectHead>, PortError>> {
+        Box::pin(self.head_object(key))
+    }
+
+    fn multipart_uploads<'a>(
+        &'a self,
+        prefix: &'a str,
+        start: Option<PageToken>,
+    ) -> BoxFuture<'a, Result<Paged<MultipartListing>, PortError>> {
+        Box::pin(self.multipart_uploads_page(prefix, start))
+    }
 }

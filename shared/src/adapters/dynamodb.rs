@@ -1,0 +1,569 @@
+//! The upload-record store on DynamoDB: one item per upload, keyed by `uploadId`. Every state change
+//! is a conditional write, so two requests racing on one upload can never both win.
+//!
+//! Each user also has one quota item (`uploadId = "quota#{owner}"`, never a valid upload id) counting
+//! active uploads and bytes in flight. Starting an upload reserves its share and finishing,
+//! aborting or expiring releases it in the same transaction as the state change, so two concurrent
+//! requests can never both slip under a limit and a share is never released twice. Every
+//! transaction carries a `ClientRequestToken` derived from what it does, so the SDK's retry of a
+//! transaction whose answer was lost is answered like the first attempt instead of failing its
+//! condition.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::Client;
+use sha2::{Digest, Sha256};
+
+use crate::domain::checksum::ChecksumAlgorithm;
+use crate::domain::record::{Completion, Transition};
+use crate::domain::{Status, UploadRecord};
+use crate::error::error_chain;
+use crate::ports::{BoxFuture, PageToken, Paged, PortError, Quota, QuotaUsage, RecordStore};
+
+/// The GSI the cleanup uses to find stale uploads without scanning.
+pub const STATUS_EXPIRY_INDEX: &str = "status-expiresAt";
+pub const TTL_ATTRIBUTE: &str = "ttl";
+
+/// A raw DynamoDB item (also a pagination key).
+pub type Item = HashMap<String, AttributeValue>;
+
+#[derive(Clone, Debug)]
+pub struct DynamoRecords {
+    client: Client,
+    table: String,
+}
+
+fn quota_key(owner: &str) -> String {
+    format!("quota#{owner}")
+}
+
+/// A `ClientRequestToken` (at most 36 characters) that names exactly this write: the same write
+/// retried gets the same token, any other write another one.
+pub fn request_token(what: &str) -> String {
+    let digest = Sha256::digest(what.as_bytes());
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether a transaction was cancelled because the condition of its first item failed.
+fn first_condition_failed(err: &TransactWriteItemsError) -> bool {
+    match err {
+        TransactWriteItemsError::TransactionCanceledException(e) => e
+            .cancellation_reasons()
+            .first()
+            .and_then(|r| r.code())
+            .is_some_and(|code| code == "ConditionalCheckFailed"),
+        _ => false,
+    }
+}
+
+fn failed<E: std::error::Error>(call: &'static str) -> impl Fn(E) -> PortError {
+    move |e| PortError::new(call, error_chain(&e))
+}
+
+/// The update and condition expressions of a transition, and its values.
+fn expressions(
+    t: &Transition,
+) -> (
+    &'static str,
+    &'static str,
+    Vec<(&'static str, AttributeValue)>,
+) {
+    let status = |st: Status| s(st.as_str());
+    match t {
+        Transition::BeginCompleting { now, stale_before } => (
+            "SET #status = :completing, completingSince = :now",
+            "(#status = :initiated AND expiresAt > :now) \
+             OR (#status = :completing AND completingSince < :stale)",
+            vec![
+                (":completing", status(Status::Completing)),
+                (":initiated", status(Status::Initiated)),
+                (":now", n(now)),
+                (":stale", n(stale_before)),
+            ],
+        ),
+        Transition::Abandon { since } => (
+            "SET completingSince = :zero",
+            "#status = :completing AND completingSince = :since",
+            vec![
+                (":completing", status(Status::Completing)),
+                (":since", n(since)),
+                (":zero", n(0)),
+            ],
+        ),
+        Transition::Release { since } => (
+            "SET #status = :initiated REMOVE completingSince",
+            "#status = :completing AND completingSince = :since",
+            vec![
+                (":completing", status(Status::Completing)),
+                (":initiated", status(Status::Initiated)),
+                (":since", n(since)),
+            ],
+        ),
+        Transition::Complete(c) => {
+            let mut values = vec![
+                (":completed", status(Status::Completed)),
+                (":completing", status(Status::Completing)),
+                (":initiated", status(Status::Initiated)),
+                (":etag", s(&c.etag)),
+                (":size", n(c.size)),
+                (":location", s(&c.location)),
+                (":at", n(c.completed_at)),
+            ];
+            let update = match &c.checksum {
+                Some(checksum) => {
+                    values.push((":checksum", s(checksum)));
+                    "SET #status = :completed, etag = :etag, completedSize = :size, \
+                     #location = :location, completedAt = :at, checksum = :checksum \
+                     REMOVE completingSince"
+                }
+                None => {
+                    "SET #status = :completed, etag = :etag, completedSize = :size, \
+                     #location = :location, completedAt = :at REMOVE completingSince"
+                }
+            };
+            (update, "#status IN (:initiated, :completing)", values)
+        }
+        Transition::Abort { stale_before } => (
+            "SET #status = :aborted",
+            "#status = :initiated OR (#status = :completing AND completingSince < :stale)",
+            vec![
+                (":aborted", status(Status::Aborted)),
+                (":initiated", status(Status::Initiated)),
+                (":completing", status(Status::Completing)),
+                (":stale", n(stale_before)),
+            ],
+        ),
+        Transition::Expire { now } => (
+            "SET #status = :expired",
+            "#status = :initiated AND expiresAt <= :now",
+            vec![
+                (":expired", status(Status::Expired)),
+                (":initiated", status(Status::Initiated)),
+                (":now", n(now)),
+            ],
+        ),
+        Transition::Lost { since: None } => (
+            "SET #status = :expired",
+            "#status = :initiated",
+            vec![
+                (":expired", status(Status::Expired)),
+                (":initiated", status(Status::Initiated)),
+            ],
+        ),
+        Transition::Lost { since: Some(since) } => (
+            "SET #status = :expired",
+            "#status = :completing AND completingSince = :since",
+            vec![
+                (":expired", status(Status::Expired)),
+                (":completing", status(Status::Completing)),
+                (":since", n(since)),
+            ],
+        ),
+    }
+}
+
+impl DynamoRecords {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    async fn create_record(&self, record: &UploadRecord, quota: Quota) -> Result<bool, PortError> {
+        let Some(limit) = quota.max_bytes_in_flight.checked_sub(record.file_size) else {
+            return Ok(false);
+        };
+        let build = failed("TransactWriteItems");
+        let reserve = Update::builder()
+            .table_name(&self.table)
+            .key("uploadId", s(&quota_key(&record.owner)))
+            .update_expression(
+                "SET activeUploads = if_not_exists(activeUploads, :zero) + :one, \
+                 bytesInFlight = if_not_exists(bytesInFlight, :zero) + :bytes",
+            )
+            .condition_expression(
+                "attribute_not_exists(activeUploads) \
+                 OR (activeUploads < :maxActive AND bytesInFlight <= :limit)",
+            )
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":bytes", n(record.file_size))
+            .expression_attribute_values(":maxActive", n(quota.max_active_uploads))
+            .expression_attribute_values(":limit", n(limit))
+            .build()
+            .map_err(&build)?;
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_item(record)))
+            .condition_expression("attribute_not_exists(uploadId)")
+            .build()
+            .map_err(&build)?;
+        let result = self
+            .client
+            .transact_write_items()
+            .client_request_token(request_token(&format!("create {}", record.upload_id)))
+            .transact_items(TransactWriteItem::builder().update(reserve).build())
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(e)) if first_condition_failed(e.err()) => Ok(false),
+            Err(e) => Err(PortError::new("TransactWriteItems", error_chain(&e))),
+        }
+    }
+
+    async fn get_record(&self, upload_id: &str) -> Result<Option<UploadRecord>, PortError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("uploadId", s(upload_id))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(failed("GetItem"))?;
+        output.item.map(|item| from_item(&item)).transpose()
+    }
+
+    /// Applies `transition` in one transaction: the record's conditional update and, for the
+    /// transitions that end an upload, the release of its quota share.
+    async fn apply(
+        &self,
+        record: &UploadRecord,
+        transition: &Transition,
+    ) -> Result<bool, PortError> {
+        let build = failed("TransactWriteItems");
+        let (update, condition, values) = expressions(transition);
+        let mut change = Update::builder()
+            .table_name(&self.table)
+            .key("uploadId", s(&record.upload_id))
+            .update_expression(update)
+            .condition_expression(format!("attribute_exists(uploadId) AND ({condition})"))
+            .expression_attribute_names("#status", "status");
+        if update.contains("#location") {
+            change = change.expression_attribute_names("#location", "location");
+        }
+        for (name, value) in values {
+            change = change.expression_attribute_values(name, value);
+        }
+        let mut request = self
+            .client
+            .transact_write_items()
+            .client_request_token(request_token(&format!(
+                "{} {transition:?}",
+                record.upload_id
+            )))
+            .transact_items(
+                TransactWriteItem::builder()
+                    .update(change.build().map_err(&build)?)
+                    .build(),
+            );
+        if transition.releases_quota() {
+            let free = Update::builder()
+                .table_name(&self.table)
+                .key("uploadId", s(&quota_key(&record.owner)))
+                .update_expression("ADD activeUploads :minusOne, bytesInFlight :minusBytes")
+                .expression_attribute_values(":minusOne", n(-1))
+                .expression_attribute_values(":minusBytes", n(-(record.file_size as i128)))
+                .build()
+                .map_err(&build)?;
+            request = request.transact_items(TransactWriteItem::builder().update(free).build());
+        }
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(e)) if first_condition_failed(e.err()) => Ok(false),
+            Err(e) => Err(PortError::new("TransactWriteItems", error_chain(&e))),
+        }
+    }
+
+    async fn page(
+        &self,
+        status: Status,
+        expiring_by: i64,
+        start: Option<PageToken>,
+        limit: u32,
+    ) -> Result<Paged<UploadRecord>, PortError> {
+        let page = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(STATUS_EXPIRY_INDEX)
+            .key_condition_expression("#status = :status AND expiresAt <= :by")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":status", s(status.as_str()))
+            .expression_attribute_values(":by", n(expiring_by))
+            .set_exclusive_start_key(start.and_then(|t| index_key(&t)))
+            .limit(limit.min(i32::MAX as u32) as i32)
+            .send()
+            .await
+            .map_err(failed("Query"))?;
+        let records = page
+            .items()
+            .iter()
+            .map(from_item)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = page
+            .last_evaluated_key
+            .filter(|k| !k.is_empty())
+            .and_then(|k| index_token(&k));
+        Ok((records, next))
+    }
+
+    async fn usage(&self, owner: &str) -> Result<QuotaUsage, PortError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("uploadId", s(&quota_key(owner)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(failed("GetItem"))?;
+        let item = output.item.unwrap_or_default();
+        Ok(QuotaUsage {
+            active_uploads: get_n(&item, "activeUploads").unwrap_or(0),
+            bytes_in_flight: get_n(&item, "bytesInFlight").unwrap_or(0),
+        })
+    }
+}
+
+impl RecordStore for DynamoRecords {
+    fn get<'a>(
+        &'a self,
+        upload_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<UploadRecord>, PortError>> {
+        Box::pin(self.get_record(upload_id))
+    }
+
+    fn create<'a>(
+        &'a self,
+        record: &'a UploadRecord,
+        quota: Quota,
+    ) -> BoxFuture<'a, Result<bool, PortError>> {
+        Box::pin(self.create_record(record, quota))
+    }
+
+    fn transition<'a>(
+        &'a self,
+        record: &'a UploadRecord,
+        transition: &'a Transition,
+    ) -> BoxFuture<'a, Result<bool, PortError>> {
+        Box::pin(self.apply(record, transition))
+    }
+
+    fn by_status<'a>(
+        &'a self,
+        status: Status,
+        expiring_by: i64,
+        start: Option<PageToken>,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Paged<UploadRecord>, PortError>> {
+        Box::pin(self.page(status, expiring_by, start, limit))
+    }
+
+    fn quota_usage<'a>(&'a self, owner: &'a str) -> BoxFuture<'a, Result<QuotaUsage, PortError>> {
+        Box::pin(self.usage(owner))
+    }
+}
+
+/// The index's LastEvaluatedKey as a page token, and back. Upload ids are UUIDs and statuses
+/// fixed words, so `|` cannot occur in either.
+fn index_token(key: &Item) -> Option<PageToken> {
+    match (key.get("uploadId"), key.get("status"), key.get("expiresAt")) {
+        (
+            Some(AttributeValue::S(id)),
+            Some(AttributeValue::S(status)),
+            Some(AttributeValue::N(at)),
+        ) => Some(PageToken(format!("{id}|{status}|{at}"))),
+        _ => None,
+    }
+}
+
+fn index_key(token: &PageToken) -> Option<Item> {
+    let mut parts = token.0.splitn(3, '|');
+    let (id, status, at) = (parts.next()?, parts.next()?, parts.next()?);
+    Some(
+        [
+            ("uploadId", s(id)),
+            ("status", s(status)),
+            ("expiresAt", AttributeValue::N(at.to_owned())),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect(),
+    )
+}
+
+fn get_n<T: std::str::FromStr>(item: &Item, field: &str) -> Option<T> {
+    match item.get(field) {
+        Some(AttributeValue::N(v)) => v.parse().ok(),
+        _ => None,
+    }
+}
+
+fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn to_item(r: &UploadRecord) -> Item {
+    let mut item: Item = [
+        ("uploadId", s(&r.upload_id)),
+        ("owner", s(&r.owner)),
+        ("objectKey", s(&r.key)),
+        ("s3UploadId", s(&r.s3_upload_id)),
+        ("fileName", s(&r.file_name)),
+        ("fileType", s(&r.file_type)),
+        ("fileSize", n(r.file_size)),
+        ("partSize", n(r.part_size)),
+        ("totalParts", n(r.total_parts)),
+        ("status", s(r.status.as_str())),
+        ("createdAt", n(r.created_at)),
+        ("expiresAt", n(r.expires_at)),
+        (TTL_ATTRIBUTE, n(r.ttl)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    if let Some(algorithm) = r.checksum_algorithm {
+        item.insert("checksumAlgorithm".into(), s(algorithm.as_str()));
+    }
+    if let Some(since) = r.completing_since {
+        item.insert("completingSince".into(), n(since));
+    }
+    if let Some(c) = &r.completion {
+        item.insert("etag".into(), s(&c.etag));
+        item.insert("completedSize".into(), n(c.size));
+        item.insert("location".into(), s(&c.location));
+        item.insert("completedAt".into(), n(c.completed_at));
+        if let Some(checksum) = &c.checksum {
+            item.insert("checksum".into(), s(checksum));
+        }
+    }
+    item
+}
+
+fn from_item(item: &Item) -> Result<UploadRecord, PortError> {
+    let corrupt = |field: &str| {
+        PortError::new(
+            "GetItem",
+            format!("upload record attribute {field} is missing or malformed"),
+        )
+    };
+    let get_s = |field: &str| match item.get(field) {
+        Some(AttributeValue::S(v)) => Ok(v.clone()),
+        _ => Err(corrupt(field)),
+    };
+    let req_n = |field: &str| get_n::<i64>(item, field).ok_or_else(|| corrupt(field));
+    let completion = match (get_s("etag"), get_n::<u64>(item, "completedSize")) {
+        (Ok(etag), Some(size)) => Some(Completion {
+            etag,
+            size,
+            location: get_s("location").unwrap_or_default(),
+            completed_at: get_n(item, "completedAt").unwrap_or_default(),
+            checksum: get_s("checksum").ok(),
+        }),
+        _ => None,
+    };
+    Ok(UploadRecord {
+        upload_id: get_s("uploadId")?,
+        owner: get_s("owner")?,
+        key: get_s("objectKey")?,
+        s3_upload_id: get_s("s3UploadId")?,
+        file_name: get_s("fileName")?,
+        file_type: get_s("fileType")?,
+        file_size: get_n(item, "fileSize").ok_or_else(|| corrupt("fileSize"))?,
+        part_size: get_n(item, "partSize").ok_or_else(|| corrupt("partSize"))?,
+        total_parts: get_n(item, "totalParts").ok_or_else(|| corrupt("totalParts"))?,
+        checksum_algorithm: match get_s("checksumAlgorithm") {
+            Ok(name) => {
+                Some(ChecksumAlgorithm::parse(&name).map_err(|_| corrupt("checksumAlgorithm"))?)
+            }
+            Err(_) => None,
+        },
+        status: Status::parse(&get_s("status")?).ok_or_else(|| corrupt("status"))?,
+        created_at: req_n("createdAt")?,
+        expires_at: req_n("expiresAt")?,
+        ttl: req_n(TTL_ATTRIBUTE)?,
+        completing_since: get_n(item, "completingSince"),
+        completion,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn items_round_trip() {
+        let mut record = UploadRecord {
+            upload_id: "3f2c9d1e-8a4b-4c6d-9e0f-1a2b3c4d5e6f".into(),
+            owner: "user-1".into(),
+            key: "uploads/user-1/3f2c/a.mp4".into(),
+            s3_upload_id: "s3-id".into(),
+            file_name: "a.mp4".into(),
+            file_type: "video/mp4".into(),
+            file_size: 12_345_678,
+            part_size: 8 << 20,
+            total_parts: 2,
+            checksum_algorithm: Some(ChecksumAlgorithm::Sha256),
+            status: Status::Initiated,
+            created_at: 1_700_000_000,
+            expires_at: 1_700_604_800,
+            ttl: 1_703_196_800,
+            completing_since: None,
+            completion: None,
+        };
+        assert_eq!(from_item(&to_item(&record)).unwrap(), record);
+        record.status = Status::Completed;
+        record.completion = Some(Completion {
+            etag: "\"abc-2\"".into(),
+            size: 12_345_678,
+            location: "http://s3/b/k".into(),
+            completed_at: 1_700_000_500,
+            checksum: Some("abc=-2".into()),
+        });
+        assert_eq!(from_item(&to_item(&record)).unwrap(), record);
+    }
+
+    #[test]
+    fn a_malformed_item_is_an_error_naming_the_attribute() {
+        let mut item = to_item(&UploadRecord {
+            upload_id: "x".into(),
+            owner: "o".into(),
+            key: "k".into(),
+            s3_upload_id: "s".into(),
+            file_name: "f".into(),
+            file_type: "t/t".into(),
+            file_size: 1,
+            part_size: 1,
+            total_parts: 1,
+            checksum_algorithm: None,
+            status: Status::Initiated,
+            created_at: 0,
+            expires_at: 0,
+            ttl: 0,
+            completing_since: None,
+            completion: None,
+        });
+        item.insert("status".into(), s("WHATEVER"));
+        let err = from_item(&item).unwrap_err();
+        assert!(err.to_string().contains("status"), "{err}");
+    }
+}

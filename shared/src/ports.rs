@@ -1,0 +1,228 @@
+//! The ports the use cases run over: the upload-record store, the multipart object store, time and
+//! the metrics sink. Production plugs in DynamoDB, S3, the system clock and EMF lines
+//! (`adapters/`); tests plug in in-memory fakes with the same semantics and injectable faults.
+//!
+//! Every call can fail, and a failed call may still have been applied: a use case treats each
+//! [`PortError`] as "outcome unknown" and is written so that a retry, or the next cleanup run,
+//! converges on the right state.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use crate::domain::checksum::ChecksumAlgorithm;
+use crate::domain::record::{Transition, UploadRecord};
+use crate::domain::Status;
+use crate::metrics::Metric;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A call to S3 or DynamoDB failed, timed out, or its answer was lost: whether it was applied is
+/// unknown. `call` names the operation, for the log.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{call}: {detail}")]
+pub struct PortError {
+    pub call: &'static str,
+    pub detail: String,
+}
+
+impl PortError {
+    pub fn new(call: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            call,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// Per-user limits on uploads that are started but not finished.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quota {
+    pub max_active_uploads: u64,
+    pub max_bytes_in_flight: u64,
+}
+
+impl Quota {
+    pub const UNLIMITED: Self = Self {
+        max_active_uploads: u64::MAX,
+        max_bytes_in_flight: u64::MAX,
+    };
+}
+
+/// What a user's quota item counts: unfinished uploads and their declared bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QuotaUsage {
+    pub active_uploads: i64,
+    pub bytes_in_flight: i64,
+}
+
+/// Where the next page of a listing starts; opaque to the use cases.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PageToken(pub String);
+
+/// One page of a listing, and where the next one starts.
+pub type Paged<T> = (Vec<T>, Option<PageToken>);
+
+/// The upload records, each state change a conditional write. Transitions out of the unfinished
+/// states release the owner's quota share in the same atomic write.
+pub trait RecordStore: Send + Sync {
+    /// The record, read with strong consistency.
+    fn get<'a>(
+        &'a self,
+        upload_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<UploadRecord>, PortError>>;
+
+    /// Stores a new record and reserves its quota share atomically. `Ok(false)`: the owner is at a
+    /// limit and nothing was written. Repeating the same create is answered like the first.
+    fn create<'a>(
+        &'a self,
+        record: &'a UploadRecord,
+        quota: Quota,
+    ) -> BoxFuture<'a, Result<bool, PortError>>;
+
+    /// Applies `transition` if its guard holds on the stored record (`Ok(false)` when it does not).
+    fn transition<'a>(
+        &'a self,
+        record: &'a UploadRecord,
+        transition: &'a Transition,
+    ) -> BoxFuture<'a, Result<bool, PortError>>;
+
+    /// One page of records in `status` whose expiry is at or before `expiring_by`, from an index
+    /// (never a scan).
+    fn by_status<'a>(
+        &'a self,
+        status: Status,
+        expiring_by: i64,
+        start: Option<PageToken>,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Paged<UploadRecord>, PortError>>;
+
+    /// The owner's quota counters.
+    fn quota_usage<'a>(&'a self, owner: &'a str) -> BoxFuture<'a, Result<QuotaUsage, PortError>>;
+}
+
+/// A part storage holds. `etag` is `None` only where a local S3 server omits it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredPart {
+    pub number: u32,
+    pub etag: Option<String>,
+    pub size: u64,
+    /// The part's checksum in the upload's algorithm, where storage reports it.
+    pub checksum: Option<String>,
+}
+
+/// A part to complete with: number, ETag and (for checksummed uploads) its checksum.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartRef {
+    pub number: u32,
+    pub etag: String,
+    pub checksum: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompletedObject {
+    pub etag: String,
+    pub location: String,
+    pub checksum: Option<String>,
+}
+
+/// An object's ETag and size.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectHead {
+    pub etag: String,
+    pub size: u64,
+}
+
+/// A multipart upload storage holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MultipartListing {
+    pub key: String,
+    pub s3_upload_id: String,
+    /// Epoch seconds.
+    pub initiated: i64,
+}
+
+/// Why CompleteMultipartUpload did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum CompleteError {
+    /// Storage refused the part list (InvalidPart, EntityTooSmall, BadDigest, ...): nothing was
+    /// created, the parts are still there.
+    #[error("storage refused the parts ({code}: {message})")]
+    Refused { code: String, message: String },
+    /// The multipart upload no longer exists.
+    #[error("no such multipart upload")]
+    NoSuchUpload,
+    /// The key already holds an object (the conditional write was refused).
+    #[error("an object exists at the key")]
+    KeyExists,
+    /// Outcome unknown.
+    #[error(transparent)]
+    Failed(#[from] PortError),
+}
+
+/// The multipart calls the service makes. Bytes never pass through here.
+pub trait ObjectStore: Send + Sync {
+    fn bucket(&self) -> &str;
+
+    /// Starts a multipart upload; its S3 upload id.
+    fn create_multipart<'a>(
+        &'a self,
+        key: &'a str,
+        content_type: &'a str,
+        checksum: Option<ChecksumAlgorithm>,
+    ) -> BoxFuture<'a, Result<String, PortError>>;
+
+    /// Every part held, in part-number order; `None` if the multipart upload no longer exists.
+    fn list_parts<'a>(
+        &'a self,
+        key: &'a str,
+        s3_upload_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<StoredPart>>, PortError>>;
+
+    /// Completes with `parts`, never overwriting an existing object.
+    fn complete<'a>(
+        &'a self,
+        key: &'a str,
+        s3_upload_id: &'a str,
+        parts: &'a [PartRef],
+        checksum: Option<ChecksumAlgorithm>,
+    ) -> BoxFuture<'a, Result<CompletedObject, CompleteError>>;
+
+    /// `true` if this call aborted it, `false` if it was already gone.
+    fn abort<'a>(
+        &'a self,
+        key: &'a str,
+        s3_upload_id: &'a str,
+    ) -> BoxFuture<'a, Result<bool, PortError>>;
+
+    /// The object at `key`, if there is one.
+    fn head<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<ObjectHead>, PortError>>;
+
+    /// One page of the multipart uploads under `prefix`.
+    fn multipart_uploads<'a>(
+        &'a self,
+        prefix: &'a str,
+        start: Option<PageToken>,
+    ) -> BoxFuture<'a, Result<Paged<MultipartListing>, PortError>>;
+}
+
+/// The service's notion of now, and waiting.
+pub trait Time: Send + Sync {
+    /// Epoch seconds.
+    fn now(&self) -> i64;
+    fn sleep(&self, duration: Duration) -> BoxFuture<'_, ()>;
+}
+
+/// Where business metrics go.
+pub trait MetricsSink: Send + Sync {
+    fn emit(&self, function: &str, dimensions: &[(&str, &str)], values: &[(Metric, f64)]);
+}
+
+/// Everything a use case talks to.
+#[derive(Clone, Copy)]
+pub struct Ports<'a> {
+    pub records: &'a dyn RecordStore,
+    pub objects: &'a dyn ObjectStore,
+    pub time: &'a dyn Time,
+    pub metrics: &'a dyn MetricsSink,
+}

@@ -1,0 +1,312 @@
+//! The scheduled sweep that leaves no orphaned parts behind and no upload stuck, without touching a
+//! live upload.
+//!
+//! Pass 1, stuck completions: COMPLETING records whose holder died (older than the stale window).
+//! If storage still has the multipart upload, the completion never happened: back to INITIATED, so
+//! the client can complete again (or the upload expires as usual). If it does not, the object is
+//! either there (the record becomes COMPLETED) or not (EXPIRED).
+//! Pass 2, stale records: INITIATED uploads past their expiry, found through the status/expiry
+//! index. Each is first marked EXPIRED with a conditional write (which fails if a complete got there
+//! first, and from then on a complete is refused), and only then aborted in storage.
+//! Pass 3, orphans: multipart uploads storage still holds under `uploads/` with no live record (TTL
+//! deleted it, the record write failed, the function died, or an earlier abort did not go
+//! through), older than the longest possible upload, are aborted.
+//!
+//! Each run is bounded by a number of aborts and a deadline, checked on every page; what is left
+//! is found again next run. Every step is idempotent, so two runs at once are safe.
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::{settle_gone, stale, Settled};
+use crate::config::Config;
+use crate::domain::key::KEY_PREFIX;
+use crate::domain::record::Transition;
+use crate::domain::{Status, UploadError};
+use crate::metrics::Metric;
+use crate::ports::{PageToken, Ports};
+
+pub const FUNCTION_NAME: &str = "cleanup-stale-uploads";
+/// An orphan must be older than the longest upload lifetime plus this, so an upload whose record is
+/// still being written is never taken for one.
+pub const ORPHAN_MARGIN_SECS: i64 = 3600;
+const PAGE: u32 = 100;
+
+/// What one run did; logged as one line and returned as the function's result.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub found: u64,
+    pub aborted: u64,
+    pub already_gone: u64,
+    pub skipped_completed: u64,
+    pub orphans_aborted: u64,
+    /// Stuck COMPLETING records settled (completed, released or expired).
+    pub reconciled: u64,
+    pub errors: u64,
+    /// The run stopped at its abort limit or deadline; the next run goes on.
+    pub incomplete: bool,
+    /// S3 and DynamoDB calls made, for the benchmark.
+    pub aws_calls: u64,
+}
+
+pub struct Limits {
+    pub max_aborts: usize,
+    pub deadline: Instant,
+}
+
+impl Limits {
+    fn exhausted(&self, summary: &Summary) -> bool {
+        (summary.aborted + summary.already_gone + summary.orphans_aborted + summary.reconciled)
+            as usize
+            >= self.max_aborts
+            || Instant::now() >= self.deadline
+    }
+}
+
+/// One sweep: all passes, within `limits`.
+pub async fn run(ports: Ports<'_>, config: &Config, limits: &Limits) -> Summary {
+    let mut summary = Summary::default();
+    let passes: [(&str, Pass); 3] = [
+        ("stuck-completion", Pass::Completing),
+        ("stale", Pass::Stale),
+        ("orphan", Pass::Orphans),
+    ];
+    for (name, pass) in passes {
+        if summary.incomplete {
+            break;
+        }
+        let result = match pass {
+            Pass::Completing => settle_stuck(ports, config, limits, &mut summary).await,
+            Pass::Stale => expire_stale(ports, limits, &mut summary).await,
+            Pass::Orphans => abort_orphans(ports, config, limits, &mut summary).await,
+        };
+        if let Err(err) = result {
+            tracing::error!("{name} pass failed: {err}");
+            summary.errors += 1;
+        }
+    }
+    if summary.aborted + summary.already_gone > 0 {
+        ports.metrics.emit(
+            FUNCTION_NAME,
+            &[],
+            &[(
+                Metric::UploadsExpired,
+                (summary.aborted + summary.already_gone) as f64,
+            )],
+        );
+    }
+    tracing::info!(
+        found = summary.found,
+        aborted = summary.aborted,
+        already_gone = summary.already_gone,
+        skipped_completed = summary.skipped_completed,
+        orphans_aborted = summary.orphans_aborted,
+        reconciled = summary.reconciled,
+        errors = summary.errors,
+        incomplete = summary.incomplete,
+        aws_calls = summary.aws_calls,
+        "cleanup summary"
+    );
+    summary
+}
+
+#[derive(Clone, Copy)]
+enum Pass {
+    Completing,
+    Stale,
+    Orphans,
+}
+
+async fn settle_stuck(
+    ports: Ports<'_>,
+    config: &Config,
+    limits: &Limits,
+    summary: &mut Summary,
+) -> Result<(), UploadError> {
+    let now = ports.time.now();
+    let mut start: Option<PageToken> = None;
+    loop {
+        if limits.exhausted(summary) {
+            summary.incomplete = true;
+            return Ok(());
+        }
+        summary.aws_calls += 1;
+        let (records, next) = ports
+            .records
+            .by_status(Status::Completing, i64::MAX, start, PAGE)
+            .await?;
+        for record in records {
+            if !stale(&record, now, config.completing_stale_secs) {
+                continue;
+            }
+            if limits.exhausted(summary) {
+                summary.incomplete = true;
+                return Ok(());
+            }
+            summary.aws_calls += 1;
+            let settled = match ports
+                .objects
+                .list_parts(&record.key, &record.s3_upload_id)
+                .await
+            {
+                // Storage never completed it: the upload is INITIATED again.
+                Ok(Some(_)) => {
+                    summary.aws_calls += 1;
+                    let since = record.completing_since.unwrap_or(0);
+                    ports
+                        .records
+                        .transition(&record, &Transition::Release { since })
+                        .await
+                        .map(|_| ())
+                        .map_err(UploadError::from)
+                }
+                Ok(None) => {
+                    summary.aws_calls += 2;
+                    settle_gone(ports, &record, FUNCTION_NAME).await.map(|s| {
+                        if let Settled::Lost = s {
+                            summary.already_gone += 1;
+                        }
+                    })
+                }
+                Err(err) => Err(err.into()),
+            };
+            match settled {
+                Ok(()) => summary.reconciled += 1,
+                Err(err) => {
+                    tracing::error!(upload_id = %record.upload_id, "could not settle a stuck completion: {err}");
+                    summary.errors += 1;
+                }
+            }
+        }
+        match next {
+            Some(token) => start = Some(token),
+            None => return Ok(()),
+        }
+    }
+}
+
+async fn expire_stale(
+    ports: Ports<'_>,
+    limits: &Limits,
+    summary: &mut Summary,
+) -> Result<(), UploadError> {
+    let now = ports.time.now();
+    let mut start = None;
+    loop {
+        if limits.exhausted(summary) {
+            summary.incomplete = true;
+            return Ok(());
+        }
+        summary.aws_calls += 1;
+        let (records, next) = ports
+            .records
+            .by_status(Status::Initiated, now, start, PAGE)
+            .await?;
+        for record in records {
+            if limits.exhausted(summary) {
+                summary.incomplete = true;
+                return Ok(());
+            }
+            summary.found += 1;
+            summary.aws_calls += 1;
+            match ports
+                .records
+                .transition(&record, &Transition::Expire { now })
+                .await
+            {
+                Ok(true) => {}
+                // Completed, aborted or being completed meanwhile: not ours to touch.
+                Ok(false) => {
+                    summary.skipped_completed += 1;
+                    continue;
+                }
+                Err(err) => {
+                    tracing::error!(upload_id = %record.upload_id, "could not mark expired: {err}");
+                    summary.errors += 1;
+                    continue;
+                }
+            }
+            summary.aws_calls += 1;
+            match ports.objects.abort(&record.key, &record.s3_upload_id).await {
+                Ok(true) => summary.aborted += 1,
+                Ok(false) => summary.already_gone += 1,
+                // The record is EXPIRED now, so the orphan pass aborts it.
+                Err(err) => {
+                    tracing::error!(upload_id = %record.upload_id, "could not abort: {err}");
+                    summary.errors += 1;
+                }
+            }
+        }
+        match next {
+            Some(token) => start = Some(token),
+            None => return Ok(()),
+        }
+    }
+}
+
+async fn abort_orphans(
+    ports: Ports<'_>,
+    config: &Config,
+    limits: &Limits,
+    summary: &mut Summary,
+) -> Result<(), UploadError> {
+    let now = ports.time.now();
+    let oldest_live = now - config.upload_ttl_secs as i64 - ORPHAN_MARGIN_SECS;
+    let mut start = None;
+    loop {
+        // Checked on every page, so a bucket of millions of uploads cannot outrun the deadline.
+        if limits.exhausted(summary) {
+            summary.incomplete = true;
+            return Ok(());
+        }
+        summary.aws_calls += 1;
+        let (uploads, next) = ports.objects.multipart_uploads(KEY_PREFIX, start).await?;
+        for upload in uploads {
+            if upload.initiated > oldest_live {
+                continue;
+            }
+            if limits.exhausted(summary) {
+                summary.incomplete = true;
+                return Ok(());
+            }
+            summary.aws_calls += 1;
+            if has_live_record(ports, &upload.key, &upload.s3_upload_id).await? {
+                continue;
+            }
+            summary.aws_calls += 1;
+            match ports.objects.abort(&upload.key, &upload.s3_upload_id).await {
+                Ok(_) => summary.orphans_aborted += 1,
+                Err(err) => {
+                    tracing::error!(key = %upload.key, "could not abort an orphan: {err}");
+                    summary.errors += 1;
+                }
+            }
+        }
+        match next {
+            Some(token) => start = Some(token),
+            None => return Ok(()),
+        }
+    }
+}
+
+/// Whether the record named by `key` (`uploads/{owner}/{uploadId}/{name}`) is for this multipart
+/// upload and still INITIATED or COMPLETING. An INITIATED record past its expiry counts as live
+/// here: pass 2 owns it, with the conditional write that protects a racing complete.
+async fn has_live_record(
+    ports: Ports<'_>,
+    key: &str,
+    s3_upload_id: &str,
+) -> Result<bool, UploadError> {
+    let Some(upload_id) = key.split('/').nth(2) else {
+        return Ok(false);
+    };
+    if uuid::Uuid::try_parse(upload_id).is_err() {
+        return Ok(false);
+    }
+    Ok(ports.records.get(upload_id).await?.is_some_and(|record| {
+        record.s3_upload_id == s3_upload_id
+            && matches!(record.status, Status::Initiated | Status::Completing)
+    }))
+}

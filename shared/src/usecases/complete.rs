@@ -1,0 +1,313 @@
+//! Complete: verifies every part against the record (present, exactly sized, ETags matching what
+//! storage holds), then completes exactly once. Concurrent and repeated completes all get the one
+//! result; a refused completion leaves the upload resumable.
+//!
+//! While storage completes, the record says COMPLETING since `t`. If this request cannot tell how
+//! storage answered (an error, a timeout), it marks the hold abandoned, so the client's retry takes
+//! over at once and finds out; if the function dies, the hold goes stale and the next complete,
+//! abort or cleanup takes over.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::{reread, settle_gone, stale, Settled};
+use crate::config::Config;
+use crate::domain::record::{Completion, Transition};
+use crate::domain::sizing::PartPlan;
+use crate::domain::{Status, UploadError, UploadRecord};
+use crate::ports::{CompleteError, PartRef, Ports};
+
+const FUNCTION: &str = "complete";
+/// How often a complete that waits for another one looks again.
+const POLL: Duration = Duration::from_millis(200);
+/// How many part numbers an error message lists before "and N more".
+const LISTED: usize = 20;
+
+/// Completes the caller's upload `record` with `client_parts`, or with the parts storage holds when
+/// the client sent none. The answer is the COMPLETED record.
+pub async fn complete(
+    ports: Ports<'_>,
+    config: &Config,
+    mut record: UploadRecord,
+    client_parts: Option<&[PartRef]>,
+) -> Result<UploadRecord, UploadError> {
+    let wait_until = ports.time.now() + config.completion_wait_secs as i64;
+    loop {
+        let now = ports.time.now();
+        match record.status_at(now) {
+            Status::Completed => return Ok(record),
+            Status::Initiated => {}
+            Status::Completing if stale(&record, now, config.completing_stale_secs) => {}
+            Status::Completing if now < wait_until => {
+                // Another request is completing this upload: wait for its outcome and share it.
+                ports.time.sleep(POLL).await;
+                record = reread(ports, &record).await?;
+                continue;
+            }
+            status => return Err(UploadError::WrongState(status)),
+        }
+        let Some(stored) = ports
+            .objects
+            .list_parts(&record.key, &record.s3_upload_id)
+            .await?
+        else {
+            match settle_gone(ports, &record, FUNCTION).await? {
+                Settled::Completed(done) => return Ok(*done),
+                Settled::Lost => return Err(UploadError::WrongState(Status::Expired)),
+                Settled::Changed => {
+                    record = reread(ports, &record).await?;
+                    continue;
+                }
+            }
+        };
+        let parts = verified_parts(&record, stored, client_parts)?;
+        let begin = Transition::BeginCompleting {
+            now,
+            stale_before: now - config.completing_stale_secs as i64,
+        };
+        match ports.records.transition(&record, &begin).await {
+            Ok(true) => {}
+            Ok(false) => {
+                record = reread(ports, &record).await?;
+                continue;
+            }
+            Err(err) => {
+                // It may have been applied: make sure no live-looking hold is left behind.
+                abandon(ports, &record, now).await;
+                return Err(err.into());
+            }
+        }
+        record.apply(&begin);
+        match finish(ports, &record, &parts, now).await? {
+            Settled::Completed(done) => return Ok(*done),
+            Settled::Lost => return Err(UploadError::WrongState(Status::Expired)),
+            Settled::Changed => record = reread(ports, &record).await?,
+        }
+    }
+}
+
+/// Completes in storage while this request holds COMPLETING since `since`, then records the outcome.
+async fn finish(
+    ports: Ports<'_>,
+    record: &UploadRecord,
+    parts: &[PartRef],
+    since: i64,
+) -> Result<Settled, UploadError> {
+    let completed = ports
+        .objects
+        .complete(
+            &record.key,
+            &record.s3_upload_id,
+            parts,
+            record.checksum_algorithm,
+        )
+        .await;
+    let settled = match completed {
+        Ok(object) => {
+            let completion = Completion {
+                etag: object.etag,
+                size: record.file_size,
+                location: object.location,
+                completed_at: ports.time.now(),
+                checksum: object.checksum,
+            };
+            super::record_completion(ports, record, completion, FUNCTION).await
+        }
+        // Gone, or already an object: an earlier attempt of ours went through, or the parts are lost.
+        Err(CompleteError::NoSuchUpload | CompleteError::KeyExists) => {
+            settle_gone(ports, record, FUNCTION).await
+        }
+        Err(CompleteError::Refused { code, message }) => {
+            // Storage refused before creating anything: the upload stays resumable.
+            if let Err(err) = ports
+                .records
+                .transition(record, &Transition::Release { since })
+                .await
+            {
+                tracing::warn!("could not release COMPLETING, abandoning it instead: {err}");
+                abandon(ports, record, since).await;
+            }
+            return Err(UploadError::invalid(
+                "PARTS_REJECTED",
+                format!("storage refused the parts ({code}: {message}); check GET /parts and upload again"),
+            ));
+        }
+        Err(CompleteError::Failed(err)) => Err(err.into()),
+    };
+    if settled.is_err() {
+        // Storage may or may not have completed: let the next attempt take over and find out.
+        abandon(ports, record, since).await;
+    }
+    settled
+}
+
+/// Best effort: marks this request's hold (COMPLETING since `since`) stale at once. If it fails, the
+/// hold goes stale by itself after the configured window.
+async fn abandon(ports: Ports<'_>, record: &UploadRecord, since: i64) {
+    if let Err(err) = ports
+        .records
+        .transition(record, &Transition::Abandon { since })
+        .await
+    {
+        tracing::error!("could not abandon COMPLETING; it is taken over once stale: {err}");
+    }
+}
+
+/// The parts to complete with, after checking that storage holds exactly the declared file: parts
+/// 1..=totalParts, each of its planned size, and (when the client sent them) the same ETags.
+pub fn verified_parts(
+    record: &UploadRecord,
+    stored: Vec<crate::ports::StoredPart>,
+    client_parts: Option<&[PartRef]>,
+) -> Result<Vec<PartRef>, UploadError> {
+    let stored: BTreeMap<u32, _> = stored.into_iter().map(|p| (p.number, p)).collect();
+    let plan = PartPlan {
+        part_size: record.part_size,
+        total_parts: record.total_parts,
+    };
+    let all = 1..=record.total_parts;
+
+    // A wrongly sized part is reported first: it is the mistake to fix, whatever else is missing.
+    let wrong_size: Vec<String> = all
+        .clone()
+        .filter_map(|n| {
+            let expected = plan.expected_size(record.file_size, n);
+            let actual = stored.get(&n)?.size;
+            (actual != expected).then(|| format!("part {n} is {actual} bytes, expected {expected}"))
+        })
+        .collect();
+    if !wrong_size.is_empty() {
+        return Err(UploadError::invalid(
+            "PART_SIZE_MISMATCH",
+            format!(
+                "{}; upload those parts again with the right bytes, then complete again",
+                abbreviate(&wrong_size)
+            ),
+        ));
+    }
+    let missing: Vec<u32> = all.clone().filter(|n| !stored.contains_key(n)).collect();
+    if !missing.is_empty() {
+        return Err(UploadError::invalid(
+            "MISSING_PARTS",
+            format!(
+                "storage does not hold {}; upload them, then complete again",
+                part_list(&missing)
+            ),
+        ));
+    }
+
+    let Some(client_parts) = client_parts else {
+        return all
+            .map(|n| {
+                stored[&n]
+                    .etag
+                    .clone()
+                    .map(|etag| PartRef {
+                        number: n,
+                        etag,
+                        checksum: stored[&n].checksum.clone(),
+                    })
+                    .ok_or_else(|| {
+                        UploadError::Inconsistent(format!("storage reported no ETag for part {n}"))
+                    })
+            })
+            .collect();
+    };
+    let out_of_range: Vec<u32> = client_parts
+        .iter()
+        .map(|p| p.number)
+        .filter(|n| *n > record.total_parts)
+        .collect();
+    if !out_of_range.is_empty() {
+        return Err(UploadError::invalid(
+            "INVALID_PART_NUMBER",
+            format!(
+                "{} beyond this upload's {} parts",
+                part_list(&out_of_range),
+                record.total_parts
+            ),
+        ));
+    }
+    let listed: BTreeMap<u32, &PartRef> = client_parts.iter().map(|p| (p.number, p)).collect();
+    let unlisted: Vec<u32> = all.clone().filter(|n| !listed.contains_key(n)).collect();
+    if !unlisted.is_empty() {
+        return Err(UploadError::invalid(
+            "MISSING_PARTS",
+            format!(
+                "the parts list lacks {}; send every part 1 to {} or omit parts",
+                part_list(&unlisted),
+                record.total_parts
+            ),
+        ));
+    }
+    let mismatched: Vec<u32> = all
+        .clone()
+        .filter(|n| {
+            stored[n]
+                .etag
+                .as_deref()
+                .is_some_and(|held| unquote(held) != unquote(&listed[n].etag))
+        })
+        .collect();
+    if !mismatched.is_empty() {
+        return Err(UploadError::invalid(
+            "ETAG_MISMATCH",
+            format!(
+                "the ETag sent for {} differs from what storage holds; upload again or complete without parts",
+                part_list(&mismatched)
+            ),
+        ));
+    }
+    // Storage's own checksum where it reports one, else the client's.
+    Ok(client_parts
+        .iter()
+        .map(|p| PartRef {
+            checksum: stored[&p.number]
+                .checksum
+                .clone()
+                .or_else(|| p.checksum.clone()),
+            ..p.clone()
+        })
+        .collect())
+}
+
+fn unquote(etag: &str) -> &str {
+    etag.trim().trim_matches('"')
+}
+
+/// "part 3" or "parts 2, 5 and 9" (abbreviated past [`LISTED`]).
+fn part_list(numbers: &[u32]) -> String {
+    let noun = if numbers.len() == 1 { "part" } else { "parts" };
+    let shown: Vec<String> = numbers.iter().map(u32::to_string).collect();
+    format!("{noun} {}", abbreviate(&shown))
+}
+
+fn abbreviate(items: &[String]) -> String {
+    if items.len() > LISTED {
+        format!(
+            "{} and {} more",
+            items[..LISTED].join(", "),
+            items.len() - LISTED
+        )
+    } else {
+        items.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn part_lists_name_the_parts() {
+        assert_eq!(part_list(&[2]), "part 2");
+        assert_eq!(part_list(&[2, 5]), "parts 2, 5");
+        let many: Vec<u32> = (1..=25).collect();
+        assert!(part_list(&many).ends_with("20 and 5 more"));
+    }
+
+    #[test]
+    fn etags_compare_without_quotes() {
+        assert_eq!(unquote("\"abc\""), unquote("abc"));
+    }
+}

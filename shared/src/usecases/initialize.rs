@@ -1,0 +1,210 @@
+//! Initialize: plans the parts, starts the multipart upload and records it with its quota share.
+//!
+//! Storage is only asked for a multipart upload after a quota read says there is room, and any
+//! multipart upload this request cannot hand to the client is aborted before it answers. If the
+//! function dies between the two writes, the orphan pass of the cleanup aborts the multipart upload.
+
+use crate::config::Config;
+use crate::domain::checksum::ChecksumAlgorithm;
+use crate::domain::key::object_key;
+use crate::domain::record::Transition;
+use crate::domain::sizing::{PartPlan, MAX_PARTS, MAX_PART_SIZE, MIN_PART_SIZE};
+use crate::domain::{Status, UploadError, UploadRecord};
+use crate::ports::{Ports, Quota};
+
+/// A checked request to start an upload.
+#[derive(Clone, Debug)]
+pub struct NewUpload {
+    pub owner: String,
+    /// Validated; sanitised into the key.
+    pub file_name: String,
+    pub file_type: String,
+    pub file_size: u64,
+    pub checksum_algorithm: Option<ChecksumAlgorithm>,
+    /// The client's preferred part size, honoured when it fits S3's limits.
+    pub part_size: Option<u64>,
+}
+
+/// The quota configured for every user.
+pub fn quota(config: &Config) -> Quota {
+    Quota {
+        max_active_uploads: config.max_active_uploads_per_user,
+        max_bytes_in_flight: config.max_bytes_in_flight_per_user,
+    }
+}
+
+/// The part plan for `file_size`, with the client's preferred part size if it sent one.
+pub fn plan(
+    config: &Config,
+    file_size: u64,
+    part_size: Option<u64>,
+) -> Result<PartPlan, UploadError> {
+    if file_size == 0 || file_size > config.max_file_size {
+        let code = if file_size == 0 {
+            "INVALID_FILE_SIZE"
+        } else {
+            "FILE_TOO_LARGE"
+        };
+        return Err(UploadError::invalid(
+            code,
+            format!("fileSize must be from 1 to {} bytes", config.max_file_size),
+        ));
+    }
+    let Some(preferred) = part_size else {
+        return PartPlan::for_file(file_size, config.preferred_part_size).ok_or_else(|| {
+            UploadError::invalid(
+                "INVALID_FILE_SIZE",
+                "fileSize does not fit in 10,000 parts of 5 GiB",
+            )
+        });
+    };
+    if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&preferred) {
+        return Err(UploadError::invalid(
+            "INVALID_PART_SIZE",
+            format!(
+                "partSize must be from {MIN_PART_SIZE} (5 MiB) to {MAX_PART_SIZE} (5 GiB) bytes"
+            ),
+        ));
+    }
+    let total_parts = file_size.div_ceil(preferred);
+    if total_parts > MAX_PARTS {
+        return Err(UploadError::invalid(
+            "INVALID_PART_SIZE",
+            format!(
+                "partSize {preferred} would need {total_parts} parts; at most {MAX_PARTS} are allowed, so send at least {}",
+                file_size.div_ceil(MAX_PARTS)
+            ),
+        ));
+    }
+    Ok(PartPlan {
+        part_size: preferred,
+        total_parts: total_parts as u32,
+    })
+}
+
+pub async fn initialize(
+    ports: Ports<'_>,
+    config: &Config,
+    new: NewUpload,
+) -> Result<UploadRecord, UploadError> {
+    let plan = plan(config, new.file_size, new.part_size)?;
+    let quota = quota(config);
+    // Refuse before storage is touched; the transaction below still enforces the limit atomically.
+    let usage = ports.records.quota_usage(&new.owner).await?;
+    if usage.active_uploads >= quota.max_active_uploads.min(i64::MAX as u64) as i64
+        || (usage.bytes_in_flight.max(0) as u64).saturating_add(new.file_size)
+            > quota.max_bytes_in_flight
+    {
+        return Err(UploadError::QuotaExceeded(quota));
+    }
+
+    let upload_id = uuid::Uuid::new_v4().hyphenated().to_string();
+    tracing::Span::current().record("upload_id", upload_id.as_str());
+    let key = object_key(&new.owner, &upload_id, &new.file_name);
+    let s3_upload_id = ports
+        .objects
+        .create_multipart(&key, &new.file_type, new.checksum_algorithm)
+        .await?;
+    let now = ports.time.now();
+    let expires_at = now + config.upload_ttl_secs as i64;
+    let record = UploadRecord {
+        upload_id,
+        owner: new.owner,
+        key,
+        s3_upload_id,
+        file_name: new.file_name,
+        file_type: new.file_type,
+        file_size: new.file_size,
+        part_size: plan.part_size,
+        total_parts: plan.total_parts,
+        checksum_algorithm: new.checksum_algorithm,
+        status: Status::Initiated,
+        created_at: now,
+        expires_at,
+        ttl: expires_at + config.record_retention_secs as i64,
+        completing_since: None,
+        completion: None,
+    };
+    match ports.records.create(&record, quota).await {
+        Ok(true) => Ok(record),
+        Ok(false) => {
+            roll_back(ports, &record, false).await;
+            Err(UploadError::QuotaExceeded(quota))
+        }
+        Err(err) => {
+            // The record may have been written: the client never learns its id, so end it too.
+            roll_back(ports, &record, true).await;
+            Err(err.into())
+        }
+    }
+}
+
+/// Ends what this request started and cannot hand over: the record if it may exist (giving back
+/// its quota share), then the multipart upload. What fails here the cleanup finishes.
+async fn roll_back(ports: Ports<'_>, record: &UploadRecord, record_may_exist: bool) {
+    if record_may_exist {
+        if let Err(err) = ports
+            .records
+            .transition(record, &Transition::Abort { stale_before: 0 })
+            .await
+        {
+            tracing::warn!("could not end the unconfirmed record; the cleanup expires it: {err}");
+        }
+    }
+    if let Err(err) = ports.objects.abort(&record.key, &record.s3_upload_id).await {
+        tracing::warn!("could not abort the unrecorded multipart upload; the cleanup will: {err}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::MIB;
+    use std::collections::HashMap;
+
+    fn config() -> Config {
+        let vars: HashMap<String, String> = [
+            ("UPLOADS_BUCKET", "b"),
+            ("UPLOADS_TABLE", "t"),
+            ("MAX_FILE_SIZE", "1099511627776"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        Config::from_vars(&vars).unwrap()
+    }
+
+    #[test]
+    fn a_preferred_part_size_is_honoured_within_limits() {
+        let c = config();
+        let p = plan(&c, 23 * MIB, Some(5 * MIB)).unwrap();
+        assert_eq!((p.part_size, p.total_parts), (5 * MIB, 5));
+        let p = plan(&c, 23 * MIB, None).unwrap();
+        assert_eq!(p.part_size, c.preferred_part_size);
+    }
+
+    #[test]
+    fn bad_sizes_name_the_real_range() {
+        let c = config();
+        for (size, part, code, needle) in [
+            (0, None, "INVALID_FILE_SIZE", "from 1 to 1099511627776"),
+            (c.max_file_size + 1, None, "FILE_TOO_LARGE", "from 1 to"),
+            (10 * MIB, Some(MIB), "INVALID_PART_SIZE", "5 MiB"),
+            (10 * MIB, Some(6 * 1024 * MIB), "INVALID_PART_SIZE", "5 GiB"),
+            (
+                60_000 * MIB,
+                Some(5 * MIB),
+                "INVALID_PART_SIZE",
+                "at most 10000",
+            ),
+        ] {
+            match plan(&c, size, part) {
+                Err(UploadError::Invalid { code: got, message }) => {
+                    assert_eq!(got, code, "{size} {part:?}");
+                    assert!(message.contains(needle), "{message}");
+                }
+                other => panic!("{size} {part:?}: {other:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! The use cases: plain async functions over the [`Ports`](crate::ports::Ports). Each returns an
+//! [`UploadError`] in upload terms; the HTTP layer (`api/`) parses requests, calls these and renders
+//! the answers.
+//!
+//! Every external call can fail, time out, or be applied with its answer lost, and the function can
+//! die after any of them. Each use case is written so that the client's retry, or the next cleanup
+//! run, converges: a COMPLETING record always says whether storage may have completed, and
+//! whoever finds a multipart upload gone looks for the object before calling the upload lost
+//! ([`settle_gone`]). `shared/tests/fault_matrix.rs` proves it call by call.
+
+pub mod abort;
+pub mod cleanup;
+pub mod complete;
+pub mod initialize;
+pub mod parts;
+
+use crate::domain::record::{Completion, Transition};
+use crate::domain::{Status, UploadError, UploadRecord};
+use crate::metrics::Metric;
+use crate::ports::Ports;
+
+/// The caller's own record; a missing id and somebody else's look exactly alike.
+pub async fn owned(
+    ports: Ports<'_>,
+    upload_id: &str,
+    owner: &str,
+) -> Result<UploadRecord, UploadError> {
+    match ports.records.get(upload_id).await? {
+        Some(record) if record.owner == owner => Ok(record),
+        _ => Err(UploadError::NotFound),
+    }
+}
+
+/// The record again, after a conditional write found it changed.
+async fn reread(ports: Ports<'_>, record: &UploadRecord) -> Result<UploadRecord, UploadError> {
+    owned(ports, &record.upload_id, &record.owner).await
+}
+
+/// Whether a COMPLETING record's holder is presumed dead.
+fn stale(record: &UploadRecord, now: i64, stale_secs: u64) -> bool {
+    record.status == Status::Completing
+        && record.completing_since.unwrap_or(0) < now - stale_secs as i64
+}
+
+/// What became of an upload whose multipart upload storage no longer has.
+pub enum Settled {
+    /// Storage holds the object: the record now says COMPLETED.
+    Completed(Box<UploadRecord>),
+    /// No object either: the record now says EXPIRED and the quota share is back.
+    Lost,
+    /// The record changed meanwhile (another request got there first): read it again.
+    Changed,
+}
+
+/// Storage no longer has `record`'s multipart upload (INITIATED, or COMPLETING held by this request
+/// or by a dead one). Either an earlier completion went through, and the object is there, or the
+/// parts were dropped (abort, lifecycle rule). Looks at the object and records the truth.
+pub async fn settle_gone(
+    ports: Ports<'_>,
+    record: &UploadRecord,
+    function: &str,
+) -> Result<Settled, UploadError> {
+    let now = ports.time.now();
+    match ports.objects.head(&record.key).await? {
+        Some(head) if head.size == record.file_size => {
+            let completion = Completion {
+                etag: head.etag,
+                size: head.size,
+                location: format!("s3://{}/{}", ports.objects.bucket(), record.key),
+                completed_at: now,
+                checksum: None,
+            };
+            record_completion(ports, record, completion, function).await
+        }
+        // Keys are unique per upload: an object of another size is nobody's completion.
+        Some(head) => Err(UploadError::Inconsistent(format!(
+            "the object at the upload's key has {} bytes, the upload declared {}",
+            head.size, record.file_size
+        ))),
+        None => {
+            let since = match record.status {
+                Status::Completing => record.completing_since,
+                _ => None,
+            };
+            if ports
+                .records
+                .transition(record, &Transition::Lost { since })
+                .await?
+            {
+                tracing::warn!("storage lost the multipart upload; the upload is expired");
+                ports
+                    .metrics
+                    .emit(function, &[], &[(Metric::UploadsExpired, 1.0)]);
+                Ok(Settled::Lost)
+            } else {
+                Ok(Settled::Changed)
+            }
+        }
+    }
+}
+
+/// Records that storage holds the completed object.
+async fn record_completion(
+    ports: Ports<'_>,
+    record: &UploadRecord,
+    completion: Completion,
+    function: &str,
+) -> Result<Settled, UploadError> {
+    let transition = Transition::Complete(completion.clone());
+    if !ports.records.transition(record, &transition).await? {
+        return Ok(Settled::Changed);
+    }
+    ports.metrics.emit(
+        function,
+        &[],
+        &[
+            (Metric::UploadsCompleted, 1.0),
+            (Metric::BytesCompleted, record.file_size as f64),
+            (
+                Metric::CompletionLatency,
+                (completion.completed_at - record.created_at).max(0) as f64,
+            ),
+        ],
+    );
+    let mut done = record.clone();
+    done.apply(&transition);
+    Ok(Settled::Completed(Box::new(done)))
+}
