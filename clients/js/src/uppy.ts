@@ -34,6 +34,20 @@ type Opts<M extends Meta, B extends Body> = DefinePluginOpts<MultipartUploadOpts
 /** What `upload-success` carries as `response.body`: the API's complete answer. */
 export type MultipartUploadBody = UploadResult
 
+/** Kept on each Uppy file: the upload id, e.g. to show it or to resume it with `upload()`. */
+export interface MultipartUploadFileState {
+  uploadId: string
+}
+
+declare module '@uppy/core/utils' {
+  export interface LocalUppyFile<M extends Meta, B extends Body> {
+    multipartUpload?: MultipartUploadFileState
+  }
+  export interface RemoteUppyFile<M extends Meta, B extends Body> {
+    multipartUpload?: MultipartUploadFileState
+  }
+}
+
 declare module '@uppy/core' {
   export interface PluginTypeRegistry<M extends Meta, B extends Body> {
     MultipartUpload: MultipartUpload<M, B>
@@ -91,7 +105,7 @@ export default class MultipartUpload<M extends Meta, B extends Body> extends Bas
         fingerprint: `uppy:${this.opts.endpoint}:${file.id}`,
         onStart: (start) => {
           const current = this.uppy.getFile(file.id)
-          if (current) this.uppy.setFileState(file.id, { response: { status: 0, uploadURL: start.uploadId } })
+          if (current) this.uppy.setFileState(file.id, { multipartUpload: { uploadId: start.uploadId } })
           this.uppy.log(`[MultipartUpload] ${start.resumed ? 'resuming' : 'started'} ${start.uploadId}: ${start.totalParts} parts, ${start.partsAlreadyStored} stored`)
         },
         onProgress: (progress) => {
