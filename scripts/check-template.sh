@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Validates template.yaml offline: cfn-lint with the serverless rules (cfn-lint-serverless), then
-# SAM's own validation with its linter.
+# Validates template.yaml offline: cfn-lint with the serverless rules (cfn-lint-serverless), SAM's
+# own validation with its linter, then the checkov security scan, which fails on any finding that is
+# neither fixed nor waived in the template with a written reason (Metadata: checkov: skip: comment).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.tools/sam/bin:$PATH" SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
@@ -9,3 +10,42 @@ export PATH="$PWD/.tools/sam/bin:$PATH" SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION="
   .tools/sam/bin/python -m pip install --quiet --disable-pip-version-check cfn-lint-serverless
 cfn-lint template.yaml --append-rules cfn_lint_serverless.rules
 sam validate --lint --template-file template.yaml
+
+[ -x .tools/checkov/bin/checkov ] || scripts/tools.sh checkov
+report=$(mktemp)
+trap 'rm -f "$report"' EXIT
+# Offline: no download from the Prisma Cloud platform, no PyPI version check, no id mapping.
+status=0
+CKV_SKIP_PACKAGE_UPDATE_CHECK=true BC_SKIP_MAPPING=true .tools/checkov/bin/checkov \
+  --file template.yaml --framework cloudformation --skip-download --compact -o json >"$report" || status=$?
+.tools/checkov/bin/python - "$report" "$status" <<'EOF'
+import json, sys
+
+path, status = sys.argv[1], int(sys.argv[2])
+try:
+    with open(path) as f:
+        report = json.load(f)
+except ValueError:
+    sys.exit(f"checkov (exit {status}) wrote no JSON report")
+summary, results = report["summary"], report["results"]
+problems = []
+for check in results.get("failed_checks", []):
+    first, last = check["file_line_range"]
+    problems.append(f"FAILED {check['check_id']} {check['resource']} (template.yaml:{first}-{last}): {check['check_name']}")
+for check in results.get("skipped_checks", []):
+    comment = check["check_result"].get("suppress_comment", "").strip()
+    if not comment or comment == "No comment provided":
+        problems.append(f"SKIPPED WITHOUT A REASON {check['check_id']} {check['resource']}")
+if summary["parsing_errors"] or not summary["resource_count"]:
+    problems.append(f"checkov could not read template.yaml: {results.get('parsing_errors')}")
+if status and not problems:
+    problems.append(f"checkov exited with {status}")
+unexplained = sum(p.startswith("SKIPPED") for p in problems)
+print(f"checkov {summary['checkov_version']}: {summary['passed']} passed, {summary['failed']} failed, "
+      f"{summary['skipped']} waived in template.yaml, {unexplained} of them without a written reason")
+if problems:
+    print("\n".join(problems), file=sys.stderr)
+    print("Fix the template, or waive the check on the resource with Metadata: checkov: skip: "
+          "- id: ... comment: <why it does not apply and what covers the risk>.", file=sys.stderr)
+    sys.exit(1)
+EOF

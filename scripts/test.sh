@@ -20,6 +20,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "tests (unit + integration against moto and s3s-fs, the demo page in headless Chromium)"
 TEST_BROWSER=1 scripts/stack.sh --strict -- cargo test --workspace --locked
 
+step "TypeScript client and Uppy plugin (Node, headless Chromium)" && TEST_BROWSER=1 scripts/test-js.sh
+
 step "benchmarks once, as tests (their assertions: equal URLs, 1,000 URLs from the batch handler)"
 cargo test --locked -p shared --bench presign
 

@@ -13,6 +13,8 @@ SAM_SPEC="aws-sam-cli>=1.140"
 CFN_LINT_SPEC="cfn-lint>=1.52"
 # The API fuzz run (scripts/fuzz-api.sh); pinned, since its CLI and checks change between releases.
 FUZZ_SPEC="schemathesis==4.32.5"
+# The IaC scanner scripts/check-template.sh runs; pinned, since new releases add checks.
+CHECKOV_SPEC="checkov==3.3.30"
 CARGO_LAMBDA_SPEC="cargo-lambda>=1.8"
 S3S_VERSION="0.14.1" # 0.17 needs a newer rustc than 1.95
 
@@ -66,13 +68,17 @@ case "${1:-all}" in
     venv .tools/moto moto_server "$MOTO_SPEC"
     venv .tools/sam sam "$SAM_SPEC" "$CFN_LINT_SPEC"
     venv .tools/fuzz schemathesis "$FUZZ_SPEC"
+    venv .tools/checkov checkov "$CHECKOV_SPEC"
     ensure_s3s
     ensure_browser
+    ;;
+  checkov)
+    venv .tools/checkov checkov "$CHECKOV_SPEC"
     ;;
   lambda)
     # cargo-lambda with its Zig linker, for the arm64 builds `make bench` and deploys use.
     venv .tools/lambda cargo-lambda "$CARGO_LAMBDA_SPEC"
     rustup target list --installed | grep -q '^aarch64-unknown-linux-gnu$' || rustup target add aarch64-unknown-linux-gnu
     ;;
-  *) echo "usage: $0 [dev|fuzz|all|lambda]" >&2; exit 2 ;;
+  *) echo "usage: $0 [dev|fuzz|all|checkov|lambda]" >&2; exit 2 ;;
 esac

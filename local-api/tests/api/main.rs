@@ -4,6 +4,7 @@
 
 mod checksums;
 mod cleanup;
+mod cors;
 mod demo_page;
 mod events;
 mod flow;

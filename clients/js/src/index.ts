@@ -1,0 +1,17 @@
+// Resumable, parallel multipart uploads to the upload API, for browsers, React Native and Node 20+.
+// No runtime dependencies: fetch, Blob, AbortController and (for checksums) WebCrypto.
+
+export { upload, abortUpload } from './upload.js'
+export type { UploadOptions, UploadResult, UploadStart, PartDone, RetryInfo } from './upload.js'
+export { Upload } from './controller.js'
+export type { UploadState } from './controller.js'
+export { ApiClient } from './api.js'
+export type * from './api.js'
+export { UploadError, isAbortError } from './errors.js'
+export type { ClientErrorCode } from './errors.js'
+export type { UploadProgress } from './progress.js'
+export type { RetryOptions } from './retry.js'
+export { memoryStore, defaultStore, asyncStorageStore, fingerprintOf, STORE_PREFIX } from './store.js'
+export type { StateStore, SavedUpload } from './store.js'
+export type { Sha256 } from './checksum.js'
+export type { Transport } from './transport.js'

@@ -1,0 +1,13 @@
+// The browser test page: the package and Uppy's Dashboard with the plugin, bundled by esbuild.
+import Uppy from '@uppy/core'
+import Dashboard from '@uppy/dashboard'
+import '@uppy/core/css/style.min.css'
+import '@uppy/dashboard/css/style.min.css'
+import * as client from '../../dist/index.js'
+import MultipartUpload from '../../dist/uppy.js'
+
+window.client = client
+window.Uppy = Uppy
+window.Dashboard = Dashboard
+window.MultipartUpload = MultipartUpload
+window.pageReady = true
