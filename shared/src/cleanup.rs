@@ -9,6 +9,17 @@ use serde_json::Value;
 use crate::api::Deps;
 pub use crate::usecases::cleanup::{Limits, Summary, FUNCTION_NAME};
 
+/// Every AWS operation the sweep may make (see [`crate::Endpoint::operations`]).
+pub const OPERATIONS: &[&str] = &[
+    "Query",
+    "GetItem",
+    "TransactWriteItems",
+    "ListParts",
+    "HeadObject",
+    "AbortMultipartUpload",
+    "ListMultipartUploads",
+];
+
 /// Stop this long before the Lambda deadline, so the summary is always logged.
 const DEADLINE_MARGIN: Duration = Duration::from_secs(10);
 

@@ -20,6 +20,7 @@ use shared::ports::PartRef;
 use shared::usecases::cleanup::{Limits, ORPHAN_MARGIN_SECS};
 use shared::usecases::initialize::NewUpload;
 use shared::usecases::{abort, cleanup, complete, initialize, owned, parts};
+use shared::Endpoint;
 use support::{Fault, Rng, World, FAULT_KINDS, MIB};
 
 const USER: &str = "user-1";
@@ -182,6 +183,9 @@ async fn call(
 ) -> Result<Reply, UploadError> {
     let ports = world.ports();
     let config = &world.config;
+    if !world.racing() {
+        *world.faults.function.lock().unwrap() = Some(function(use_case));
+    }
     match use_case {
         UseCase::Initialize => initialize::initialize(ports, config, new_upload())
             .await
@@ -210,6 +214,37 @@ async fn call(
             cleanup::run(ports, config, &far_limits()).await;
             Ok(Reply::Swept)
         }
+    }
+}
+
+/// The function (Lambda) that runs `use_case`.
+fn function(use_case: UseCase) -> &'static str {
+    match use_case {
+        UseCase::Initialize => Endpoint::Initialize.name(),
+        UseCase::Complete | UseCase::CompleteWithParts | UseCase::CompleteTakeover => {
+            Endpoint::Complete.name()
+        }
+        UseCase::Abort | UseCase::AbortLost => Endpoint::Abort.name(),
+        UseCase::ListParts => Endpoint::ListParts.name(),
+        UseCase::Status => Endpoint::Status.name(),
+        UseCase::Cleanup => shared::cleanup::FUNCTION_NAME,
+    }
+}
+
+/// What each function declares it may call: the list its IAM policy is checked against.
+fn declared(function: &str) -> &'static [&'static str] {
+    Endpoint::ALL
+        .iter()
+        .find(|e| e.name() == function)
+        .map_or(shared::cleanup::OPERATIONS, |e| e.operations())
+}
+
+/// `TransactWriteItems(expire)` is a `TransactWriteItems`; only the create's puts differ.
+fn operation(op: &str) -> &str {
+    match op.split_once('(') {
+        Some((base, "create)")) if base == "TransactWriteItems" => op,
+        Some((base, _)) => base,
+        None => op,
     }
 }
 
@@ -482,6 +517,16 @@ async fn run_path(use_case: UseCase, fault: Option<Fault>) -> (Path, Vec<&'stati
     let _ = invoke(&world, call(&world, UseCase::Cleanup, "", None)).await;
 
     check(&world, &mut path, target.as_ref());
+    for (function, ops) in world.faults.observed.lock().unwrap().iter() {
+        for op in ops {
+            let op = operation(op);
+            if !declared(function).contains(&op) {
+                path.fail(format!(
+                    "{function} called {op}, which its operations (and so its IAM policy) lack"
+                ));
+            }
+        }
+    }
     (path, calls)
 }
 
@@ -658,6 +703,9 @@ async fn race(kind: Race, seed: u64) -> Result<(), String> {
         world.time.advance(config.completing_stale_secs as i64 + 1);
     }
     world.faults.interleave(Some(seed));
+    world
+        .racing
+        .store(true, std::sync::atomic::Ordering::SeqCst);
     let id = record.upload_id.as_str();
     let complete = || async { call(&world, UseCase::Complete, id, None).await };
     let (a, b) = match kind {

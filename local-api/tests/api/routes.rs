@@ -96,3 +96,65 @@ fn openapi_documents_exactly_the_template_routes() {
     assert_eq!(documented, template);
     assert_eq!(documented.len(), 7);
 }
+
+/// The IAM actions each function's policy grants in `template.yaml`, by function name (its
+/// `CodeUri` folder), read as text.
+fn template_actions() -> std::collections::BTreeMap<String, BTreeSet<String>> {
+    let template =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml"))
+            .expect("template.yaml exists");
+    let mut granted = std::collections::BTreeMap::new();
+    let (mut function, mut actions) = (None::<String>, BTreeSet::new());
+    let mut flush = |function: &mut Option<String>, actions: &mut BTreeSet<String>| {
+        if let Some(name) = function.take() {
+            granted.insert(name, std::mem::take(actions));
+        }
+        actions.clear();
+    };
+    for raw in template.lines() {
+        let line = raw.trim();
+        // A new resource: two spaces of indent and a name.
+        if raw.starts_with("  ") && !raw.starts_with("   ") && line.ends_with(':') {
+            flush(&mut function, &mut actions);
+        }
+        if let Some(uri) = line.strip_prefix("CodeUri:") {
+            let uri = uri.trim().trim_end_matches('/');
+            function = uri.strip_prefix("functions/").map(str::to_owned);
+        }
+        let action = line
+            .strip_prefix("Action:")
+            .or_else(|| line.strip_prefix("- "))
+            .map(str::trim)
+            .filter(|a| a.starts_with("s3:") || a.starts_with("dynamodb:"));
+        if let Some(action) = action {
+            actions.insert(action.to_owned());
+        }
+    }
+    flush(&mut function, &mut actions);
+    granted
+}
+
+#[test]
+fn each_function_may_make_every_call_its_code_makes() {
+    let granted = template_actions();
+    let mut functions: Vec<(&str, &[&str])> = shared::Endpoint::ALL
+        .iter()
+        .map(|e| (e.name(), e.operations()))
+        .collect();
+    functions.push((shared::cleanup::FUNCTION_NAME, shared::cleanup::OPERATIONS));
+    for (function, operations) in functions {
+        let policy = granted
+            .get(function)
+            .unwrap_or_else(|| panic!("template.yaml has no function for {function}"));
+        for operation in operations {
+            let needed = shared::adapters::iam_actions(operation);
+            assert!(!needed.is_empty(), "{operation} maps to no IAM action");
+            for action in needed {
+                assert!(
+                    policy.contains(*action),
+                    "{function} calls {operation}, but its policy lacks {action} (it has {policy:?})"
+                );
+            }
+        }
+    }
+}

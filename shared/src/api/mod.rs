@@ -194,6 +194,38 @@ impl Endpoint {
         }
     }
 
+    /// Every AWS operation the endpoint's code may make, on any path (retries, takeovers,
+    /// settling a vanished upload). The fault matrix checks the use cases make no other; a
+    /// template test checks each function's IAM policy covers them.
+    pub fn operations(self) -> &'static [&'static str] {
+        match self {
+            Self::Initialize => &[
+                "GetItem",
+                "TransactWriteItems(create)",
+                "TransactWriteItems",
+                "CreateMultipartUpload",
+                "AbortMultipartUpload",
+            ],
+            Self::PresignedUrl | Self::BatchPresignedUrls => &["GetItem", "PresignUploadPart"],
+            Self::Complete => &[
+                "GetItem",
+                "TransactWriteItems",
+                "ListParts",
+                "HeadObject",
+                "CompleteMultipartUpload",
+            ],
+            Self::Abort => &[
+                "GetItem",
+                "TransactWriteItems",
+                "ListParts",
+                "HeadObject",
+                "AbortMultipartUpload",
+            ],
+            Self::ListParts => &["GetItem", "TransactWriteItems", "ListParts", "HeadObject"],
+            Self::Status => &["GetItem", "ListParts"],
+        }
+    }
+
     /// Runs the endpoint; every outcome, error or not, is a JSON response.
     pub async fn handle(self, deps: &Deps, req: Request) -> Response<Body> {
         let span = tracing::info_span!(

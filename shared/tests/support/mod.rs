@@ -85,6 +85,9 @@ pub struct Faults {
     pub died: tokio::sync::Notify,
     /// Random extra yields per call, for interleavings.
     rng: Mutex<Option<Rng>>,
+    /// The function whose calls are being made, and every operation seen per function.
+    pub function: Mutex<Option<&'static str>>,
+    pub observed: Mutex<BTreeMap<&'static str, std::collections::BTreeSet<&'static str>>>,
 }
 
 /// What the fake does with one call.
@@ -123,6 +126,14 @@ impl Faults {
         }
         if self.dead.load(Ordering::SeqCst) {
             std::future::pending::<()>().await;
+        }
+        if let Some(function) = *self.function.lock().unwrap() {
+            self.observed
+                .lock()
+                .unwrap()
+                .entry(function)
+                .or_default()
+                .insert(op);
         }
         let index = {
             let mut calls = self.calls.lock().unwrap();
@@ -761,6 +772,8 @@ pub struct World {
     pub objects: FakeObjects,
     pub metrics: FakeMetrics,
     pub config: Config,
+    /// Racing requests interleave, so calls are not attributed to one function.
+    pub racing: AtomicBool,
 }
 
 pub const START: i64 = 1_800_000_000;
@@ -786,7 +799,12 @@ impl World {
             time,
             metrics: FakeMetrics::default(),
             config: Config::from_vars(&all).expect("test configuration is valid"),
+            racing: AtomicBool::new(false),
         }
+    }
+
+    pub fn racing(&self) -> bool {
+        self.racing.load(Ordering::SeqCst)
     }
 
     pub fn ports(&self) -> Ports<'_> {
