@@ -242,7 +242,7 @@ fn declared(function: &str) -> &'static [&'static str] {
 /// `TransactWriteItems(expire)` is a `TransactWriteItems`; only the create's puts differ.
 fn operation(op: &str) -> &str {
     match op.split_once('(') {
-        Some((base, "create)")) if base == "TransactWriteItems" => op,
+        Some(("TransactWriteItems", "create)")) => op,
         Some((base, _)) => base,
         None => op,
     }

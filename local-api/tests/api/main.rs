@@ -5,6 +5,7 @@
 mod checksums;
 mod cleanup;
 mod cors;
+mod crashes;
 mod demo_page;
 mod events;
 mod flow;

@@ -1,7 +1,7 @@
 //! Abort: stops the upload and frees its parts. Idempotent: aborting twice is fine, and aborting an
 //! upload whose parts storage already dropped ends it cleanly.
 
-use super::{reread, settle_gone, stale, Settled};
+use super::{reread, settle_if_completed, stale, Settled};
 use crate::config::Config;
 use crate::domain::record::Transition;
 use crate::domain::{Status, UploadError, UploadRecord};
@@ -24,21 +24,15 @@ pub async fn abort(
             Status::Initiated => {}
             Status::Completing if stale(&record, now, config.completing_stale_secs) => {
                 // Its holder died, maybe after storage completed: if so, the upload is complete.
-                let listed = ports
-                    .objects
-                    .list_parts(&record.key, &record.s3_upload_id)
-                    .await?;
-                if listed.is_none() {
-                    match settle_gone(ports, &record, FUNCTION).await? {
-                        Settled::Completed(_) => {
-                            return Err(UploadError::WrongState(Status::Completed))
-                        }
-                        Settled::Lost => return Ok(Status::Expired),
-                        Settled::Changed => {
-                            record = reread(ports, &record).await?;
-                            continue;
-                        }
+                match settle_if_completed(ports, &record, FUNCTION).await? {
+                    Some(Settled::Completed(_)) => {
+                        return Err(UploadError::WrongState(Status::Completed))
                     }
+                    Some(_) => {
+                        record = reread(ports, &record).await?;
+                        continue;
+                    }
+                    None => {}
                 }
             }
             // Repeating storage's abort is harmless and finishes one that failed half-way.

@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{settle_gone, stale, Settled};
+use super::{settle_gone, settle_if_completed, stale, Settled};
 use crate::config::Config;
 use crate::domain::key::KEY_PREFIX;
 use crate::domain::record::Transition;
@@ -144,6 +144,19 @@ async fn settle_stuck(
             if limits.exhausted(summary) {
                 summary.incomplete = true;
                 return Ok(());
+            }
+            summary.aws_calls += 1;
+            match settle_if_completed(ports, &record, FUNCTION_NAME).await {
+                Ok(Some(_)) => {
+                    summary.reconciled += 1;
+                    continue;
+                }
+                Ok(None) => {}
+                Err(err) => {
+                    tracing::error!(upload_id = %record.upload_id, "could not settle a stuck completion: {err}");
+                    summary.errors += 1;
+                    continue;
+                }
             }
             summary.aws_calls += 1;
             let settled = match ports

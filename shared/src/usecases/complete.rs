@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::{reread, settle_gone, stale, Settled};
+use super::{reread, settle_gone, settle_if_completed, stale, Settled};
 use crate::config::Config;
 use crate::domain::record::{Completion, Transition};
 use crate::domain::sizing::PartPlan;
@@ -37,7 +37,17 @@ pub async fn complete(
         match record.status_at(now) {
             Status::Completed => return Ok(record),
             Status::Initiated => {}
-            Status::Completing if stale(&record, now, config.completing_stale_secs) => {}
+            Status::Completing if stale(&record, now, config.completing_stale_secs) => {
+                // Its holder died or gave up, maybe after storage completed: look first.
+                match settle_if_completed(ports, &record, FUNCTION).await? {
+                    Some(Settled::Completed(done)) => return Ok(*done),
+                    Some(_) => {
+                        record = reread(ports, &record).await?;
+                        continue;
+                    }
+                    None => {}
+                }
+            }
             Status::Completing if now < wait_until => {
                 // Another request is completing this upload: wait for its outcome and share it.
                 ports.time.sleep(POLL).await;

@@ -60,42 +60,54 @@ pub async fn settle_gone(
     record: &UploadRecord,
     function: &str,
 ) -> Result<Settled, UploadError> {
-    let now = ports.time.now();
+    if let Some(settled) = settle_if_completed(ports, record, function).await? {
+        return Ok(settled);
+    }
+    let since = match record.status {
+        Status::Completing => record.completing_since,
+        _ => None,
+    };
+    if ports
+        .records
+        .transition(record, &Transition::Lost { since })
+        .await?
+    {
+        tracing::warn!("storage lost the multipart upload; the upload is expired");
+        ports
+            .metrics
+            .emit(function, &[], &[(Metric::UploadsExpired, 1.0)]);
+        Ok(Settled::Lost)
+    } else {
+        Ok(Settled::Changed)
+    }
+}
+
+/// If storage holds the upload's object (an earlier completion went through), records that and
+/// says how it settled; `None` when there is no object.
+pub async fn settle_if_completed(
+    ports: Ports<'_>,
+    record: &UploadRecord,
+    function: &str,
+) -> Result<Option<Settled>, UploadError> {
     match ports.objects.head(&record.key).await? {
         Some(head) if head.size == record.file_size => {
             let completion = Completion {
                 etag: head.etag,
                 size: head.size,
                 location: format!("s3://{}/{}", ports.objects.bucket(), record.key),
-                completed_at: now,
+                completed_at: ports.time.now(),
                 checksum: None,
             };
-            record_completion(ports, record, completion, function).await
+            record_completion(ports, record, completion, function)
+                .await
+                .map(Some)
         }
         // Keys are unique per upload: an object of another size is nobody's completion.
         Some(head) => Err(UploadError::Inconsistent(format!(
             "the object at the upload's key has {} bytes, the upload declared {}",
             head.size, record.file_size
         ))),
-        None => {
-            let since = match record.status {
-                Status::Completing => record.completing_since,
-                _ => None,
-            };
-            if ports
-                .records
-                .transition(record, &Transition::Lost { since })
-                .await?
-            {
-                tracing::warn!("storage lost the multipart upload; the upload is expired");
-                ports
-                    .metrics
-                    .emit(function, &[], &[(Metric::UploadsExpired, 1.0)]);
-                Ok(Settled::Lost)
-            } else {
-                Ok(Settled::Changed)
-            }
-        }
+        None => Ok(None),
     }
 }
 
