@@ -14,3 +14,4 @@ mod hostile;
 mod observability;
 mod quotas;
 mod routes;
+mod soak;
