@@ -22,4 +22,4 @@ echo "[test-js] openapi-typescript, tsc --strict, esbuild" >&2
 # `cargo build -p local-api` would rebuild dependencies with other features).
 cargo test --workspace --locked --no-run --quiet 2>/dev/null || cargo test --workspace --locked --no-run
 export LOCAL_API_BIN="$PWD/target/debug/local-api"
-exec scripts/stack.sh -- bash -c "cd '$js' && node --test --test-concurrency=1 test/node.test.mjs test/browser.test.mjs"
+exec scripts/stack.sh -- bash -c "cd '$js' && node --test --test-concurrency=1 test/unit.test.mjs test/node.test.mjs test/browser.test.mjs"

@@ -15,7 +15,7 @@ import { UploadError, abortError, isRetryableStatus } from './errors.js'
 import { ProgressMeter, type UploadProgress } from './progress.js'
 import { backoffDelay, sleep } from './retry.js'
 import { defaultStore, fingerprintOf, forget, loadSaved, save, type StateStore } from './store.js'
-import { choosePut, type Transport } from './transport.js'
+import { choosePut, partHeaders, type Transport } from './transport.js'
 
 export interface UploadStart {
   uploadId: string
@@ -365,7 +365,7 @@ async function sendParts(api: ApiClient, file: Blob, plan: Plan, options: Upload
         inFlight.set(n, 0)
         const answer = await put({
           url: url.presignedUrl,
-          headers: url.headers ?? {},
+          headers: partHeaders(url.headers),
           body: slice(n),
           signal: run.signal,
           onProgress: (bytes) => {

@@ -43,7 +43,7 @@ async function assertStored(result) {
   assert.equal(result.etag, multipartEtag(file.bytes, CHUNK))
 }
 
-describe('upload()', () => {
+describe('upload()', { timeout: 120_000 }, () => {
   test('a 23 MiB file in parallel parts, with progress, reads back identical', async () => {
     const { fetch, calls, puts } = instrumentedFetch()
     const progress = []
