@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
+# moto (no-op when installed; `make test` has run `scripts/tools.sh all`, which brings Chromium too).
+scripts/tools.sh dev
+
 js=clients/js
 lock_sum=$(sha256sum "$js/package-lock.json" | cut -d' ' -f1)
 if [ "$(cat "$js/node_modules/.lock-sha256" 2>/dev/null)" != "$lock_sum" ]; then
