@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
+# moto (no-op when installed; `make test` has run `scripts/tools.sh all`, which brings Chromium too).
+scripts/tools.sh dev
+
 js=clients/js
 lock_sum=$(sha256sum "$js/package-lock.json" | cut -d' ' -f1)
 if [ "$(cat "$js/node_modules/.lock-sha256" 2>/dev/null)" != "$lock_sum" ]; then
@@ -22,4 +25,4 @@ echo "[test-js] openapi-typescript, tsc --strict, esbuild" >&2
 # `cargo build -p local-api` would rebuild dependencies with other features).
 cargo test --workspace --locked --no-run --quiet 2>/dev/null || cargo test --workspace --locked --no-run
 export LOCAL_API_BIN="$PWD/target/debug/local-api"
-exec scripts/stack.sh -- bash -c "cd '$js' && node --test --test-concurrency=1 test/node.test.mjs test/browser.test.mjs"
+exec scripts/stack.sh -- bash -c "cd '$js' && node --test --test-concurrency=1 test/unit.test.mjs test/node.test.mjs test/browser.test.mjs"

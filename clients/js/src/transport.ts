@@ -19,6 +19,18 @@ export interface PutAnswer {
   body: string
 }
 
+/** Headers the runtime sets from the body or the URL itself; browsers refuse to have them set. */
+const RUNTIME_HEADERS = new Set(['content-length', 'host'])
+
+/** The headers a part URL says its PUT must carry, minus those the runtime sets itself. */
+export function partHeaders(headers: Record<string, string> | undefined): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (!RUNTIME_HEADERS.has(name.toLowerCase())) out[name] = value
+  }
+  return out
+}
+
 export function choosePut(transport: Transport, fetchFn: typeof fetch | undefined): (req: PutRequest) => Promise<PutAnswer> {
   const hasXhr = typeof (globalThis as { XMLHttpRequest?: unknown }).XMLHttpRequest === 'function'
   const useXhr = transport === 'xhr' || (transport === 'auto' && hasXhr && !fetchFn)

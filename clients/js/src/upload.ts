@@ -15,7 +15,7 @@ import { UploadError, abortError, isRetryableStatus } from './errors.js'
 import { ProgressMeter, type UploadProgress } from './progress.js'
 import { backoffDelay, sleep } from './retry.js'
 import { defaultStore, fingerprintOf, forget, loadSaved, save, type StateStore } from './store.js'
-import { choosePut, type Transport } from './transport.js'
+import { choosePut, partHeaders, type Transport } from './transport.js'
 
 export interface UploadStart {
   uploadId: string
@@ -103,16 +103,18 @@ export async function upload(file: FileLike, options: UploadOptions): Promise<Up
   const store = options.store === undefined ? defaultStore() : options.store
   const fingerprint = fingerprintFor(file, options)
 
-  let plan: Plan | CompleteResponse | null = null
+  let plan: Plan | null = null
   const saved = options.uploadId ? null : await loadSaved(store, fingerprint)
   const earlier = options.uploadId ?? saved?.uploadId
   if (earlier) {
-    plan = await resumePlan(api, earlier, file.size, signal, options.uploadId !== undefined)
+    const found = await resume(api, earlier, file.size, signal, options.uploadId !== undefined)
+    if (found?.completed) {
+      // Completed earlier, e.g. by a run that died before it could forget the upload.
+      await forget(store, fingerprint)
+      return { ...found.completed, resumed: true, partsSent: 0 }
+    }
+    plan = found?.plan ?? null
     if (!plan) await forget(store, fingerprint)
-  }
-  if (plan && !('chunkSize' in plan && 'stored' in plan)) {
-    await forget(store, fingerprint)
-    return { ...(plan as CompleteResponse), resumed: true, partsSent: 0 }
   }
   if (!plan) {
     const checksum = options.checksum === true || options.checksum === 'SHA256'
@@ -145,7 +147,7 @@ export async function upload(file: FileLike, options: UploadOptions): Promise<Up
       savedAt: new Date().toISOString(),
     })
   }
-  const p = plan as Plan
+  const p = plan
   try {
     options.onStart?.({
       uploadId: p.uploadId,
@@ -193,13 +195,13 @@ export async function abortUpload(
  * What is left of an earlier upload: its plan and stored parts, the completed result, or null
  * (gone, for a stored id: start over). An explicit id that cannot resume throws.
  */
-async function resumePlan(
+async function resume(
   api: ApiClient,
   uploadId: string,
   fileSize: number,
   signal: AbortSignal | undefined,
   explicit: boolean,
-): Promise<Plan | CompleteResponse | null> {
+): Promise<{ plan: Plan; completed?: undefined } | { completed: CompleteResponse; plan?: undefined } | null> {
   let status: StatusResponse
   try {
     status = await api.status(uploadId, signal)
@@ -219,14 +221,16 @@ async function resumePlan(
   switch (status.status) {
     case 'COMPLETED':
       return {
-        uploadId,
-        status: 'COMPLETED',
-        key: status.key,
-        size: status.fileSize,
-        etag: status.etag ?? null,
-        location: status.location ?? null,
-        completedAt: status.completedAt ?? null,
-        checksum: status.checksum ?? null,
+        completed: {
+          uploadId,
+          status: 'COMPLETED',
+          key: status.key,
+          size: status.fileSize,
+          etag: status.etag ?? null,
+          location: status.location ?? null,
+          completedAt: status.completedAt ?? null,
+          checksum: status.checksum ?? null,
+        },
       }
     case 'ABORTED':
     case 'EXPIRED':
@@ -242,13 +246,15 @@ async function resumePlan(
     }
   }
   return {
-    uploadId,
-    key: status.key,
-    chunkSize: status.chunkSize,
-    totalParts: status.totalParts,
-    checksum: status.checksumAlgorithm === 'SHA256',
-    resumed: true,
-    stored,
+    plan: {
+      uploadId,
+      key: status.key,
+      chunkSize: status.chunkSize,
+      totalParts: status.totalParts,
+      checksum: status.checksumAlgorithm === 'SHA256',
+      resumed: true,
+      stored,
+    },
   }
 }
 
@@ -365,7 +371,7 @@ async function sendParts(api: ApiClient, file: Blob, plan: Plan, options: Upload
         inFlight.set(n, 0)
         const answer = await put({
           url: url.presignedUrl,
-          headers: url.headers ?? {},
+          headers: partHeaders(url.headers),
           body: slice(n),
           signal: run.signal,
           onProgress: (bytes) => {

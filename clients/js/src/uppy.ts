@@ -12,6 +12,7 @@ import type { Body, DefinePluginOpts, Meta, PluginOpts, Uppy, UppyFile } from '@
 import { BasePlugin, EventManager } from '@uppy/core'
 import { filterFilesToEmitUploadStarted, filterFilesToUpload, RateLimitedQueue } from '@uppy/core/utils'
 import { Upload } from './controller.js'
+import { defaultStore, type StateStore } from './store.js'
 import type { UploadOptions, UploadResult } from './upload.js'
 
 type PerUploadHooks = 'headers' | 'signal' | 'uploadId' | 'fileName' | 'fileType' | 'fingerprint' | 'onStart' | 'onProgress'
@@ -66,12 +67,16 @@ export default class MultipartUpload<M extends Meta, B extends Body> extends Bas
 
   uploaderEvents: Record<string, EventManager<M, B> | null> = Object.create(null)
 
+  /** One store for every file, so a retry finds the upload id wherever the plugin runs. */
+  store: StateStore | null
+
   constructor(uppy: Uppy<M, B>, opts: MultipartUploadOpts<M, B>) {
     super(uppy, { ...defaultOptions, ...opts })
     this.type = 'uploader'
     this.id = this.opts.id || 'MultipartUpload'
     if (!this.opts.endpoint) throw new Error('MultipartUpload: the `endpoint` option is required')
     this.requests = new RateLimitedQueue(this.opts.limit)
+    this.store = this.opts.store === undefined ? defaultStore() : this.opts.store
   }
 
   #resetUploaderReferences(fileID: string): void {
@@ -97,6 +102,7 @@ export default class MultipartUpload<M extends Meta, B extends Body> extends Bas
       const { headers, limit: _limit, id: _id, locale: _locale, ...common } = this.opts
       const upload = new Upload(file.data as Blob, {
         ...common,
+        store: this.store,
         ...(headers ? { headers: typeof headers === 'function' ? headers(file) : headers } : {}),
         fileName: file.name ?? 'upload',
         fileType: file.type || 'application/octet-stream',

@@ -43,7 +43,7 @@ async function assertStored(result) {
   assert.equal(result.etag, multipartEtag(file.bytes, CHUNK))
 }
 
-describe('upload()', () => {
+describe('upload()', { timeout: 120_000 }, () => {
   test('a 23 MiB file in parallel parts, with progress, reads back identical', async () => {
     const { fetch, calls, puts } = instrumentedFetch()
     const progress = []
@@ -214,6 +214,21 @@ describe('upload()', () => {
     await assertStored(result)
     // Completed: the store no longer holds the upload.
     assert.equal(await fileStore(storePath).getItem('multipart-upload:killed-upload'), null)
+  })
+
+  test('an upload completed by a run that died before forgetting it is not sent again', async () => {
+    const store = memoryStore()
+    const first = await upload(file.blob, base({ store, fingerprint: 'done-once' }))
+    // As if the process died between complete and forgetting: the store still names the upload.
+    store.setItem('multipart-upload:done-once', JSON.stringify({ uploadId: first.uploadId }))
+    const { fetch, puts, calls } = instrumentedFetch()
+    const again = await upload(file.blob, base({ fetch, store, fingerprint: 'done-once' }))
+    assert.equal(again.uploadId, first.uploadId)
+    assert.equal(again.key, first.key)
+    assert.equal(again.resumed, true)
+    assert.equal(puts.length, 0)
+    assert.ok(!calls.some((c) => c.path.endsWith('/initialize') || c.path.endsWith('/complete')))
+    assert.equal(await store.getItem('multipart-upload:done-once'), null)
   })
 
   test("errors carry the API's error.code", async () => {
