@@ -24,7 +24,10 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 use shared::domain::Transition;
 use shared::domain::{Status, UploadRecord};
-use shared::ports::{BoxFuture, PageToken, Paged, PortError, Quota, QuotaUsage, RecordStore};
+use shared::ports::{
+    BoxFuture, Created, FingerprintClaim, PageToken, Paged, PortError, Quota, QuotaUsage,
+    RecordStore,
+};
 use shared::presign::Presigner;
 use shared::sigv4::hex;
 use shared::{Clock, Config, Deps, Endpoint};
@@ -179,6 +182,23 @@ impl RecordStore for InMemory {
         _: &'a UploadRecord,
         _: Quota,
     ) -> BoxFuture<'a, Result<bool, PortError>> {
+        unused()
+    }
+
+    fn fingerprint<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, PortError>> {
+        unused()
+    }
+
+    fn create_claiming<'a>(
+        &'a self,
+        _: &'a UploadRecord,
+        _: Quota,
+        _: FingerprintClaim<'a>,
+    ) -> BoxFuture<'a, Result<Created, PortError>> {
         unused()
     }
 

@@ -63,6 +63,25 @@ pub struct PageToken(pub String);
 /// One page of a listing, and where the next one starts.
 pub type Paged<T> = (Vec<T>, Option<PageToken>);
 
+/// A client's fingerprint of its file (scoped to the owner), claimed by a new upload.
+#[derive(Clone, Copy, Debug)]
+pub struct FingerprintClaim<'a> {
+    pub fingerprint: &'a str,
+    /// The upload the fingerprint named when it was read, found finished or of another size: the
+    /// claim may replace exactly that one, and no other.
+    pub replaces: Option<&'a str>,
+}
+
+/// How a create with a fingerprint claim went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Created {
+    Yes,
+    /// The owner is at a quota limit; nothing was written.
+    QuotaExceeded,
+    /// Another upload claimed the fingerprint since it was read; nothing was written.
+    FingerprintTaken,
+}
+
 /// The upload records, each state change a conditional write. Transitions out of the unfinished
 /// states release the owner's quota share in the same atomic write.
 pub trait RecordStore: Send + Sync {
@@ -79,6 +98,22 @@ pub trait RecordStore: Send + Sync {
         record: &'a UploadRecord,
         quota: Quota,
     ) -> BoxFuture<'a, Result<bool, PortError>>;
+
+    /// The upload the owner's `fingerprint` names, if any.
+    fn fingerprint<'a>(
+        &'a self,
+        owner: &'a str,
+        fingerprint: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, PortError>>;
+
+    /// [`RecordStore::create`] that also makes the record the one the owner's fingerprint names, in
+    /// the same transaction: of concurrent creates with one fingerprint, exactly one succeeds.
+    fn create_claiming<'a>(
+        &'a self,
+        record: &'a UploadRecord,
+        quota: Quota,
+        claim: FingerprintClaim<'a>,
+    ) -> BoxFuture<'a, Result<Created, PortError>>;
 
     /// Applies `transition` if its guard holds on the stored record (`Ok(false)` when it does not).
     fn transition<'a>(

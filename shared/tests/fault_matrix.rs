@@ -30,6 +30,8 @@ const PART_SIZE: u64 = 5 * MIB;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum UseCase {
     Initialize,
+    /// Initialize with a fingerprint; the client's retries carry the same one.
+    InitializeFingerprint,
     Complete,
     CompleteWithParts,
     /// Complete again after the function that held COMPLETING died once storage had completed.
@@ -42,8 +44,9 @@ enum UseCase {
     Cleanup,
 }
 
-const USE_CASES: [UseCase; 9] = [
+const USE_CASES: [UseCase; 10] = [
     UseCase::Initialize,
+    UseCase::InitializeFingerprint,
     UseCase::Complete,
     UseCase::CompleteWithParts,
     UseCase::CompleteTakeover,
@@ -132,6 +135,14 @@ fn new_upload() -> NewUpload {
         file_size: FILE_SIZE,
         checksum_algorithm: None,
         part_size: Some(PART_SIZE),
+        fingerprint: None,
+    }
+}
+
+fn fingerprinted() -> NewUpload {
+    NewUpload {
+        fingerprint: Some("match.mp4|12582912|1795600000".into()),
+        ..new_upload()
     }
 }
 
@@ -189,7 +200,10 @@ async fn call(
     match use_case {
         UseCase::Initialize => initialize::initialize(ports, config, new_upload())
             .await
-            .map(|r| Reply::Initialized(Box::new(r))),
+            .map(|r| Reply::Initialized(Box::new(r.record))),
+        UseCase::InitializeFingerprint => initialize::initialize(ports, config, fingerprinted())
+            .await
+            .map(|r| Reply::Initialized(Box::new(r.record))),
         UseCase::Complete | UseCase::CompleteWithParts | UseCase::CompleteTakeover => {
             let record = owned(ports, upload_id, USER).await?;
             complete::complete(ports, config, record, parts_sent)
@@ -220,7 +234,7 @@ async fn call(
 /// The function (Lambda) that runs `use_case`.
 fn function(use_case: UseCase) -> &'static str {
     match use_case {
-        UseCase::Initialize => Endpoint::Initialize.name(),
+        UseCase::Initialize | UseCase::InitializeFingerprint => Endpoint::Initialize.name(),
         UseCase::Complete | UseCase::CompleteWithParts | UseCase::CompleteTakeover => {
             Endpoint::Complete.name()
         }
@@ -297,9 +311,10 @@ async fn prepare(world: &World, use_case: UseCase) -> Option<UploadRecord> {
         initialize::initialize(ports, &world.config, new_upload())
             .await
             .expect("set-up initialize")
+            .record
     };
     match use_case {
-        UseCase::Initialize => None,
+        UseCase::Initialize | UseCase::InitializeFingerprint => None,
         UseCase::Complete | UseCase::CompleteWithParts => {
             let record = start().await;
             put_parts(world, &record, |_| true);
@@ -443,13 +458,13 @@ async fn run_path(use_case: UseCase, fault: Option<Fault>) -> (Path, Vec<&'stati
 
     // What the client does next.
     match use_case {
-        UseCase::Initialize => {
+        UseCase::Initialize | UseCase::InitializeFingerprint => {
             if !first_ok {
                 if !first_retryable {
                     path.fail("initialize answered a final error".into());
                 }
                 if let Some(Reply::Initialized(r)) =
-                    retry(&world, &mut path, UseCase::Initialize, "", None).await
+                    retry(&world, &mut path, use_case, "", None).await
                 {
                     target = Some(*r);
                 }
@@ -587,11 +602,23 @@ fn check(world: &World, path: &mut Path, target: Option<&UploadRecord>) {
         .map(|r| r.status);
     match path.use_case {
         UseCase::Initialize
+        | UseCase::InitializeFingerprint
         | UseCase::Complete
         | UseCase::CompleteWithParts
         | UseCase::CompleteTakeover => {
             if target_status != Some(Status::Completed) {
                 path.fail(format!("the upload ended {target_status:?}, not COMPLETED"));
+            }
+            // With a fingerprint, the retries find the first attempt's upload instead of leaving
+            // it to expire.
+            let expired = records
+                .iter()
+                .filter(|r| r.status == Status::Expired)
+                .count();
+            if path.use_case == UseCase::InitializeFingerprint && expired != 0 {
+                path.fail(format!(
+                    "{expired} uploads of the same file were left to expire"
+                ));
             }
         }
         UseCase::Abort | UseCase::AbortLost => {
@@ -665,20 +692,88 @@ async fn matrix() -> (usize, usize, usize) {
 
 #[derive(Clone, Copy, Debug)]
 enum Race {
+    /// Ten initializes of one file with one fingerprint.
+    FingerprintTen,
     CompleteComplete,
     CompleteAbort,
     CompleteCleanup,
     InitializeAtLimitAbort,
 }
 
-const RACES: [Race; 4] = [
+const RACES: [Race; 5] = [
+    Race::FingerprintTen,
     Race::CompleteComplete,
     Race::CompleteAbort,
     Race::CompleteCleanup,
     Race::InitializeAtLimitAbort,
 ];
 
+async fn fingerprint_race(seed: u64) -> Result<(), String> {
+    let world = World::new(&[]);
+    world.faults.interleave(Some(seed));
+    world
+        .racing
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let ports = world.ports();
+    let all = (0..10).map(|_| initialize::initialize(ports, &world.config, fingerprinted()));
+    let answers = futures_join_all(all).await;
+    world.faults.interleave(None);
+    let mut ids = std::collections::BTreeSet::new();
+    let mut problems = Vec::new();
+    for answer in answers {
+        match answer {
+            Ok(done) => {
+                ids.insert(done.record.upload_id);
+            }
+            Err(e) => problems.push(format!("an initialize failed: {e}")),
+        }
+    }
+    let usage = world.records.usage(USER);
+    if ids.len() != 1 || usage.active_uploads != 1 || world.objects.uploads().len() != 1 {
+        problems.push(format!(
+            "{} uploads answered, quota {usage:?}, {} multipart uploads",
+            ids.len(),
+            world.objects.uploads().len()
+        ));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
+/// Polls every future in turn until all are done (the fakes yield at each call, so they interleave).
+async fn futures_join_all<F: Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut futures: Vec<_> = futures.map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    Poll::Ready(value) => *output = Some(value),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    outputs
+        .into_iter()
+        .map(|o| o.expect("every future finished"))
+        .collect()
+}
+
 async fn race(kind: Race, seed: u64) -> Result<(), String> {
+    if let Race::FingerprintTen = kind {
+        return fingerprint_race(seed).await;
+    }
     let limit = match kind {
         Race::InitializeAtLimitAbort => "1",
         _ => "3",
@@ -688,7 +783,8 @@ async fn race(kind: Race, seed: u64) -> Result<(), String> {
     let config = &world.config;
     let record = initialize::initialize(ports, config, new_upload())
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())?
+        .record;
     put_parts(&world, &record, |_| true);
     let mut rng = Rng::new(seed);
     if let Race::CompleteCleanup = kind {
@@ -716,6 +812,7 @@ async fn race(kind: Race, seed: u64) -> Result<(), String> {
             call(&world, UseCase::Initialize, "", None),
             call(&world, UseCase::Abort, id, None)
         ),
+        Race::FingerprintTen => unreachable!("raced above"),
     };
     world.faults.interleave(None);
     let a = a.map_err(ApiError::from);
@@ -768,6 +865,7 @@ async fn race(kind: Race, seed: u64) -> Result<(), String> {
                 problems.push("the client's complete must finish the upload".into());
             }
         }
+        Race::FingerprintTen => {}
         Race::InitializeAtLimitAbort => {
             if !matches!(b, Ok(Reply::Aborted(_))) {
                 problems.push("the abort must succeed".into());

@@ -13,5 +13,6 @@ mod harness;
 mod hostile;
 mod observability;
 mod quotas;
+mod resume;
 mod routes;
 mod soak;

@@ -21,7 +21,10 @@ use crate::domain::checksum::ChecksumAlgorithm;
 use crate::domain::record::{Completion, Transition};
 use crate::domain::{Status, UploadRecord};
 use crate::error::error_chain;
-use crate::ports::{BoxFuture, PageToken, Paged, PortError, Quota, QuotaUsage, RecordStore};
+use crate::ports::{
+    BoxFuture, Created, FingerprintClaim, PageToken, Paged, PortError, Quota, QuotaUsage,
+    RecordStore,
+};
 
 /// The GSI the cleanup uses to find stale uploads without scanning.
 pub const STATUS_EXPIRY_INDEX: &str = "status-expiresAt";
@@ -47,16 +50,27 @@ pub fn request_token(what: &str) -> String {
     digest[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Whether a transaction was cancelled because the condition of its first item failed.
-fn first_condition_failed(err: &TransactWriteItemsError) -> bool {
+/// Whether a transaction was cancelled because the condition of its item `index` failed.
+fn condition_failed(err: &TransactWriteItemsError, index: usize) -> bool {
     match err {
         TransactWriteItemsError::TransactionCanceledException(e) => e
             .cancellation_reasons()
-            .first()
+            .get(index)
             .and_then(|r| r.code())
             .is_some_and(|code| code == "ConditionalCheckFailed"),
         _ => false,
     }
+}
+
+/// Whether a transaction was cancelled because the condition of its first item failed.
+fn first_condition_failed(err: &TransactWriteItemsError) -> bool {
+    condition_failed(err, 0)
+}
+
+/// The item naming the upload an owner's fingerprint belongs to. Hashed, so neither the owner nor
+/// the client's string can shape the key (or collide with an upload id or a quota item).
+fn fingerprint_key(owner: &str, fingerprint: &str) -> String {
+    format!("fp#{}", request_token(&format!("{owner}\0{fingerprint}")))
 }
 
 fn failed<E: std::error::Error>(call: &'static str) -> impl Fn(E) -> PortError {
@@ -181,9 +195,14 @@ impl DynamoRecords {
         &self.client
     }
 
-    async fn create_record(&self, record: &UploadRecord, quota: Quota) -> Result<bool, PortError> {
+    async fn create_record(
+        &self,
+        record: &UploadRecord,
+        quota: Quota,
+        claim: Option<FingerprintClaim<'_>>,
+    ) -> Result<Created, PortError> {
         let Some(limit) = quota.max_bytes_in_flight.checked_sub(record.file_size) else {
-            return Ok(false);
+            return Ok(Created::QuotaExceeded);
         };
         let build = failed("TransactWriteItems");
         let reserve = Update::builder()
@@ -210,19 +229,63 @@ impl DynamoRecords {
             .condition_expression("attribute_not_exists(uploadId)")
             .build()
             .map_err(&build)?;
-        let result = self
+        let mut request = self
             .client
             .transact_write_items()
             .client_request_token(request_token(&format!("create {}", record.upload_id)))
             .transact_items(TransactWriteItem::builder().update(reserve).build())
-            .transact_items(TransactWriteItem::builder().put(put).build())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(e)) if first_condition_failed(e.err()) => Ok(false),
+            .transact_items(TransactWriteItem::builder().put(put).build());
+        if let Some(claim) = claim {
+            let mut put = Put::builder()
+                .table_name(&self.table)
+                .item(
+                    "uploadId",
+                    s(&fingerprint_key(&record.owner, claim.fingerprint)),
+                )
+                .item("uploadRef", s(&record.upload_id))
+                .item(TTL_ATTRIBUTE, n(record.ttl));
+            put = match claim.replaces {
+                None => put.condition_expression("attribute_not_exists(uploadId)"),
+                Some(replaced) => put
+                    .condition_expression("attribute_not_exists(uploadId) OR uploadRef = :replaces")
+                    .expression_attribute_values(":replaces", s(replaced)),
+            };
+            request = request.transact_items(
+                TransactWriteItem::builder()
+                    .put(put.build().map_err(&build)?)
+                    .build(),
+            );
+        }
+        match request.send().await {
+            Ok(_) => Ok(Created::Yes),
+            Err(SdkError::ServiceError(e)) if condition_failed(e.err(), 0) => {
+                Ok(Created::QuotaExceeded)
+            }
+            Err(SdkError::ServiceError(e)) if condition_failed(e.err(), 2) => {
+                Ok(Created::FingerprintTaken)
+            }
             Err(e) => Err(PortError::new("TransactWriteItems", error_chain(&e))),
         }
+    }
+
+    async fn fingerprinted(
+        &self,
+        owner: &str,
+        fingerprint: &str,
+    ) -> Result<Option<String>, PortError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("uploadId", s(&fingerprint_key(owner, fingerprint)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(failed("GetItem"))?;
+        Ok(output.item.and_then(|item| match item.get("uploadRef") {
+            Some(AttributeValue::S(id)) => Some(id.clone()),
+            _ => None,
+        }))
     }
 
     async fn get_record(&self, upload_id: &str) -> Result<Option<UploadRecord>, PortError> {
@@ -353,7 +416,24 @@ impl RecordStore for DynamoRecords {
         record: &'a UploadRecord,
         quota: Quota,
     ) -> BoxFuture<'a, Result<bool, PortError>> {
-        Box::pin(self.create_record(record, quota))
+        Box::pin(async move { Ok(self.create_record(record, quota, None).await? == Created::Yes) })
+    }
+
+    fn fingerprint<'a>(
+        &'a self,
+        owner: &'a str,
+        fingerprint: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, PortError>> {
+        Box::pin(self.fingerprinted(owner, fingerprint))
+    }
+
+    fn create_claiming<'a>(
+        &'a self,
+        record: &'a UploadRecord,
+        quota: Quota,
+        claim: FingerprintClaim<'a>,
+    ) -> BoxFuture<'a, Result<Created, PortError>> {
+        Box::pin(self.create_record(record, quota, Some(claim)))
     }
 
     fn transition<'a>(

@@ -8,7 +8,7 @@ use super::{caller, json_body, Deps, Outcome};
 use crate::clock::rfc3339;
 use crate::domain::checksum::ChecksumAlgorithm;
 use crate::domain::validate;
-use crate::usecases::initialize::{initialize, NewUpload};
+use crate::usecases::initialize::{initialize, Initialized, NewUpload};
 
 pub async fn handle(deps: &Deps, req: &Request) -> Outcome {
     let owner = caller(req)?;
@@ -26,8 +26,9 @@ pub async fn handle(deps: &Deps, req: &Request) -> Outcome {
             .map(ChecksumAlgorithm::parse)
             .transpose()?,
         part_size: body.opt_integer("partSize", 0, u64::MAX)?,
+        fingerprint: validate::fingerprint(body.opt_string("fingerprint")?)?,
     };
-    let record = initialize(deps.ports(), &deps.config, new).await?;
+    let Initialized { record, resumed } = initialize(deps.ports(), &deps.config, new).await?;
     let mut body = json!({
         "uploadId": record.upload_id,
         "key": record.key,
@@ -39,5 +40,16 @@ pub async fn handle(deps: &Deps, req: &Request) -> Outcome {
         body["checksumAlgorithm"] = json!(algorithm.as_str());
         body["checksumHeader"] = json!(algorithm.header());
     }
-    Ok((StatusCode::CREATED, body))
+    body["resumed"] = json!(resumed.is_some());
+    match resumed {
+        None => Ok((StatusCode::CREATED, body)),
+        Some(parts) => {
+            body["status"] = json!(record.status_at(deps.clock.epoch_secs()).as_str());
+            body["parts"] = parts
+                .iter()
+                .map(|p| json!({ "PartNumber": p.number, "ETag": p.etag, "Size": p.size }))
+                .collect();
+            Ok((StatusCode::OK, body))
+        }
+    }
 }

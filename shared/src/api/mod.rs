@@ -205,6 +205,9 @@ impl Endpoint {
                 "TransactWriteItems",
                 "CreateMultipartUpload",
                 "AbortMultipartUpload",
+                // Resuming by fingerprint: the parts held, or settling an upload S3 dropped.
+                "ListParts",
+                "HeadObject",
             ],
             Self::PresignedUrl | Self::BatchPresignedUrls => &["GetItem", "PresignUploadPart"],
             Self::Complete => &[

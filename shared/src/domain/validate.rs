@@ -76,6 +76,18 @@ impl JsonBody {
     }
 }
 
+/// The optional `fingerprint` a client computes for its file: 1 to 128 characters.
+pub fn fingerprint(raw: Option<&str>) -> Result<Option<String>, ApiError> {
+    match raw {
+        None => Ok(None),
+        Some(f) if !f.trim().is_empty() && f.chars().count() <= 128 => Ok(Some(f.to_owned())),
+        Some(_) => Err(ApiError::bad_request(
+            "INVALID_FINGERPRINT",
+            "fingerprint must be 1 to 128 characters, for example a hash of the file's name, size and modification time",
+        )),
+    }
+}
+
 /// Below 2^53 every whole number has an exact `f64`, so `5.0` can be read as `5` without guessing.
 const EXACT_F64_INTEGERS: f64 = 9_007_199_254_740_992.0;
 

@@ -1,4 +1,7 @@
 //! Initialize: plans the parts, starts the multipart upload and records it with its quota share.
+//! With a fingerprint, an unfinished upload of the caller's with the same fingerprint and size is
+//! answered instead (resumed); the record and the fingerprint's claim are written in one
+//! transaction, so of concurrent initializes of one file exactly one starts an upload.
 //!
 //! Storage is only asked for a multipart upload after a quota read says there is room, and any
 //! multipart upload this request cannot hand to the client is aborted before it answers. If the
@@ -10,7 +13,8 @@ use crate::domain::key::object_key;
 use crate::domain::record::Transition;
 use crate::domain::sizing::{PartPlan, MAX_PARTS, MAX_PART_SIZE, MIN_PART_SIZE};
 use crate::domain::{Status, UploadError, UploadRecord};
-use crate::ports::{Ports, Quota};
+use crate::ports::{Created, FingerprintClaim, PortError, Ports, Quota, StoredPart};
+use crate::usecases::settle_gone;
 
 /// A checked request to start an upload.
 #[derive(Clone, Debug)]
@@ -23,7 +27,21 @@ pub struct NewUpload {
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// The client's preferred part size, honoured when it fits S3's limits.
     pub part_size: Option<u64>,
+    /// The client's fingerprint of the file: an unfinished upload of the caller's with the same
+    /// fingerprint and size is resumed instead of starting another.
+    pub fingerprint: Option<String>,
 }
+
+/// A started upload, or a resumed one with the parts storage already holds.
+#[derive(Clone, Debug)]
+pub struct Initialized {
+    pub record: UploadRecord,
+    /// `Some` when an unfinished upload with the same fingerprint and size was resumed.
+    pub resumed: Option<Vec<StoredPart>>,
+}
+
+/// How many times a fingerprint claimed by a concurrent request is looked up again.
+const CLAIM_ATTEMPTS: usize = 3;
 
 /// The quota configured for every user.
 pub fn quota(config: &Config) -> Quota {
@@ -86,18 +104,76 @@ pub async fn initialize(
     ports: Ports<'_>,
     config: &Config,
     new: NewUpload,
-) -> Result<UploadRecord, UploadError> {
+) -> Result<Initialized, UploadError> {
     let plan = plan(config, new.file_size, new.part_size)?;
     let quota = quota(config);
-    // Refuse before storage is touched; the transaction below still enforces the limit atomically.
-    let usage = ports.records.quota_usage(&new.owner).await?;
-    if usage.active_uploads >= quota.max_active_uploads.min(i64::MAX as u64) as i64
-        || (usage.bytes_in_flight.max(0) as u64).saturating_add(new.file_size)
-            > quota.max_bytes_in_flight
-    {
-        return Err(UploadError::QuotaExceeded(quota));
+    for _ in 0..CLAIM_ATTEMPTS {
+        let mut replaces = None;
+        if let Some(fingerprint) = &new.fingerprint {
+            match resumable(ports, &new, fingerprint).await? {
+                Found::Resumable(resumed) => return Ok(*resumed),
+                Found::Replaceable(id) => replaces = Some(id),
+                Found::Nothing => {}
+            }
+        }
+        // Refuse before storage is touched; the transaction below still enforces it atomically.
+        let usage = ports.records.quota_usage(&new.owner).await?;
+        if usage.active_uploads >= quota.max_active_uploads.min(i64::MAX as u64) as i64
+            || (usage.bytes_in_flight.max(0) as u64).saturating_add(new.file_size)
+                > quota.max_bytes_in_flight
+        {
+            return Err(UploadError::QuotaExceeded(quota));
+        }
+        let record = start(ports, config, &new, plan).await?;
+        let created = match &new.fingerprint {
+            None => ports.records.create(&record, quota).await.map(|yes| {
+                if yes {
+                    Created::Yes
+                } else {
+                    Created::QuotaExceeded
+                }
+            }),
+            Some(fingerprint) => {
+                let claim = FingerprintClaim {
+                    fingerprint,
+                    replaces: replaces.as_deref(),
+                };
+                ports.records.create_claiming(&record, quota, claim).await
+            }
+        };
+        match created {
+            Ok(Created::Yes) => {
+                return Ok(Initialized {
+                    record,
+                    resumed: None,
+                })
+            }
+            Ok(Created::QuotaExceeded) => {
+                roll_back(ports, &record, false).await;
+                return Err(UploadError::QuotaExceeded(quota));
+            }
+            // A concurrent initialize of the same file won: drop ours and answer with theirs.
+            Ok(Created::FingerprintTaken) => roll_back(ports, &record, false).await,
+            Err(err) => {
+                // The record may have been written: the client never learns its id, so end it too.
+                roll_back(ports, &record, true).await;
+                return Err(err.into());
+            }
+        }
     }
+    Err(UploadError::Unavailable(PortError::new(
+        "TransactWriteItems",
+        "the fingerprint kept being claimed by concurrent requests",
+    )))
+}
 
+/// Starts the multipart upload and builds its record.
+async fn start(
+    ports: Ports<'_>,
+    config: &Config,
+    new: &NewUpload,
+    plan: PartPlan,
+) -> Result<UploadRecord, UploadError> {
     let upload_id = uuid::Uuid::new_v4().hyphenated().to_string();
     tracing::Span::current().record("upload_id", upload_id.as_str());
     let key = object_key(&new.owner, &upload_id, &new.file_name);
@@ -107,13 +183,13 @@ pub async fn initialize(
         .await?;
     let now = ports.time.now();
     let expires_at = now + config.upload_ttl_secs as i64;
-    let record = UploadRecord {
+    Ok(UploadRecord {
         upload_id,
-        owner: new.owner,
+        owner: new.owner.clone(),
         key,
         s3_upload_id,
-        file_name: new.file_name,
-        file_type: new.file_type,
+        file_name: new.file_name.clone(),
+        file_type: new.file_type.clone(),
         file_size: new.file_size,
         part_size: plan.part_size,
         total_parts: plan.total_parts,
@@ -124,17 +200,59 @@ pub async fn initialize(
         ttl: expires_at + config.record_retention_secs as i64,
         completing_since: None,
         completion: None,
+    })
+}
+
+enum Found {
+    Resumable(Box<Initialized>),
+    /// The fingerprint names this upload, which is finished, lost or of another size.
+    Replaceable(String),
+    Nothing,
+}
+
+/// The caller's unfinished upload of the same file, if its fingerprint names one.
+async fn resumable(
+    ports: Ports<'_>,
+    new: &NewUpload,
+    fingerprint: &str,
+) -> Result<Found, UploadError> {
+    let Some(id) = ports.records.fingerprint(&new.owner, fingerprint).await? else {
+        return Ok(Found::Nothing);
     };
-    match ports.records.create(&record, quota).await {
-        Ok(true) => Ok(record),
-        Ok(false) => {
-            roll_back(ports, &record, false).await;
-            Err(UploadError::QuotaExceeded(quota))
+    let now = ports.time.now();
+    let record = match ports.records.get(&id).await? {
+        Some(record)
+            if record.owner == new.owner
+                && record.file_size == new.file_size
+                && matches!(
+                    record.status_at(now),
+                    Status::Initiated | Status::Completing
+                ) =>
+        {
+            record
         }
-        Err(err) => {
-            // The record may have been written: the client never learns its id, so end it too.
-            roll_back(ports, &record, true).await;
-            Err(err.into())
+        _ => return Ok(Found::Replaceable(id)),
+    };
+    match ports
+        .objects
+        .list_parts(&record.key, &record.s3_upload_id)
+        .await?
+    {
+        Some(parts) => {
+            tracing::Span::current().record("upload_id", record.upload_id.as_str());
+            let parts = parts
+                .into_iter()
+                .filter(|p| (1..=record.total_parts).contains(&p.number))
+                .collect();
+            Ok(Found::Resumable(Box::new(Initialized {
+                record,
+                resumed: Some(parts),
+            })))
+        }
+        // Storage dropped it (or it completed meanwhile): settle it, and start afresh.
+        None => {
+            settle_gone(ports, &record, "initialize").await?;
+            Ok(Found::Replaceable(id))
         }
     }
 }

@@ -22,9 +22,9 @@ use shared::domain::record::Transition;
 use shared::domain::{Status, UploadRecord};
 use shared::metrics::Metric;
 use shared::ports::{
-    BoxFuture, CompleteError, CompletedObject, MetricsSink, MultipartListing, ObjectHead,
-    ObjectStore, PageToken, Paged, PartRef, PortError, Ports, Quota, QuotaUsage, RecordStore,
-    StoredPart, Time,
+    BoxFuture, CompleteError, CompletedObject, Created, FingerprintClaim, MetricsSink,
+    MultipartListing, ObjectHead, ObjectStore, PageToken, Paged, PartRef, PortError, Ports, Quota,
+    QuotaUsage, RecordStore, StoredPart, Time,
 };
 
 pub const MIB: u64 = 1024 * 1024;
@@ -216,6 +216,8 @@ struct RecordState {
     quota: HashMap<String, QuotaUsage>,
     /// Successful transactions by ClientRequestToken: a repeat is answered like the first.
     tokens: HashMap<String, bool>,
+    /// (owner, fingerprint) -> the upload it names.
+    fingerprints: HashMap<(String, String), String>,
 }
 
 pub struct FakeRecords {
@@ -278,11 +280,16 @@ impl FakeRecords {
         state.records.insert(record.upload_id.clone(), record);
     }
 
-    fn create_now(&self, record: &UploadRecord, quota: Quota) -> Result<bool, PortError> {
+    fn create_now(
+        &self,
+        record: &UploadRecord,
+        quota: Quota,
+        claim: Option<FingerprintClaim<'_>>,
+    ) -> Result<Created, PortError> {
         let mut state = self.state.lock().unwrap();
         let token = format!("create {}", record.upload_id);
-        if let Some(done) = state.tokens.get(&token) {
-            return Ok(*done);
+        if state.tokens.contains_key(&token) {
+            return Ok(Created::Yes);
         }
         let usage = state.quota.get(&record.owner).copied();
         // DynamoDB's condition: no quota item yet, or below both limits.
@@ -298,11 +305,18 @@ impl FakeRecords {
             }
         };
         if !room {
-            return Ok(false);
+            return Ok(Created::QuotaExceeded);
         }
         if state.records.contains_key(&record.upload_id) {
             // The put's condition failed: the transaction is cancelled on its second item.
             return Err(PortError::new("TransactWriteItems", "put condition failed"));
+        }
+        let claim_key = claim.map(|c| (record.owner.clone(), c.fingerprint.to_owned()));
+        if let (Some(claim), Some(key)) = (claim, &claim_key) {
+            let held = state.fingerprints.get(key);
+            if held.is_some() && held.map(String::as_str) != claim.replaces {
+                return Ok(Created::FingerprintTaken);
+            }
         }
         let usage = state.quota.entry(record.owner.clone()).or_default();
         usage.active_uploads += 1;
@@ -310,8 +324,11 @@ impl FakeRecords {
         state
             .records
             .insert(record.upload_id.clone(), record.clone());
+        if let Some(key) = claim_key {
+            state.fingerprints.insert(key, record.upload_id.clone());
+        }
         state.tokens.insert(token, true);
-        Ok(true)
+        Ok(Created::Yes)
     }
 
     fn transition_now(&self, record: &UploadRecord, t: &Transition) -> bool {
@@ -373,7 +390,32 @@ impl RecordStore for FakeRecords {
         quota: Quota,
     ) -> BoxFuture<'a, Result<bool, PortError>> {
         Box::pin(self.faulty("TransactWriteItems(create)", move || {
-            self.create_now(record, quota)
+            Ok(self.create_now(record, quota, None)? == Created::Yes)
+        }))
+    }
+
+    fn fingerprint<'a>(
+        &'a self,
+        owner: &'a str,
+        fingerprint: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, PortError>> {
+        Box::pin(self.faulty("GetItem(fingerprint)", move || {
+            let state = self.state.lock().unwrap();
+            Ok(state
+                .fingerprints
+                .get(&(owner.to_owned(), fingerprint.to_owned()))
+                .cloned())
+        }))
+    }
+
+    fn create_claiming<'a>(
+        &'a self,
+        record: &'a UploadRecord,
+        quota: Quota,
+        claim: FingerprintClaim<'a>,
+    ) -> BoxFuture<'a, Result<Created, PortError>> {
+        Box::pin(self.faulty("TransactWriteItems(create)", move || {
+            self.create_now(record, quota, Some(claim))
         }))
     }
 
