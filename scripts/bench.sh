@@ -18,6 +18,9 @@ trap 'rm -rf "$out"' EXIT
 echo "==> criterion: presigning and the batch handler" >&2
 cargo bench --locked -p shared --bench presign
 
+echo "==> the CLI's resume journal: 10,000 parts" >&2
+cargo run --release --locked -q -p upload-client --example bench_journal
+
 echo "==> release builds: x86-64 and arm64" >&2
 packages=()
 for crate in functions/*/; do packages+=(-p "$(basename "$crate")"); done

@@ -28,6 +28,12 @@ pub struct Initialized {
     pub chunk_size: u64,
     pub total_parts: u32,
     pub expires_at: String,
+    /// An unfinished upload of the same file (same fingerprint and size) was answered.
+    #[serde(default)]
+    pub resumed: bool,
+    /// When resumed: the parts storage already holds.
+    #[serde(default)]
+    pub parts: Vec<ListedPart>,
 }
 
 /// One presigned part URL, with the headers its `PUT` must carry (checksummed uploads).
@@ -150,11 +156,15 @@ impl Api {
         file_type: &str,
         file_size: u64,
         checksum_algorithm: Option<&str>,
+        fingerprint: Option<&str>,
     ) -> Result<Initialized, Error> {
         let mut body =
             json!({ "fileName": file_name, "fileType": file_type, "fileSize": file_size });
         if let Some(algorithm) = checksum_algorithm {
             body["checksumAlgorithm"] = json!(algorithm);
+        }
+        if let Some(fingerprint) = fingerprint {
+            body["fingerprint"] = json!(fingerprint);
         }
         self.call(Method::POST, "/initialize", Some(body)).await
     }

@@ -265,12 +265,28 @@ impl Uploader {
             Some(t) => t.clone(),
             None => guess_content_type(&name).to_owned(),
         };
-        // Not retried: a lost answer would leave a second upload behind.
         let algorithm = self.options.checksum.then_some("SHA256");
+        // With the file's fingerprint a repeated initialize answers the same upload, so a lost
+        // answer is retried safely, and a run whose state file was lost picks its upload up again.
+        let fingerprint = file_fingerprint(file, size, self.options.checksum).await?;
         let init = self
-            .api
-            .initialize(&name, &content_type, size, algorithm)
+            .retry_api(&progress, || {
+                self.api
+                    .initialize(&name, &content_type, size, algorithm, Some(&fingerprint))
+            })
             .await?;
+        let held: BTreeMap<u32, Option<String>> = init
+            .parts
+            .iter()
+            .filter(|p| (1..=init.total_parts).contains(&p.number))
+            .map(|p| (p.number, p.etag.clone()))
+            .collect();
+        let held_bytes: u64 = init
+            .parts
+            .iter()
+            .filter(|p| held.contains_key(&p.number))
+            .map(|p| p.size)
+            .sum();
         let plan = Plan {
             upload_id: init.upload_id,
             key: init.key,
@@ -287,18 +303,22 @@ impl Uploader {
             total_parts: plan.total_parts,
             file_size: plan.file_size,
             api: self.api.base().to_owned(),
-            done: BTreeMap::new(),
+            done: held,
             puts: 0,
         };
         state::save(&state_path, &saved)?;
+        let todo: Vec<u32> = (1..=plan.total_parts)
+            .filter(|n| !saved.done.contains_key(n))
+            .collect();
+        let already = u64::from(plan.total_parts) - todo.len() as u64;
         let run = self.run_for(file, state_path, plan, saved, progress);
-        let todo: Vec<u32> = (1..=run.plan.total_parts).collect();
-        run.progress.started(&run.plan, 0, run.plan.total_parts);
+        run.progress
+            .started(&run.plan, held_bytes, todo.len() as u32);
         run.clone()
             .send_parts(todo)
             .await
             .inspect_err(|_| run.save())?;
-        run.finish(0).await
+        run.finish(already).await
     }
 
     /// Continues upload `upload_id` of `file`: asks storage which parts it holds, sends the rest,
@@ -436,6 +456,7 @@ impl Uploader {
             state_path,
             plan,
             saved: Mutex::new(saved),
+            journal: Arc::new(Mutex::new(None)),
             progress,
             counters: Counters::default(),
         })
@@ -458,6 +479,8 @@ struct Run {
     state_path: PathBuf,
     plan: Plan,
     saved: Mutex<UploadState>,
+    /// The state file, open for appending once the first part is stored.
+    journal: Arc<Mutex<Option<state::Journal>>>,
     progress: Arc<dyn Progress>,
     counters: Counters,
 }
@@ -597,7 +620,7 @@ impl Run {
                 url = self.refresh(part).await?;
             }
             let failure = match self.put(&url, &data).await {
-                Ok(etag) => return self.stored(part, etag, len),
+                Ok(etag) => return self.stored(part, etag, len).await,
                 Err(failure) => failure,
             };
             if failure.kind == FailureKind::Fatal || tries > self.options.max_retries {
@@ -707,27 +730,46 @@ impl Run {
         failed(message, kind)
     }
 
-    /// Writes the state file (the `PUT` count) after a failure; best effort, the error comes first.
+    /// Records the `PUT` count in the state file after a failure; best effort, the error comes first.
     fn save(&self) {
-        if let Ok(saved) = self.saved.lock() {
-            let _ = state::save(&self.state_path, &saved);
+        let puts = match self.saved.lock() {
+            Ok(saved) => saved.puts,
+            Err(_) => return,
+        };
+        if let Ok(mut journal) = self.journal.lock() {
+            if let Some(journal) = journal.as_mut() {
+                let _ = journal.puts(puts);
+            }
         }
     }
 
-    /// Records a stored part in the state file.
-    fn stored(&self, part: u32, etag: Option<String>, len: u64) -> Result<(), Error> {
+    /// Records a stored part: one line appended to the journal and synced, on a blocking thread.
+    async fn stored(&self, part: u32, etag: Option<String>, len: u64) -> Result<(), Error> {
         self.counters.parts_uploaded.fetch_add(1, Ordering::Relaxed);
         self.counters
             .bytes_uploaded
             .fetch_add(len, Ordering::Relaxed);
-        {
+        let puts = {
             let mut saved = self
                 .saved
                 .lock()
                 .map_err(|_| Error::State("the upload state lock was poisoned".into()))?;
-            saved.done.insert(part, etag);
-            state::save(&self.state_path, &saved)?;
-        }
+            saved.done.insert(part, etag.clone());
+            saved.puts
+        };
+        let (journal, path) = (self.journal.clone(), self.state_path.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut journal = journal
+                .lock()
+                .map_err(|_| Error::State("the journal lock was poisoned".into()))?;
+            let journal = match journal.as_mut() {
+                Some(open) => open,
+                None => journal.insert(state::Journal::open(&path)?),
+            };
+            journal.stored(part, etag, puts)
+        })
+        .await
+        .map_err(|e| Error::State(format!("writing the state file stopped unexpectedly: {e}")))??;
         self.progress.part_stored(part, len);
         Ok(())
     }
@@ -954,6 +996,39 @@ pub fn guess_content_type(name: &str) -> &'static str {
         "txt" => "text/plain",
         _ => "application/octet-stream",
     }
+}
+
+/// What identifies `file` across runs, reinstalls and renames: a SHA-256 of its size, whether the
+/// upload is checksummed, and its first and last MiB (read on a blocking thread).
+async fn file_fingerprint(file: &Path, size: u64, checksummed: bool) -> Result<String, Error> {
+    use sha2::{Digest, Sha256};
+    use std::io::{Read, Seek, SeekFrom};
+    const EDGE: u64 = 1024 * 1024;
+    let path = file.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let read = |offset: u64, len: u64| -> std::io::Result<Vec<u8>> {
+            let mut f = std::fs::File::open(&path)?;
+            f.seek(SeekFrom::Start(offset))?;
+            let mut buf = vec![0; len as usize];
+            f.read_exact(&mut buf)?;
+            Ok(buf)
+        };
+        let edge = EDGE.min(size);
+        let mut hasher = Sha256::new();
+        hasher.update(format!("upload-fingerprint-v1|{size}|{checksummed}|").as_bytes());
+        hasher.update(read(0, edge)?);
+        hasher.update(read(size - edge, edge)?);
+        Ok::<_, std::io::Error>(
+            hasher
+                .finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>(),
+        )
+    })
+    .await
+    .map_err(|e| Error::State(format!("fingerprinting the file stopped unexpectedly: {e}")))?
+    .map_err(|e| Error::io(file, e))
 }
 
 #[cfg(test)]

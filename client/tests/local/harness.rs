@@ -160,9 +160,12 @@ pub fn state_file(file: &Path) -> PathBuf {
     upload_client::state::state_path(file)
 }
 
+/// The state file as JSON (`done` holds the stored parts), read the way the CLI reads it.
 pub fn read_state(file: &Path) -> Option<Value> {
-    let text = std::fs::read_to_string(state_file(file)).ok()?;
-    serde_json::from_str(&text).ok()
+    let state = upload_client::state::load(&state_file(file)).ok()??;
+    let mut value = serde_json::to_value(&state).ok()?;
+    value["done"] = serde_json::to_value(&state.done).ok()?;
+    Some(value)
 }
 
 /// Waits until the state file records at least `parts` stored parts; panics after `limit`.

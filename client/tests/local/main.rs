@@ -125,6 +125,39 @@ async fn a_killed_upload_resumes_with_only_the_missing_parts() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_upload_whose_state_file_is_lost_resumes_by_fingerprint() {
+    let stack = Stack::start().await;
+    let scratch = Scratch::new();
+    let bytes = file_bytes(FILE_SIZE, 9);
+    let file = scratch.file("reinstalled.mp4", &bytes);
+    let mut command = stack.cli(&["upload", path(&file), "--concurrency", "1"]);
+    command
+        .env("UPLOAD_PART_DELAY_MS", "700")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = command.spawn().expect("the CLI starts");
+    let state = wait_for_parts(&file, 2, Duration::from_secs(60)).await;
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    let upload_id = state["uploadId"].as_str().expect("uploadId").to_owned();
+    // The app was reinstalled: nothing but the file is left.
+    std::fs::remove_file(state_file(&file)).expect("state file removed");
+
+    let out = output(stack.cli(&["upload", path(&file)])).await;
+    assert!(out.status.success(), "upload failed: {}", stderr(&out));
+    let result = stdout_json(&out);
+    assert_eq!(result["uploadId"], upload_id.as_str(), "the same upload");
+    let stats = &result["stats"];
+    let already = stats["partsAlreadyStored"].as_u64().expect("count");
+    let puts = stats["puts"].as_u64().expect("count");
+    assert!(already >= 2, "{result}");
+    assert_eq!(puts, PARTS - already, "only the missing parts: {result}");
+    assert_eq!(result["completion"]["status"], "COMPLETED");
+    let key = result["key"].as_str().expect("key");
+    assert_eq!(sha256(&stack.read_object(key).await), sha256(&bytes));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn injected_faults_and_expired_urls_are_retried_and_the_upload_completes() {
     let stack = Stack::start().await;
     let scratch = Scratch::new();
