@@ -90,17 +90,7 @@ async fn a_killed_upload_resumes_with_only_the_missing_parts() {
     let bytes = file_bytes(FILE_SIZE, 2);
     let file = scratch.file("killed.mp4", &bytes);
 
-    // One part at a time, slowly, so it can be killed between parts.
-    let mut command = stack.cli(&["upload", path(&file), "--concurrency", "1"]);
-    command
-        .env("UPLOAD_PART_DELAY_MS", "700")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let mut child = command.spawn().expect("the CLI starts");
-    let state = wait_for_parts(&file, 2, Duration::from_secs(60)).await;
-    child.kill().expect("SIGKILL");
-    let _ = child.wait();
-    let upload_id = state["uploadId"].as_str().expect("uploadId").to_owned();
+    let upload_id = kill_after_two_parts(&stack, &file).await;
     let saved = read_state(&file).expect("a killed run leaves its state file");
     assert_eq!(saved["totalParts"], PARTS);
     assert_eq!(saved["chunkSize"], 5 * MIB);
@@ -130,16 +120,7 @@ async fn a_killed_upload_whose_state_file_is_lost_resumes_by_fingerprint() {
     let scratch = Scratch::new();
     let bytes = file_bytes(FILE_SIZE, 9);
     let file = scratch.file("reinstalled.mp4", &bytes);
-    let mut command = stack.cli(&["upload", path(&file), "--concurrency", "1"]);
-    command
-        .env("UPLOAD_PART_DELAY_MS", "700")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let mut child = command.spawn().expect("the CLI starts");
-    let state = wait_for_parts(&file, 2, Duration::from_secs(60)).await;
-    child.kill().expect("SIGKILL");
-    let _ = child.wait();
-    let upload_id = state["uploadId"].as_str().expect("uploadId").to_owned();
+    let upload_id = kill_after_two_parts(&stack, &file).await;
     // The app was reinstalled: nothing but the file is left.
     std::fs::remove_file(state_file(&file)).expect("state file removed");
 
@@ -329,6 +310,21 @@ async fn the_library_uploads_with_small_url_batches_and_refuses_a_second_upload_
     assert_eq!(again.completion["status"], "COMPLETED");
     assert_eq!(again.stats.puts, 0);
     assert!(read_state(&file).is_none());
+}
+
+/// Starts `upload FILE` one part at a time, slowly, and kills it (SIGKILL) once its state file
+/// records two stored parts; the upload's id.
+async fn kill_after_two_parts(stack: &Stack, file: &std::path::Path) -> String {
+    let mut command = stack.cli(&["upload", path(file), "--concurrency", "1"]);
+    command
+        .env("UPLOAD_PART_DELAY_MS", "700")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = command.spawn().expect("the CLI starts");
+    let state = wait_for_parts(file, 2, Duration::from_secs(60)).await;
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    state["uploadId"].as_str().expect("uploadId").to_owned()
 }
 
 fn path(file: &std::path::Path) -> &str {

@@ -57,11 +57,14 @@ pub struct Limits {
 }
 
 impl Limits {
-    fn exhausted(&self, summary: &Summary) -> bool {
-        (summary.aborted + summary.already_gone + summary.orphans_aborted + summary.reconciled)
-            as usize
-            >= self.max_aborts
-            || Instant::now() >= self.deadline
+    /// Whether the run must stop here (at its abort limit or deadline); marks it incomplete if so.
+    fn stop(&self, summary: &mut Summary) -> bool {
+        let done =
+            summary.aborted + summary.already_gone + summary.orphans_aborted + summary.reconciled;
+        if done as usize >= self.max_aborts || Instant::now() >= self.deadline {
+            summary.incomplete = true;
+        }
+        summary.incomplete
     }
 }
 
@@ -128,8 +131,7 @@ async fn settle_stuck(
     let now = ports.time.now();
     let mut start: Option<PageToken> = None;
     loop {
-        if limits.exhausted(summary) {
-            summary.incomplete = true;
+        if limits.stop(summary) {
             return Ok(());
         }
         summary.aws_calls += 1;
@@ -141,8 +143,7 @@ async fn settle_stuck(
             if !stale(&record, now, config.completing_stale_secs) {
                 continue;
             }
-            if limits.exhausted(summary) {
-                summary.incomplete = true;
+            if limits.stop(summary) {
                 return Ok(());
             }
             summary.aws_calls += 1;
@@ -208,8 +209,7 @@ async fn expire_stale(
     let now = ports.time.now();
     let mut start = None;
     loop {
-        if limits.exhausted(summary) {
-            summary.incomplete = true;
+        if limits.stop(summary) {
             return Ok(());
         }
         summary.aws_calls += 1;
@@ -218,8 +218,7 @@ async fn expire_stale(
             .by_status(Status::Initiated, now, start, PAGE)
             .await?;
         for record in records {
-            if limits.exhausted(summary) {
-                summary.incomplete = true;
+            if limits.stop(summary) {
                 return Ok(());
             }
             summary.found += 1;
@@ -270,8 +269,7 @@ async fn abort_orphans(
     let mut start = None;
     loop {
         // Checked on every page, so a bucket of millions of uploads cannot outrun the deadline.
-        if limits.exhausted(summary) {
-            summary.incomplete = true;
+        if limits.stop(summary) {
             return Ok(());
         }
         summary.aws_calls += 1;
@@ -280,8 +278,7 @@ async fn abort_orphans(
             if upload.initiated > oldest_live {
                 continue;
             }
-            if limits.exhausted(summary) {
-                summary.incomplete = true;
+            if limits.stop(summary) {
                 return Ok(());
             }
             summary.aws_calls += 1;
