@@ -15,10 +15,11 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use crate::api::{excerpt, Api, CompletedPart, PartUrl};
+use crate::api::{excerpt, Api, PartUrl};
 use crate::body::CountingBody;
 use crate::error::{error_chain, Error};
 use crate::state::{self, UploadState};
+use contract::{ChecksumAlgorithm, CompletedPart, ObjectKey, UploadId, UploadStatus};
 
 /// How an upload runs.
 #[derive(Debug)]
@@ -125,8 +126,8 @@ fn parse_faults(name: &str, text: &str) -> Result<HashMap<u32, u32>, Error> {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Plan {
-    pub upload_id: String,
-    pub key: String,
+    pub upload_id: UploadId,
+    pub key: ObjectKey,
     pub chunk_size: u64,
     pub total_parts: u32,
     pub file_size: u64,
@@ -217,8 +218,8 @@ struct Counters {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Outcome {
-    pub upload_id: String,
-    pub key: String,
+    pub upload_id: UploadId,
+    pub key: ObjectKey,
     /// `complete`'s answer (or `status`'s, when the upload had completed already).
     pub completion: Value,
     /// Whether `complete` was sent the client's own ETags (else the server read them from storage).
@@ -266,7 +267,7 @@ impl Uploader {
             None => guess_content_type(&name).to_owned(),
         };
         // Not retried: a lost answer would leave a second upload behind.
-        let algorithm = self.options.checksum.then_some("SHA256");
+        let algorithm = self.options.checksum.then_some(ChecksumAlgorithm::Sha256);
         let init = self
             .api
             .initialize(&name, &content_type, size, algorithm)
@@ -281,7 +282,7 @@ impl Uploader {
         };
         plan.check()?;
         let saved = UploadState {
-            upload_id: plan.upload_id.clone(),
+            upload_id: plan.upload_id,
             key: plan.key.clone(),
             chunk_size: plan.chunk_size,
             total_parts: plan.total_parts,
@@ -305,7 +306,7 @@ impl Uploader {
     /// completes. Works with or without the state file.
     pub async fn resume(
         &self,
-        upload_id: &str,
+        upload_id: &UploadId,
         file: &Path,
         progress: Arc<dyn Progress>,
     ) -> Result<Outcome, Error> {
@@ -313,7 +314,7 @@ impl Uploader {
         let state_path = state::state_path(file);
         let saved = state::load(&state_path)?;
         if let Some(saved) = &saved {
-            if saved.upload_id != upload_id {
+            if saved.upload_id != *upload_id {
                 return Err(Error::State(format!(
                     "{} belongs to upload {}, not {upload_id}: resume that one, or delete the state file",
                     state_path.display(),
@@ -332,14 +333,14 @@ impl Uploader {
             )));
         }
         let plan = Plan {
-            upload_id: status.upload_id.clone(),
+            upload_id: status.upload_id,
             key: status.key.clone(),
             chunk_size: status.chunk_size,
             total_parts: status.total_parts,
             file_size: status.file_size,
-            checksummed: match status.checksum_algorithm.as_deref() {
+            checksummed: match &status.checksum_algorithm {
                 None => false,
-                Some("SHA256") => true,
+                Some(ChecksumAlgorithm::Sha256) => true,
                 Some(other) => {
                     return Err(Error::State(format!(
                         "upload {upload_id} verifies parts with {other}; this client computes SHA256 only"
@@ -349,7 +350,7 @@ impl Uploader {
         };
         plan.check()?;
         let mut saved = saved.unwrap_or_else(|| UploadState {
-            upload_id: plan.upload_id.clone(),
+            upload_id: plan.upload_id,
             key: plan.key.clone(),
             chunk_size: plan.chunk_size,
             total_parts: plan.total_parts,
@@ -358,27 +359,27 @@ impl Uploader {
             done: BTreeMap::new(),
             puts: 0,
         });
-        match status.status.as_str() {
-            "COMPLETED" => {
+        match &status.status {
+            UploadStatus::Completed => {
                 state::remove(&state_path)?;
                 return Ok(Outcome {
                     upload_id: plan.upload_id,
                     key: plan.key,
-                    completion: status.raw,
+                    completion: serde_json::to_value(&status).unwrap_or_default(),
                     sent_etags: false,
                     stats: Stats::default(),
                 });
             }
-            "COMPLETING" => {
+            UploadStatus::Completing => {
                 // Someone's complete is running: join it.
                 let run = self.run_for(file, state_path, plan, saved, progress);
                 return run.finish(0).await;
             }
-            "INITIATED" => {}
+            UploadStatus::Initiated => {}
             other => {
                 return Err(Error::NotResumable {
-                    upload_id: upload_id.to_owned(),
-                    status: other.to_owned(),
+                    upload_id: upload_id.to_string(),
+                    status: other.to_string(),
                 })
             }
         }
@@ -390,17 +391,17 @@ impl Uploader {
         let mut held = BTreeMap::new();
         let mut held_bytes = 0;
         for part in listed {
-            let (_, len) = plan.range(part.number);
-            if part.number < 1 || part.number > plan.total_parts || part.size != len {
+            let (_, len) = plan.range(part.part_number);
+            if part.part_number < 1 || part.part_number > plan.total_parts || part.size != len {
                 continue;
             }
             // Keep only ETags this client received itself and storage still agrees with.
-            let ours = saved.done.get(&part.number).cloned().flatten();
+            let ours = saved.done.get(&part.part_number).cloned().flatten();
             let etag = match (&ours, &part.etag) {
                 (Some(ours), Some(theirs)) if ours != theirs => None,
                 _ => ours,
             };
-            held.insert(part.number, etag);
+            held.insert(part.part_number, etag);
             held_bytes += len;
         }
         saved.done = held;
@@ -748,7 +749,12 @@ impl Run {
                         .get(&n)
                         .cloned()
                         .flatten()
-                        .map(|etag| CompletedPart { number: n, etag })
+                        .map(|etag| CompletedPart {
+                            part_number: n,
+                            etag,
+                            checksum_sha256: None,
+                            checksum_crc32c: None,
+                        })
                 })
                 .collect()
         };
@@ -762,9 +768,9 @@ impl Run {
         .await?;
         state::remove(&self.state_path)?;
         Ok(Outcome {
-            upload_id: self.plan.upload_id.clone(),
+            upload_id: self.plan.upload_id,
             key: self.plan.key.clone(),
-            completion,
+            completion: serde_json::to_value(&completion).unwrap_or_default(),
             sent_etags: parts.is_some(),
             stats: self.stats(already_stored),
         })
@@ -1032,7 +1038,7 @@ mod tests {
     #[test]
     fn plans_cover_the_file() {
         let plan = Plan {
-            upload_id: "u".into(),
+            upload_id: contract::UploadId::new_v4(),
             key: "k".into(),
             chunk_size: 10,
             total_parts: 3,

@@ -2,13 +2,13 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
-use serde_json::json;
 
-use super::{caller, json_body, Deps, Outcome};
+use super::{answer, caller, json_body, wire_id, Deps, Outcome};
 use crate::clock::rfc3339;
 use crate::domain::checksum::ChecksumAlgorithm;
 use crate::domain::validate;
 use crate::usecases::initialize::{initialize, NewUpload};
+use crate::wire::{self, InitializeResponse, ObjectKey};
 
 pub async fn handle(deps: &Deps, req: &Request) -> Outcome {
     let owner = caller(req)?;
@@ -28,16 +28,17 @@ pub async fn handle(deps: &Deps, req: &Request) -> Outcome {
         part_size: body.opt_integer("partSize", 0, u64::MAX)?,
     };
     let record = initialize(deps.ports(), &deps.config, new).await?;
-    let mut body = json!({
-        "uploadId": record.upload_id,
-        "key": record.key,
-        "chunkSize": record.part_size,
-        "totalParts": record.total_parts,
-        "expiresAt": rfc3339(record.expires_at),
-    });
-    if let Some(algorithm) = record.checksum_algorithm {
-        body["checksumAlgorithm"] = json!(algorithm.as_str());
-        body["checksumHeader"] = json!(algorithm.header());
-    }
-    Ok((StatusCode::CREATED, body))
+    let algorithm = record.checksum_algorithm;
+    answer(
+        StatusCode::CREATED,
+        &InitializeResponse {
+            upload_id: wire_id(&record)?,
+            key: ObjectKey(record.key.clone()),
+            chunk_size: record.part_size,
+            total_parts: record.total_parts,
+            expires_at: rfc3339(record.expires_at),
+            checksum_algorithm: algorithm.map(|a| wire::ChecksumAlgorithm::parse(a.as_str())),
+            checksum_header: algorithm.map(|a| a.header().to_owned()),
+        },
+    )
 }
