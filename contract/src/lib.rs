@@ -13,6 +13,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+#[cfg(feature = "openapi")]
+mod openapi;
+#[cfg(feature = "openapi")]
+pub use openapi::{spec, Spec};
 
 /// The largest part number S3 accepts, and so the most parts an upload can have.
 pub const MAX_PARTS: u32 = 10_000;
@@ -241,24 +245,39 @@ wire_enum! {
 // Requests
 
 /// `POST /initialize`: the file to upload. The server plans the parts and chooses the key.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"fileName": "video.mp4", "fileType": "video/mp4", "fileSize": 3221225472u64, "checksumAlgorithm": "SHA256"})))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InitializeRequest {
     /// The file's name (1 to 1,024 characters, not only whitespace); sanitised into the key.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 1024))]
     pub file_name: String,
     /// Media type `type/subtype` without parameters, from the server's allowed list (else 415).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[A-Za-z0-9!#$&^_.+-]{1,127}/[A-Za-z0-9!#$&^_.+-]{1,127}$")
+    )]
     pub file_type: String,
     /// Bytes: 1 to the server's MAX_FILE_SIZE (default 5 TiB, S3's largest object).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 1, maximum = 5_497_558_138_880u64)
+    )]
     pub file_size: u64,
     /// Verify every part with this digest (the `PUT`s then carry it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
-    /// Preferred part size in bytes (5 MiB to 5 GiB); the server may raise it to fit 10,000 parts.
+    /// Preferred part size in bytes (5 MiB to 5 GiB, and at most 10,000 parts). Not in the
+    /// published contract yet: its limit depends on `fileSize`, which a schema cannot state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
     pub part_size: Option<u64>,
 }
 
 /// `POST /presigned-url`: one part's upload URL.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"uploadId": "6f9619ff-8b86-4d01-b42d-00c04fc964ff", "partNumber": 1, "checksum": "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="})))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PresignedUrlRequest {
@@ -267,6 +286,7 @@ pub struct PresignedUrlRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<ObjectKey>,
     /// 1 to the upload's `totalParts`.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10000))]
     pub part_number: u32,
     /// The part's base64 digest; required for checksummed uploads, refused otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -274,14 +294,18 @@ pub struct PresignedUrlRequest {
 }
 
 /// `POST /batch-presigned-urls`: URLs for parts `startPart..=endPart`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"uploadId": "6f9619ff-8b86-4d01-b42d-00c04fc964ff", "startPart": 1, "endPart": 2})))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchPresignedUrlsRequest {
     pub upload_id: UploadId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<ObjectKey>,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10000))]
     pub start_part: u32,
     /// At most the server's MAX_PARTS_PER_BATCH (default 1,000) parts per request.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10000))]
     pub end_part: u32,
     /// Base64 digest per part number (`"1"`, `"2"`, ...); required for checksummed uploads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -289,12 +313,16 @@ pub struct BatchPresignedUrlsRequest {
 }
 
 /// A part to complete with, named as S3 names them.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"PartNumber": 1, "ETag": "\"b54357faf0632cce46e942fa68356b38\""})))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CompletedPart {
     #[serde(rename = "PartNumber")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10000))]
     pub part_number: u32,
     /// The `ETag` response header of the part's `PUT`, verbatim.
     #[serde(rename = "ETag")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 1024))]
     pub etag: String,
     #[serde(
         rename = "ChecksumSHA256",
@@ -311,6 +339,8 @@ pub struct CompletedPart {
 }
 
 /// `POST /complete`: verify every part and assemble the object, exactly once.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"uploadId": "6f9619ff-8b86-4d01-b42d-00c04fc964ff"})))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CompleteRequest {
@@ -319,10 +349,13 @@ pub struct CompleteRequest {
     pub key: Option<ObjectKey>,
     /// Optional, in ascending part order; without it the server reads the parts from storage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 10000))]
     pub parts: Option<Vec<CompletedPart>>,
 }
 
 /// `POST /abort`: drop the upload and its parts.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"uploadId": "6f9619ff-8b86-4d01-b42d-00c04fc964ff"})))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AbortRequest {
@@ -335,6 +368,8 @@ pub struct AbortRequest {
 // Answers
 
 /// `201` of `POST /initialize`: the server's plan for the file.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"uploadId": "6f9619ff-8b86-4d01-b42d-00c04fc964ff", "key": "uploads/user-123/6f9619ff-8b86-4d01-b42d-00c04fc964ff/video.mp4", "chunkSize": 16777216, "totalParts": 192, "expiresAt": "2026-11-26T10:00:00Z", "checksumAlgorithm": "SHA256", "checksumHeader": "x-amz-checksum-sha256"})))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InitializeResponse {
@@ -342,8 +377,10 @@ pub struct InitializeResponse {
     pub key: ObjectKey,
     /// Every part's size in bytes except the last one's (which holds the rest).
     pub chunk_size: u64,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10000))]
     pub total_parts: u32,
     /// After this time the upload expires and its parts are discarded (RFC 3339, UTC).
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub expires_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
@@ -355,10 +392,14 @@ pub struct InitializeResponse {
 /// A presigned `PUT` URL for one part. Send the part's bytes to `presignedUrl` with every entry of
 /// `headers` verbatim (they are signed); keep the `ETag` response header (it completes the part);
 /// a `403` means the URL expired: ask for a new one.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"partNumber": 1, "presignedUrl": "https://uploads-bucket.s3.eu-west-1.amazonaws.com/uploads/user-123/6f9619ff-8b86-4d01-b42d-00c04fc964ff/video.mp4?partNumber=1&uploadId=2~abc&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=...", "headers": {"x-amz-checksum-sha256": "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="}})))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PartUrl {
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10000))]
     pub part_number: u32,
+    #[cfg_attr(feature = "openapi", schema(format = "uri"))]
     pub presigned_url: String,
     /// Headers the `PUT` must carry verbatim (the signed checksum header); absent when none.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -366,25 +407,33 @@ pub struct PartUrl {
 }
 
 /// `200` of `POST /presigned-url`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"partNumber": 1, "presignedUrl": "https://uploads-bucket.s3.eu-west-1.amazonaws.com/uploads/user-123/6f9619ff-8b86-4d01-b42d-00c04fc964ff/video.mp4?partNumber=1&uploadId=2~abc&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=...", "expiresAt": "2026-11-25T11:00:00Z"})))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PresignedUrlResponse {
     #[serde(flatten)]
     pub url: PartUrl,
     /// When the URL stops working (RFC 3339, UTC).
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub expires_at: String,
 }
 
 /// `200` of `POST /batch-presigned-urls`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"urls": [{"partNumber": 1, "presignedUrl": "https://uploads-bucket.s3.eu-west-1.amazonaws.com/uploads/user-123/6f9619ff-8b86-4d01-b42d-00c04fc964ff/video.mp4?partNumber=1&uploadId=2~abc&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=..."}], "expiresAt": "2026-11-25T11:00:00Z"})))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchPresignedUrlsResponse {
     pub urls: Vec<PartUrl>,
     /// When the URLs stop working (RFC 3339, UTC).
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub expires_at: String,
 }
 
 /// `200` of `POST /complete`: the object, completed now or by an earlier request.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"uploadId": "6f9619ff-8b86-4d01-b42d-00c04fc964ff", "status": "COMPLETED", "key": "uploads/user-123/6f9619ff-8b86-4d01-b42d-00c04fc964ff/video.mp4", "location": "https://uploads-bucket.s3.eu-west-1.amazonaws.com/uploads/user-123/6f9619ff-8b86-4d01-b42d-00c04fc964ff/video.mp4", "etag": "\"3858f62230ac3c915f300c664312c11f-192\"", "size": 3221225472u64, "completedAt": "2026-11-25T10:30:00Z", "checksum": null})))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CompleteResponse {
@@ -399,6 +448,7 @@ pub struct CompleteResponse {
     /// The object's size in bytes.
     pub size: u64,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub completed_at: Option<String>,
     /// The object's checksum as storage reports it (`base64-N` for multipart objects).
     #[serde(default)]
@@ -406,6 +456,8 @@ pub struct CompleteResponse {
 }
 
 /// `200` of `POST /abort`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"uploadId": "6f9619ff-8b86-4d01-b42d-00c04fc964ff", "status": "ABORTED"})))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AbortResponse {
@@ -415,9 +467,12 @@ pub struct AbortResponse {
 }
 
 /// A part storage holds.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"PartNumber": 1, "ETag": "\"b54357faf0632cce46e942fa68356b38\"", "Size": 16777216})))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ListedPart {
     #[serde(rename = "PartNumber")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10000))]
     pub part_number: u32,
     #[serde(rename = "ETag", default)]
     pub etag: Option<String>,
@@ -427,6 +482,8 @@ pub struct ListedPart {
 }
 
 /// `200` of `GET /parts/{uploadId}`: the parts storage holds, in part order.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"uploadId": "6f9619ff-8b86-4d01-b42d-00c04fc964ff", "parts": [{"PartNumber": 1, "ETag": "\"b54357faf0632cce46e942fa68356b38\"", "Size": 16777216}]})))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ListPartsResponse {
@@ -435,6 +492,8 @@ pub struct ListPartsResponse {
 }
 
 /// `200` of `GET /status/{uploadId}`: the upload and its progress.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"uploadId": "6f9619ff-8b86-4d01-b42d-00c04fc964ff", "status": "INITIATED", "key": "uploads/user-123/6f9619ff-8b86-4d01-b42d-00c04fc964ff/video.mp4", "fileName": "video.mp4", "fileType": "video/mp4", "fileSize": 3221225472u64, "chunkSize": 16777216, "totalParts": 192, "uploadedParts": 1, "uploadedBytes": 16777216, "createdAt": "2026-11-25T10:00:00Z", "expiresAt": "2026-11-26T10:00:00Z"})))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusResponse {
@@ -445,14 +504,18 @@ pub struct StatusResponse {
     pub file_type: String,
     pub file_size: u64,
     pub chunk_size: u64,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10000))]
     pub total_parts: u32,
     #[serde(default)]
     pub uploaded_parts: u32,
     #[serde(default)]
     pub uploaded_bytes: u64,
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub created_at: String,
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub expires_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub completed_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
@@ -465,12 +528,16 @@ pub struct StatusResponse {
 }
 
 /// Every error answer: `{"error": {"code", "message"}}`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"error": {"code": "UPLOAD_NOT_FOUND", "message": "no upload with this uploadId exists for the caller"}})))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ApiErrorBody {
     pub error: ApiErrorDetail,
 }
 
 /// What went wrong: a stable code to branch on and a message that says what to fix.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"code": "MISSING_PARTS", "message": "storage is missing parts 3, 7: upload them again, then complete"})))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ApiErrorDetail {
     pub code: ErrorCode,
