@@ -21,6 +21,9 @@ step "the contract: openapi.yaml and openapi.dev.yaml are what the wire types ge
 cargo clippy -p upload-contract --features openapi --all-targets --locked -- -D warnings
 cargo test -p upload-contract --features openapi --locked
 
+step "the contract as mobile codegen sees it (openapi-generator validate, kotlin and swift6: no errors, 64-bit byte counts)"
+scripts/check-openapi.sh
+
 step "tests (unit + integration against moto and s3s-fs, the demo page in headless Chromium)"
 TEST_BROWSER=1 scripts/stack.sh --strict -- cargo test --workspace --locked
 
