@@ -218,7 +218,6 @@ wire_enum! {
         EtagMismatch = "ETAG_MISMATCH",
         PartSizeMismatch = "PART_SIZE_MISMATCH",
         PartsRejected = "PARTS_REJECTED",
-        FileTooLarge = "FILE_TOO_LARGE",
         // 401, 403, 404, 405
         Unauthenticated = "UNAUTHENTICATED",
         CorsOriginNotAllowed = "CORS_ORIGIN_NOT_ALLOWED",

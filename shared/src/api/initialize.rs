@@ -20,7 +20,7 @@ pub async fn handle(deps: &Deps, req: &Request) -> Outcome {
             body.string("fileType")?,
             &deps.config.allowed_content_types,
         )?,
-        file_size: body.integer("fileSize", 0, u64::MAX)?,
+        file_size: validate::file_size(&body, deps.config.max_file_size)?,
         checksum_algorithm: body
             .opt_string("checksumAlgorithm")?
             .map(ChecksumAlgorithm::parse)
