@@ -80,7 +80,7 @@ finished\"; an unknown error code is handled by its HTTP status.",
         CompletedPart, CompleteResponse, AbortRequest, AbortResponse, ListPartsResponse, ListedPart,
         StatusResponse
     )),
-    modifiers(&Jwt),
+    modifiers(&Jwt, &Links),
     security(("jwt" = []))
 )]
 struct ApiDoc;
@@ -99,6 +99,44 @@ impl Modify for Jwt {
                 .into(),
         );
         components.add_security_scheme("jwt", SecurityScheme::Http(scheme));
+    }
+}
+
+/// Links from an answer's `uploadId` to the operations that take it in their path (OpenAPI links can
+/// fill parameters only from an expression; a request body cannot be assembled from fields).
+struct Links;
+
+impl Modify for Links {
+    fn modify(&self, doc: &mut Document) {
+        const BASE: &str = "/api/v1/multipart-upload";
+        let follow = [
+            ("initialize", "201", &["listParts", "status"][..]),
+            ("complete", "200", &["status"][..]),
+            ("abort", "200", &["status"][..]),
+        ];
+        for (path, status, targets) in follow {
+            let Some(item) = doc.paths.paths.get_mut(&format!("{BASE}/{path}")) else {
+                continue;
+            };
+            let Some(operation) = item.post.as_mut() else {
+                continue;
+            };
+            let Some(utoipa::openapi::RefOr::T(response)) =
+                operation.responses.responses.get_mut(status)
+            else {
+                continue;
+            };
+            for target in targets {
+                let link = utoipa::openapi::link::LinkBuilder::new()
+                    .operation_id(*target)
+                    .parameter("path.uploadId", "$response.body#/uploadId")
+                    .description(format!("`{target}` of the upload this answer names"))
+                    .build();
+                response
+                    .links
+                    .insert((*target).to_owned(), utoipa::openapi::RefOr::T(link));
+            }
+        }
     }
 }
 
