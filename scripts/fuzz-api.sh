@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fuzzes the local API from its contract: schemathesis generates requests from openapi.yaml, valid
+# Fuzzes the local API from its contract: schemathesis generates requests from openapi.dev.yaml
+# (the generated openapi.yaml plus the local x-user-id identity), valid
 # and invalid, for two users (alice, then bob), and fails on any 5xx, any response the spec does not
 # allow (status, content type, headers, body schema), any invalid request accepted, any schema-valid
 # request refused as malformed, any sign of another user's upload, or a crash of the server.
@@ -79,7 +80,7 @@ for user in "${users[@]}"; do
     cd "$out/$user"
     FUZZ_USER="$user" FUZZ_UPLOADS="$out/uploads.json" SCHEMATHESIS_HOOKS="$root/scripts/fuzz_hooks.py" \
       "$root/.tools/fuzz/bin/schemathesis" --config-file "$root/scripts/fuzz.toml" \
-      run "$root/openapi.yaml" \
+      run "$root/openapi.dev.yaml" \
       --url "$base" \
       --header "x-user-id: $user" \
       --seed "$FUZZ_SEED" \

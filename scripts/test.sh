@@ -17,6 +17,13 @@ cargo fmt --all -- --check
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "the contract: openapi.yaml and openapi.dev.yaml are what the wire types generate (utoipa)"
+cargo clippy -p upload-contract --features openapi --all-targets --locked -- -D warnings
+cargo test -p upload-contract --features openapi --locked
+
+step "the contract as mobile codegen sees it (openapi-generator validate, kotlin and swift6: no errors, 64-bit byte counts)"
+scripts/check-openapi.sh
+
 step "tests (unit + integration against moto and s3s-fs, the demo page in headless Chromium)"
 TEST_BROWSER=1 scripts/stack.sh --strict -- cargo test --workspace --locked
 
@@ -28,7 +35,7 @@ cargo test --locked -p shared --bench presign
 step "template checks"
 scripts/check-template.sh
 
-step "fuzz the local API from openapi.yaml (schemathesis, two users; FUZZ_SEED=N replays)"
+step "fuzz the local API from openapi.dev.yaml (schemathesis, two users; FUZZ_SEED=N replays)"
 scripts/fuzz-api.sh
 
 step "release bootstraps under the Lambda Runtime Interface Emulator"

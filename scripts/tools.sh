@@ -16,6 +16,9 @@ FUZZ_SPEC="schemathesis==4.32.5"
 # The IaC scanner scripts/check-template.sh runs; pinned, since new releases add checks.
 CHECKOV_SPEC="checkov==3.3.30"
 CARGO_LAMBDA_SPEC="cargo-lambda>=1.8"
+# The contract checks (scripts/check-openapi.sh): openapi-generator's jar ships in this wheel and runs
+# on the machine's Java 17; pinned, since its validator and generators change between releases.
+OPENAPI_GENERATOR_SPEC="openapi-generator-cli==7.26.0"
 S3S_VERSION="0.14.1" # 0.17 needs a newer rustc than 1.95
 
 venv() { # dir marker-command pip-specs...
@@ -69,8 +72,12 @@ case "${1:-all}" in
     venv .tools/sam sam "$SAM_SPEC" "$CFN_LINT_SPEC"
     venv .tools/fuzz schemathesis "$FUZZ_SPEC"
     venv .tools/checkov checkov "$CHECKOV_SPEC"
+    venv .tools/openapi openapi-generator-cli "$OPENAPI_GENERATOR_SPEC"
     ensure_s3s
     ensure_browser
+    ;;
+  openapi)
+    venv .tools/openapi openapi-generator-cli "$OPENAPI_GENERATOR_SPEC"
     ;;
   checkov)
     venv .tools/checkov checkov "$CHECKOV_SPEC"
@@ -80,5 +87,5 @@ case "${1:-all}" in
     venv .tools/lambda cargo-lambda "$CARGO_LAMBDA_SPEC"
     rustup target list --installed | grep -q '^aarch64-unknown-linux-gnu$' || rustup target add aarch64-unknown-linux-gnu
     ;;
-  *) echo "usage: $0 [dev|fuzz|all|checkov|lambda]" >&2; exit 2 ;;
+  *) echo "usage: $0 [dev|fuzz|all|checkov|openapi|lambda]" >&2; exit 2 ;;
 esac

@@ -24,8 +24,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("video.mp4.upload.json");
     let mut upload = UploadState {
-        upload_id: "3f2c9d1e-8a4b-4c6d-9e0f-1a2b3c4d5e6f".into(),
-        key: "uploads/user-123/3f2c9d1e-8a4b-4c6d-9e0f-1a2b3c4d5e6f/video.mp4".into(),
+        upload_id: "3f2c9d1e-8a4b-4c6d-9e0f-1a2b3c4d5e6f"
+            .parse()
+            .expect("a UUID"),
+        key: upload_client::wire::ObjectKey(
+            "uploads/user-123/3f2c9d1e-8a4b-4c6d-9e0f-1a2b3c4d5e6f/video.mp4".into(),
+        ),
         chunk_size: 8 << 20,
         total_parts: PARTS,
         file_size: u64::from(PARTS) * (8 << 20),

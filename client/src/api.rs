@@ -3,10 +3,15 @@
 
 use std::collections::BTreeMap;
 
+use contract::{
+    AbortRequest, AbortResponse, ApiErrorBody, BatchPresignedUrlsRequest,
+    BatchPresignedUrlsResponse, ChecksumAlgorithm, CompleteRequest, CompleteResponse,
+    CompletedPart, InitializeRequest, InitializeResponse, ListPartsResponse, ListedPart,
+    PartUrl as WirePartUrl, PresignedUrlRequest, PresignedUrlResponse, StatusResponse, UploadId,
+};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use crate::error::Error;
 
@@ -19,95 +24,20 @@ pub enum Identity {
     Token(String),
 }
 
-/// `POST /initialize`'s answer: the server's plan for the file.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Initialized {
-    pub upload_id: String,
-    pub key: String,
-    pub chunk_size: u64,
-    pub total_parts: u32,
-    pub expires_at: String,
-    /// An unfinished upload of the same file (same fingerprint and size) was answered.
-    #[serde(default)]
-    pub resumed: bool,
-    /// When resumed: the parts storage already holds.
-    #[serde(default)]
-    pub parts: Vec<ListedPart>,
-}
-
-/// One presigned part URL, with the headers its `PUT` must carry (checksummed uploads).
-#[derive(Clone, Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// One presigned part URL (the contract's [`WirePartUrl`]) and when it stops working.
+#[derive(Clone, Debug)]
 pub struct PartUrl {
-    pub part_number: u32,
-    pub presigned_url: String,
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
+    pub part: WirePartUrl,
     /// When the URL stops working, seconds since the epoch (from the answer's `expiresAt`).
-    #[serde(skip)]
     pub expires_at: Option<i64>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct BatchUrls {
-    urls: Vec<PartUrl>,
-    expires_at: String,
-}
+impl std::ops::Deref for PartUrl {
+    type Target = WirePartUrl;
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SingleUrl {
-    #[serde(flatten)]
-    url: PartUrl,
-    expires_at: String,
-}
-
-/// A part that storage holds, from `GET /parts/{uploadId}`.
-#[derive(Clone, Debug, Deserialize)]
-pub struct ListedPart {
-    #[serde(rename = "PartNumber")]
-    pub number: u32,
-    #[serde(rename = "ETag", default)]
-    pub etag: Option<String>,
-    #[serde(rename = "Size")]
-    pub size: u64,
-}
-
-#[derive(Deserialize)]
-struct Parts {
-    parts: Vec<ListedPart>,
-}
-
-/// `GET /status/{uploadId}`: the fields the client needs, plus the whole answer in `raw`.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct UploadStatus {
-    pub upload_id: String,
-    pub status: String,
-    pub key: String,
-    pub file_size: u64,
-    pub chunk_size: u64,
-    pub total_parts: u32,
-    #[serde(default)]
-    pub uploaded_parts: u32,
-    #[serde(default)]
-    pub uploaded_bytes: u64,
-    /// `SHA256` or `CRC32C` when parts carry checksums.
-    #[serde(default)]
-    pub checksum_algorithm: Option<String>,
-    #[serde(skip)]
-    pub raw: Value,
-}
-
-/// A part number and the ETag storage answered for it, as `complete` takes them.
-#[derive(Clone, Debug, Serialize)]
-pub struct CompletedPart {
-    #[serde(rename = "PartNumber")]
-    pub number: u32,
-    #[serde(rename = "ETag")]
-    pub etag: String,
+    fn deref(&self) -> &WirePartUrl {
+        &self.part
+    }
 }
 
 /// The upload API at one base URL (`.../api/v1/multipart-upload`) for one caller.
@@ -155,109 +85,108 @@ impl Api {
         file_name: &str,
         file_type: &str,
         file_size: u64,
-        checksum_algorithm: Option<&str>,
+        checksum_algorithm: Option<ChecksumAlgorithm>,
         fingerprint: Option<&str>,
-    ) -> Result<Initialized, Error> {
-        let mut body =
-            json!({ "fileName": file_name, "fileType": file_type, "fileSize": file_size });
-        if let Some(algorithm) = checksum_algorithm {
-            body["checksumAlgorithm"] = json!(algorithm);
-        }
-        if let Some(fingerprint) = fingerprint {
-            body["fingerprint"] = json!(fingerprint);
-        }
-        self.call(Method::POST, "/initialize", Some(body)).await
+    ) -> Result<InitializeResponse, Error> {
+        let body = InitializeRequest {
+            file_name: file_name.to_owned(),
+            file_type: file_type.to_owned(),
+            file_size,
+            checksum_algorithm,
+            part_size: None,
+            fingerprint: fingerprint.map(str::to_owned),
+        };
+        self.call(Method::POST, "/initialize", Some(&body)).await
     }
 
     /// URLs for parts `start..=end` (at most the server's batch limit, 1000 by default).
     pub async fn batch_urls(
         &self,
-        upload_id: &str,
+        upload_id: &UploadId,
         start: u32,
         end: u32,
         checksums: Option<&BTreeMap<String, String>>,
     ) -> Result<Vec<PartUrl>, Error> {
-        let mut body = json!({ "uploadId": upload_id, "startPart": start, "endPart": end });
-        if let Some(checksums) = checksums {
-            body["checksums"] = json!(checksums);
-        }
-        let answer: BatchUrls = self
-            .call(Method::POST, "/batch-presigned-urls", Some(body))
+        let body = BatchPresignedUrlsRequest {
+            upload_id: *upload_id,
+            key: None,
+            start_part: start,
+            end_part: end,
+            checksums: checksums.cloned(),
+        };
+        let answer: BatchPresignedUrlsResponse = self
+            .call(Method::POST, "/batch-presigned-urls", Some(&body))
             .await?;
         let expires_at = parse_rfc3339(&answer.expires_at);
         Ok(answer
             .urls
             .into_iter()
-            .map(|mut url| {
-                url.expires_at = expires_at;
-                url
-            })
+            .map(|part| PartUrl { part, expires_at })
             .collect())
     }
 
     /// A fresh URL for one part (after a `403` from storage: the old one expired).
     pub async fn part_url(
         &self,
-        upload_id: &str,
+        upload_id: &UploadId,
         part: u32,
         checksum: Option<&str>,
     ) -> Result<PartUrl, Error> {
-        let mut body = json!({ "uploadId": upload_id, "partNumber": part });
-        if let Some(checksum) = checksum {
-            body["checksum"] = json!(checksum);
-        }
-        let answer: SingleUrl = self
-            .call(Method::POST, "/presigned-url", Some(body))
+        let body = PresignedUrlRequest {
+            upload_id: *upload_id,
+            key: None,
+            part_number: part,
+            checksum: checksum.map(str::to_owned),
+        };
+        let answer: PresignedUrlResponse = self
+            .call(Method::POST, "/presigned-url", Some(&body))
             .await?;
-        let mut url = answer.url;
-        url.expires_at = parse_rfc3339(&answer.expires_at);
-        Ok(url)
+        Ok(PartUrl {
+            part: answer.url,
+            expires_at: parse_rfc3339(&answer.expires_at),
+        })
     }
 
     /// The parts storage holds for the upload.
-    pub async fn parts(&self, upload_id: &str) -> Result<Vec<ListedPart>, Error> {
-        let answer: Parts = self
-            .call(Method::GET, &format!("/parts/{upload_id}"), None)
+    pub async fn parts(&self, upload_id: &UploadId) -> Result<Vec<ListedPart>, Error> {
+        let answer: ListPartsResponse = self
+            .call(Method::GET, &format!("/parts/{upload_id}"), NO_BODY)
             .await?;
         Ok(answer.parts)
     }
 
-    pub async fn status(&self, upload_id: &str) -> Result<UploadStatus, Error> {
-        let raw: Value = self
-            .call(Method::GET, &format!("/status/{upload_id}"), None)
-            .await?;
-        let mut status: UploadStatus =
-            serde_json::from_value(raw.clone()).map_err(|e| Error::Protocol {
-                what: "GET /status".into(),
-                detail: e.to_string(),
-            })?;
-        status.raw = raw;
-        Ok(status)
+    pub async fn status(&self, upload_id: &UploadId) -> Result<StatusResponse, Error> {
+        self.call(Method::GET, &format!("/status/{upload_id}"), NO_BODY)
+            .await
     }
 
     /// Completes the upload; without `parts` the server reads them from storage.
     pub async fn complete(
         &self,
-        upload_id: &str,
+        upload_id: &UploadId,
         parts: Option<&[CompletedPart]>,
-    ) -> Result<Value, Error> {
-        let mut body = json!({ "uploadId": upload_id });
-        if let Some(parts) = parts {
-            body["parts"] = json!(parts);
-        }
-        self.call(Method::POST, "/complete", Some(body)).await
+    ) -> Result<CompleteResponse, Error> {
+        let body = CompleteRequest {
+            upload_id: *upload_id,
+            key: None,
+            parts: parts.map(<[CompletedPart]>::to_vec),
+        };
+        self.call(Method::POST, "/complete", Some(&body)).await
     }
 
-    pub async fn abort(&self, upload_id: &str) -> Result<Value, Error> {
-        let body = json!({ "uploadId": upload_id });
-        self.call(Method::POST, "/abort", Some(body)).await
+    pub async fn abort(&self, upload_id: &UploadId) -> Result<AbortResponse, Error> {
+        let body = AbortRequest {
+            upload_id: *upload_id,
+            key: None,
+        };
+        self.call(Method::POST, "/abort", Some(&body)).await
     }
 
     async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
-        body: Option<Value>,
+        body: Option<&impl Serialize>,
     ) -> Result<T, Error> {
         let what = format!("{method} {path}");
         let mut request = self.http.request(method, format!("{}{path}", self.base));
@@ -266,9 +195,13 @@ impl Api {
             Identity::Token(token) => request.bearer_auth(token),
         };
         if let Some(body) = body {
+            let body = serde_json::to_string(body).map_err(|e| Error::Protocol {
+                what: what.clone(),
+                detail: e.to_string(),
+            })?;
             request = request
                 .header("content-type", "application/json")
-                .body(body.to_string());
+                .body(body);
         }
         let response = request.send().await.map_err(|source| Error::Http {
             what: what.clone(),
@@ -289,13 +222,21 @@ impl Api {
     }
 }
 
+/// A request without a body.
+const NO_BODY: Option<&()> = None;
+
 fn api_error(status: StatusCode, text: &str) -> Error {
-    let body: Value = serde_json::from_str(text).unwrap_or(Value::Null);
-    let field = |name: &str| body["error"][name].as_str().map(str::to_owned);
-    Error::Api {
-        status: status.as_u16(),
-        code: field("code").unwrap_or_else(|| "HTTP_ERROR".into()),
-        message: field("message").unwrap_or_else(|| excerpt(text)),
+    match serde_json::from_str::<ApiErrorBody>(text) {
+        Ok(body) => Error::Api {
+            status: status.as_u16(),
+            code: body.error.code.as_str().to_owned(),
+            message: body.error.message,
+        },
+        Err(_) => Error::Api {
+            status: status.as_u16(),
+            code: "HTTP_ERROR".into(),
+            message: excerpt(text),
+        },
     }
 }
 

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 use indicatif::{HumanBytes, HumanDuration, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use upload_client::state::{self, state_path};
+use upload_client::wire::UploadId;
 use upload_client::{Api, Error, Faults, Identity, Options, Outcome, Plan, Progress, Uploader};
 
 /// Uploads large files through the multipart upload API: parts in parallel, failed parts retried
@@ -72,11 +73,11 @@ enum Command {
         checksum: bool,
     },
     /// Shows an upload's status
-    Status { id: String },
+    Status { id: UploadId },
     /// Aborts an upload; with FILE also removes FILE.upload.json
-    Abort { id: String, file: Option<PathBuf> },
+    Abort { id: UploadId, file: Option<PathBuf> },
     /// Continues upload ID of FILE: sends only the parts storage does not hold, then completes
-    Resume { id: String, file: PathBuf },
+    Resume { id: UploadId, file: PathBuf },
 }
 
 #[tokio::main]
@@ -114,7 +115,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
     let api = Api::new(base, identity)?;
     match &cli.command {
         Command::Status { id } => {
-            print_json(&api.status(id).await?.raw);
+            print_json(&api.status(id).await?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Abort { id, file } => {

@@ -15,10 +15,11 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use crate::api::{excerpt, Api, CompletedPart, PartUrl};
+use crate::api::{excerpt, Api, PartUrl};
 use crate::body::CountingBody;
 use crate::error::{error_chain, Error};
 use crate::state::{self, UploadState};
+use contract::{ChecksumAlgorithm, CompletedPart, ObjectKey, UploadId, UploadStatus};
 
 /// How an upload runs.
 #[derive(Debug)]
@@ -125,8 +126,8 @@ fn parse_faults(name: &str, text: &str) -> Result<HashMap<u32, u32>, Error> {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Plan {
-    pub upload_id: String,
-    pub key: String,
+    pub upload_id: UploadId,
+    pub key: ObjectKey,
     pub chunk_size: u64,
     pub total_parts: u32,
     pub file_size: u64,
@@ -217,8 +218,8 @@ struct Counters {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Outcome {
-    pub upload_id: String,
-    pub key: String,
+    pub upload_id: UploadId,
+    pub key: ObjectKey,
     /// `complete`'s answer (or `status`'s, when the upload had completed already).
     pub completion: Value,
     /// Whether `complete` was sent the client's own ETags (else the server read them from storage).
@@ -265,26 +266,30 @@ impl Uploader {
             Some(t) => t.clone(),
             None => guess_content_type(&name).to_owned(),
         };
-        let algorithm = self.options.checksum.then_some("SHA256");
+        let algorithm = self.options.checksum.then_some(ChecksumAlgorithm::Sha256);
         // With the file's fingerprint a repeated initialize answers the same upload, so a lost
         // answer is retried safely, and a run whose state file was lost picks its upload up again.
         let fingerprint = file_fingerprint(file, size, self.options.checksum).await?;
         let init = self
             .retry_api(&progress, || {
-                self.api
-                    .initialize(&name, &content_type, size, algorithm, Some(&fingerprint))
+                self.api.initialize(
+                    &name,
+                    &content_type,
+                    size,
+                    algorithm.clone(),
+                    Some(&fingerprint),
+                )
             })
             .await?;
-        let held: BTreeMap<u32, Option<String>> = init
-            .parts
+        let listed = init.parts.as_deref().unwrap_or_default();
+        let held: BTreeMap<u32, Option<String>> = listed
             .iter()
-            .filter(|p| (1..=init.total_parts).contains(&p.number))
-            .map(|p| (p.number, p.etag.clone()))
+            .filter(|p| (1..=init.total_parts).contains(&p.part_number))
+            .map(|p| (p.part_number, p.etag.clone()))
             .collect();
-        let held_bytes: u64 = init
-            .parts
+        let held_bytes: u64 = listed
             .iter()
-            .filter(|p| held.contains_key(&p.number))
+            .filter(|p| held.contains_key(&p.part_number))
             .map(|p| p.size)
             .sum();
         let plan = Plan {
@@ -297,7 +302,7 @@ impl Uploader {
         };
         plan.check()?;
         let saved = UploadState {
-            upload_id: plan.upload_id.clone(),
+            upload_id: plan.upload_id,
             key: plan.key.clone(),
             chunk_size: plan.chunk_size,
             total_parts: plan.total_parts,
@@ -325,7 +330,7 @@ impl Uploader {
     /// completes. Works with or without the state file.
     pub async fn resume(
         &self,
-        upload_id: &str,
+        upload_id: &UploadId,
         file: &Path,
         progress: Arc<dyn Progress>,
     ) -> Result<Outcome, Error> {
@@ -333,7 +338,7 @@ impl Uploader {
         let state_path = state::state_path(file);
         let saved = state::load(&state_path)?;
         if let Some(saved) = &saved {
-            if saved.upload_id != upload_id {
+            if saved.upload_id != *upload_id {
                 return Err(Error::State(format!(
                     "{} belongs to upload {}, not {upload_id}: resume that one, or delete the state file",
                     state_path.display(),
@@ -352,14 +357,14 @@ impl Uploader {
             )));
         }
         let plan = Plan {
-            upload_id: status.upload_id.clone(),
+            upload_id: status.upload_id,
             key: status.key.clone(),
             chunk_size: status.chunk_size,
             total_parts: status.total_parts,
             file_size: status.file_size,
-            checksummed: match status.checksum_algorithm.as_deref() {
+            checksummed: match &status.checksum_algorithm {
                 None => false,
-                Some("SHA256") => true,
+                Some(ChecksumAlgorithm::Sha256) => true,
                 Some(other) => {
                     return Err(Error::State(format!(
                         "upload {upload_id} verifies parts with {other}; this client computes SHA256 only"
@@ -369,7 +374,7 @@ impl Uploader {
         };
         plan.check()?;
         let mut saved = saved.unwrap_or_else(|| UploadState {
-            upload_id: plan.upload_id.clone(),
+            upload_id: plan.upload_id,
             key: plan.key.clone(),
             chunk_size: plan.chunk_size,
             total_parts: plan.total_parts,
@@ -378,27 +383,27 @@ impl Uploader {
             done: BTreeMap::new(),
             puts: 0,
         });
-        match status.status.as_str() {
-            "COMPLETED" => {
+        match &status.status {
+            UploadStatus::Completed => {
                 state::remove(&state_path)?;
                 return Ok(Outcome {
                     upload_id: plan.upload_id,
                     key: plan.key,
-                    completion: status.raw,
+                    completion: serde_json::to_value(&status).unwrap_or_default(),
                     sent_etags: false,
                     stats: Stats::default(),
                 });
             }
-            "COMPLETING" => {
+            UploadStatus::Completing => {
                 // Someone's complete is running: join it.
                 let run = self.run_for(file, state_path, plan, saved, progress);
                 return run.finish(0).await;
             }
-            "INITIATED" => {}
+            UploadStatus::Initiated => {}
             other => {
                 return Err(Error::NotResumable {
-                    upload_id: upload_id.to_owned(),
-                    status: other.to_owned(),
+                    upload_id: upload_id.to_string(),
+                    status: other.to_string(),
                 })
             }
         }
@@ -410,17 +415,17 @@ impl Uploader {
         let mut held = BTreeMap::new();
         let mut held_bytes = 0;
         for part in listed {
-            let (_, len) = plan.range(part.number);
-            if part.number < 1 || part.number > plan.total_parts || part.size != len {
+            let (_, len) = plan.range(part.part_number);
+            if part.part_number < 1 || part.part_number > plan.total_parts || part.size != len {
                 continue;
             }
             // Keep only ETags this client received itself and storage still agrees with.
-            let ours = saved.done.get(&part.number).cloned().flatten();
+            let ours = saved.done.get(&part.part_number).cloned().flatten();
             let etag = match (&ours, &part.etag) {
                 (Some(ours), Some(theirs)) if ours != theirs => None,
                 _ => ours,
             };
-            held.insert(part.number, etag);
+            held.insert(part.part_number, etag);
             held_bytes += len;
         }
         saved.done = held;
@@ -790,7 +795,12 @@ impl Run {
                         .get(&n)
                         .cloned()
                         .flatten()
-                        .map(|etag| CompletedPart { number: n, etag })
+                        .map(|etag| CompletedPart {
+                            part_number: n,
+                            etag,
+                            checksum_sha256: None,
+                            checksum_crc32c: None,
+                        })
                 })
                 .collect()
         };
@@ -804,9 +814,9 @@ impl Run {
         .await?;
         state::remove(&self.state_path)?;
         Ok(Outcome {
-            upload_id: self.plan.upload_id.clone(),
+            upload_id: self.plan.upload_id,
             key: self.plan.key.clone(),
-            completion,
+            completion: serde_json::to_value(&completion).unwrap_or_default(),
             sent_etags: parts.is_some(),
             stats: self.stats(already_stored),
         })
@@ -1107,7 +1117,7 @@ mod tests {
     #[test]
     fn plans_cover_the_file() {
         let plan = Plan {
-            upload_id: "u".into(),
+            upload_id: contract::UploadId::new_v4(),
             key: "k".into(),
             chunk_size: 10,
             total_parts: 3,

@@ -274,13 +274,30 @@ async fn handle(deps: &Deps, req: hyper::Request<Incoming>) -> hyper::Response<F
     if let Some(page) = static_file(req.method(), req.uri().path()) {
         return page;
     }
-    let response = match to_event(deps, req).await {
+    let anonymous = req
+        .headers()
+        .get(IDENTITY_HEADER)
+        .is_none_or(|v| v.to_str().map_or(true, |v| v.trim().is_empty()));
+    let mut response = match to_event(deps, req).await {
         Ok((endpoint, event)) => match lambda_http::request::from_str(&event.to_string()) {
             Ok(request) => endpoint.handle(deps, request).await,
             Err(err) => ApiError::internal("building the API Gateway event", err).to_response(),
         },
         Err(response) => response,
     };
+    if anonymous && response.status() == StatusCode::UNAUTHORIZED {
+        // The functions' answer names the deployed API's bearer token; here the caller is the header.
+        response = ApiError::client(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHENTICATED",
+            format!(
+                "no caller identity: the local API takes the caller's id from the \
+                 {IDENTITY_HEADER} header (e.g. {IDENTITY_HEADER}: alice); the deployed API takes \
+                 a bearer token instead"
+            ),
+        )
+        .to_response();
+    }
     let (parts, body) = response.into_parts();
     let bytes = match body {
         Body::Text(text) => Bytes::from(text),

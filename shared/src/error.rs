@@ -4,9 +4,9 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
-use serde_json::json;
 
 use crate::domain::{Status, UploadError};
+use crate::wire::{ApiErrorBody, ApiErrorDetail, ErrorCode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -123,10 +123,14 @@ impl ApiError {
             Self::Client { message, .. } => message.as_str(),
             Self::Internal { .. } => "the service failed to handle this request; try again later",
         };
-        let mut response = json_response(
-            self.status(),
-            &json!({ "error": { "code": self.code(), "message": message } }),
-        );
+        let body = ApiErrorBody {
+            error: ApiErrorDetail {
+                code: ErrorCode::parse(self.code()),
+                message: message.to_owned(),
+            },
+        };
+        let body = serde_json::to_value(&body).unwrap_or_default();
+        let mut response = json_response(self.status(), &body);
         if let Some(secs) = self.retry_after() {
             response.headers_mut().insert(
                 lambda_http::http::header::RETRY_AFTER,

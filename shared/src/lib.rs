@@ -25,6 +25,9 @@ pub mod presign;
 pub mod sigv4;
 pub mod usecases;
 
+/// The wire types every answer is rendered from (the `upload-contract` crate, shared with clients).
+pub use contract as wire;
+
 pub use api::{Deps, Endpoint, ROUTES};
 pub use clock::Clock;
 pub use config::Config;

@@ -180,7 +180,7 @@ mod tests {
     fn extra_dimensions_are_declared_and_valued() {
         let line = emf_line(
             "initialize",
-            &[("ErrorCode", "FILE_TOO_LARGE")],
+            &[("ErrorCode", "INVALID_FILE_SIZE")],
             &[(Metric::ClientErrors, 1.0)],
             0,
         );
@@ -188,7 +188,7 @@ mod tests {
             line["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
             json!([["Function", "ErrorCode"]])
         );
-        assert_eq!(line["ErrorCode"], "FILE_TOO_LARGE");
+        assert_eq!(line["ErrorCode"], "INVALID_FILE_SIZE");
     }
 
     #[test]

@@ -281,7 +281,7 @@ async fn the_library_uploads_with_small_url_batches_and_refuses_a_second_upload_
     assert_eq!(outcome.stats.url_refreshes, 1);
     assert_eq!(outcome.stats.bytes_uploaded, 21 * MIB as u64);
     assert_eq!(
-        sha256(&stack.read_object(&outcome.key).await),
+        sha256(&stack.read_object(outcome.key.as_str()).await),
         sha256(&bytes)
     );
 

@@ -25,7 +25,7 @@ export type AbortResponse = operations['abort']['responses'][200]['content']['ap
 export type ListPartsResponse = operations['listParts']['responses'][200]['content']['application/json']
 export type StatusResponse = operations['status']['responses'][200]['content']['application/json']
 export type PartUrl = components['schemas']['PartUrl']
-export type ApiErrorBody = components['schemas']['Error']
+export type ApiErrorBody = components['schemas']['ApiErrorBody']
 export type StoredPart = ListPartsResponse['parts'][number]
 export type CompletedPart = NonNullable<CompleteRequest['parts']>[number]
 

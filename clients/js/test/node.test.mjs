@@ -259,3 +259,29 @@ describe('upload()', { timeout: 120_000 }, () => {
     }
   })
 })
+
+describe('ApiClient (types generated from the generated openapi.yaml)', { timeout: 60_000 }, () => {
+  test('initialize, batch URLs, PUT parts, complete without parts, status', async () => {
+    const client = new ApiClient({ endpoint: api.endpoint, userId: 'carol' })
+    const init = await client.initialize({ fileName: 'flow.bin', fileType: 'application/octet-stream', fileSize: SIZE })
+    assert.equal(init.totalParts, PARTS)
+    assert.equal(init.chunkSize, CHUNK)
+    const { urls } = await client.batchPresignedUrls({ uploadId: init.uploadId, startPart: 1, endPart: init.totalParts })
+    assert.equal(urls.length, PARTS)
+    for (const url of urls) {
+      const start = (url.partNumber - 1) * init.chunkSize
+      const body = file.bytes.subarray(start, Math.min(start + init.chunkSize, SIZE))
+      const put = await fetch(url.presignedUrl, { method: 'PUT', body, headers: url.headers ?? {} })
+      assert.equal(put.status, 200)
+      assert.ok(put.headers.get('etag'), 'the PUT answers the ETag header')
+    }
+    const done = await client.complete({ uploadId: init.uploadId })
+    assert.equal(done.status, 'COMPLETED')
+    assert.equal(done.size, SIZE)
+    const status = await client.status(init.uploadId)
+    assert.equal(status.status, 'COMPLETED')
+    assert.equal(status.uploadedBytes, SIZE)
+    const stored = await readObject(api.bucket, init.key)
+    assert.ok(stored.equals(file.bytes))
+  })
+})

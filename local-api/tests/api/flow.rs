@@ -504,6 +504,8 @@ async fn other_users_and_anonymous_callers_get_nothing() {
     ];
     for (status, body) in anonymous {
         assert_eq!((status, code(&body)), (401, "UNAUTHENTICATED"), "{body}");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("x-user-id header"), "{body}");
     }
 
     // The owner's upload is untouched by all of that.
@@ -528,10 +530,10 @@ async fn bad_input_gets_clear_4xx() {
         ("/initialize", json!({ "fileType": "video/mp4", "fileSize": 1 }).to_string(), 400, "MISSING_FIELD"),
         ("/initialize", json!({ "fileName": 5, "fileType": "video/mp4", "fileSize": 1 }).to_string(), 400, "INVALID_FIELD"),
         ("/initialize", json!({ "fileName": "a", "fileType": "video/mp4", "fileSize": 0 }).to_string(), 400, "INVALID_FILE_SIZE"),
-        ("/initialize", json!({ "fileName": "a", "fileType": "video/mp4", "fileSize": -5 }).to_string(), 400, "INVALID_FIELD"),
-        ("/initialize", json!({ "fileName": "a", "fileType": "video/mp4", "fileSize": "5" }).to_string(), 400, "INVALID_FIELD"),
-        ("/initialize", json!({ "fileName": "a", "fileType": "video/mp4", "fileSize": 1073741825u64 }).to_string(), 400, "FILE_TOO_LARGE"),
-        ("/initialize", "{\"fileName\":\"a\",\"fileType\":\"video/mp4\",\"fileSize\":1e300}".into(), 400, "INVALID_FIELD"),
+        ("/initialize", json!({ "fileName": "a", "fileType": "video/mp4", "fileSize": -5 }).to_string(), 400, "INVALID_FILE_SIZE"),
+        ("/initialize", json!({ "fileName": "a", "fileType": "video/mp4", "fileSize": "5" }).to_string(), 400, "INVALID_FILE_SIZE"),
+        ("/initialize", json!({ "fileName": "a", "fileType": "video/mp4", "fileSize": 1073741825u64 }).to_string(), 400, "INVALID_FILE_SIZE"),
+        ("/initialize", "{\"fileName\":\"a\",\"fileType\":\"video/mp4\",\"fileSize\":1e300}".into(), 400, "INVALID_FILE_SIZE"),
         ("/initialize", json!({ "fileName": "a", "fileType": "image/png", "fileSize": 1 }).to_string(), 415, "FILE_TYPE_NOT_ALLOWED"),
         ("/initialize", json!({ "fileName": "a", "fileType": "nonsense", "fileSize": 1 }).to_string(), 400, "INVALID_FILE_TYPE"),
         ("/initialize", json!({ "fileName": "a".repeat(10_000), "fileType": "video/mp4", "fileSize": 1 }).to_string(), 400, "INVALID_FILE_NAME"),

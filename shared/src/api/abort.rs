@@ -2,19 +2,22 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
-use serde_json::json;
 
-use super::{caller, json_body, owned_upload, Deps, Outcome};
+use super::{answer, caller, json_body, owned_upload, wire_id, wire_status, Deps, Outcome};
 use crate::usecases::abort::abort;
+use crate::wire::AbortResponse;
 
 pub async fn handle(deps: &Deps, req: &Request) -> Outcome {
     let owner = caller(req)?;
     let body = json_body(deps, req)?;
     let record = owned_upload(deps, &owner, &body).await?;
-    let upload_id = record.upload_id.clone();
+    let upload_id = wire_id(&record)?;
     let status = abort(deps.ports(), &deps.config, record).await?;
-    Ok((
+    answer(
         StatusCode::OK,
-        json!({ "uploadId": upload_id, "status": status.as_str() }),
-    ))
+        &AbortResponse {
+            upload_id,
+            status: wire_status(status),
+        },
+    )
 }

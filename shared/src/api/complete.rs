@@ -3,16 +3,17 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::{caller, json_body, owned_upload, Deps, Outcome};
+use super::{answer, caller, json_body, owned_upload, wire_id, Deps, Outcome};
 use crate::clock::rfc3339;
 use crate::domain::sizing::MAX_PARTS;
 use crate::domain::validate::integer_in;
-use crate::domain::{Status, UploadRecord};
+use crate::domain::UploadRecord;
 use crate::error::ApiError;
 use crate::ports::PartRef;
 use crate::usecases::complete::complete;
+use crate::wire::{CompleteResponse, ObjectKey, UploadStatus};
 
 pub async fn handle(deps: &Deps, req: &Request) -> Outcome {
     let owner = caller(req)?;
@@ -23,7 +24,7 @@ pub async fn handle(deps: &Deps, req: &Request) -> Outcome {
         .transpose()?;
     let record = owned_upload(deps, &owner, &body).await?;
     let record = complete(deps.ports(), &deps.config, record, client_parts.as_deref()).await?;
-    Ok(completed_response(&record))
+    completed_response(&record)
 }
 
 /// The client's `parts`: objects with `PartNumber` and `ETag`, in ascending order, no duplicates.
@@ -93,20 +94,20 @@ fn parse_parts(items: &[Value]) -> Result<Vec<PartRef>, ApiError> {
     Ok(parts)
 }
 
-fn completed_response(record: &UploadRecord) -> (StatusCode, Value) {
+fn completed_response(record: &UploadRecord) -> Outcome {
     let c = record.completion.as_ref();
-    (
+    answer(
         StatusCode::OK,
-        json!({
-            "uploadId": record.upload_id,
-            "status": Status::Completed.as_str(),
-            "key": record.key,
-            "location": c.map(|c| c.location.as_str()),
-            "etag": c.map(|c| c.etag.as_str()),
-            "size": c.map_or(record.file_size, |c| c.size),
-            "completedAt": c.map(|c| rfc3339(c.completed_at)),
-            "checksum": c.and_then(|c| c.checksum.as_deref()),
-        }),
+        &CompleteResponse {
+            upload_id: wire_id(record)?,
+            status: UploadStatus::Completed,
+            key: ObjectKey(record.key.clone()),
+            location: c.map(|c| c.location.clone()),
+            etag: c.map(|c| c.etag.clone()),
+            size: c.map_or(record.file_size, |c| c.size),
+            completed_at: c.map(|c| rfc3339(c.completed_at)),
+            checksum: c.and_then(|c| c.checksum.clone()),
+        },
     )
 }
 

@@ -2,13 +2,13 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
-use serde_json::json;
 
-use super::{caller, json_body, Deps, Outcome};
+use super::{answer, caller, json_body, wire_id, Deps, Outcome};
 use crate::clock::rfc3339;
 use crate::domain::checksum::ChecksumAlgorithm;
 use crate::domain::validate;
 use crate::usecases::initialize::{initialize, Initialized, NewUpload};
+use crate::wire::{self, InitializeResponse, ListedPart, ObjectKey, UploadStatus};
 
 pub async fn handle(deps: &Deps, req: &Request) -> Outcome {
     let owner = caller(req)?;
@@ -20,7 +20,7 @@ pub async fn handle(deps: &Deps, req: &Request) -> Outcome {
             body.string("fileType")?,
             &deps.config.allowed_content_types,
         )?,
-        file_size: body.integer("fileSize", 0, u64::MAX)?,
+        file_size: validate::file_size(&body, deps.config.max_file_size)?,
         checksum_algorithm: body
             .opt_string("checksumAlgorithm")?
             .map(ChecksumAlgorithm::parse)
@@ -29,27 +29,35 @@ pub async fn handle(deps: &Deps, req: &Request) -> Outcome {
         fingerprint: validate::fingerprint(body.opt_string("fingerprint")?)?,
     };
     let Initialized { record, resumed } = initialize(deps.ports(), &deps.config, new).await?;
-    let mut body = json!({
-        "uploadId": record.upload_id,
-        "key": record.key,
-        "chunkSize": record.part_size,
-        "totalParts": record.total_parts,
-        "expiresAt": rfc3339(record.expires_at),
-    });
-    if let Some(algorithm) = record.checksum_algorithm {
-        body["checksumAlgorithm"] = json!(algorithm.as_str());
-        body["checksumHeader"] = json!(algorithm.header());
-    }
-    body["resumed"] = json!(resumed.is_some());
-    match resumed {
-        None => Ok((StatusCode::CREATED, body)),
-        Some(parts) => {
-            body["status"] = json!(record.status_at(deps.clock.epoch_secs()).as_str());
-            body["parts"] = parts
-                .iter()
-                .map(|p| json!({ "PartNumber": p.number, "ETag": p.etag, "Size": p.size }))
-                .collect();
-            Ok((StatusCode::OK, body))
-        }
-    }
+    let algorithm = record.checksum_algorithm;
+    let status = match resumed {
+        Some(_) => StatusCode::OK,
+        None => StatusCode::CREATED,
+    };
+    answer(
+        status,
+        &InitializeResponse {
+            upload_id: wire_id(&record)?,
+            key: ObjectKey(record.key.clone()),
+            chunk_size: record.part_size,
+            total_parts: record.total_parts,
+            expires_at: rfc3339(record.expires_at),
+            checksum_algorithm: algorithm.map(|a| wire::ChecksumAlgorithm::parse(a.as_str())),
+            checksum_header: algorithm.map(|a| a.header().to_owned()),
+            resumed: resumed.is_some(),
+            status: resumed
+                .as_ref()
+                .map(|_| UploadStatus::parse(record.status_at(deps.clock.epoch_secs()).as_str())),
+            parts: resumed.map(|parts| {
+                parts
+                    .into_iter()
+                    .map(|p| ListedPart {
+                        part_number: p.number,
+                        etag: p.etag,
+                        size: p.size,
+                    })
+                    .collect()
+            }),
+        },
+    )
 }

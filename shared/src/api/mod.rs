@@ -21,12 +21,14 @@ use crate::adapters::{DynamoRecords, S3Objects};
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
 use crate::domain::validate::{self, JsonBody};
+use crate::domain::Status;
 use crate::domain::UploadRecord;
 use crate::error::{json_response, ApiError};
 use crate::metrics::{Metric, Metrics};
 use crate::ports::{ObjectStore, Ports, RecordStore};
 use crate::presign::Presigner;
 use crate::usecases;
+use crate::wire::{UploadId, UploadStatus};
 
 pub const BASE_PATH: &str = "/api/v1/multipart-upload";
 
@@ -169,6 +171,33 @@ impl Deps {
 }
 
 type Outcome = Result<(StatusCode, Value), ApiError>;
+
+/// A handler's answer, rendered from its wire type.
+fn answer<T: serde::Serialize>(status: StatusCode, body: &T) -> Outcome {
+    serde_json::to_value(body)
+        .map(|body| (status, body))
+        .map_err(|err| ApiError::internal("rendering the answer", err))
+}
+
+/// A status as the wire spells it.
+fn wire_status(status: Status) -> UploadStatus {
+    match status {
+        Status::Initiated => UploadStatus::Initiated,
+        Status::Completing => UploadStatus::Completing,
+        Status::Completed => UploadStatus::Completed,
+        Status::Aborted => UploadStatus::Aborted,
+        Status::Expired => UploadStatus::Expired,
+    }
+}
+
+/// A record's upload id as the wire's type (the server generated it as a UUID).
+fn wire_id(record: &UploadRecord) -> Result<UploadId, ApiError> {
+    UploadId::parse(&record.upload_id).ok_or_else(|| ApiError::Internal {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        context: "reading the upload record",
+        detail: format!("stored uploadId {:?} is not a UUID", record.upload_id),
+    })
+}
 
 impl Endpoint {
     pub const ALL: [Endpoint; 7] = [

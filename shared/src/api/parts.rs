@@ -3,25 +3,32 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
-use serde_json::json;
 
-use super::{caller, owned, path_upload_id, Deps, Outcome};
+use super::{answer, caller, owned, path_upload_id, wire_id, wire_status, Deps, Outcome};
 use crate::clock::rfc3339;
 use crate::usecases::parts;
+use crate::wire::{ChecksumAlgorithm, ListPartsResponse, ListedPart, ObjectKey, StatusResponse};
 
 pub async fn list(deps: &Deps, req: &Request) -> Outcome {
     let owner = caller(req)?;
     let upload_id = path_upload_id(req)?;
     let record = owned(deps, &owner, &upload_id).await?;
     let parts = parts::list(deps.ports(), &record).await?;
-    let parts: Vec<_> = parts
-        .iter()
-        .map(|p| json!({ "PartNumber": p.number, "ETag": p.etag, "Size": p.size }))
+    let parts = parts
+        .into_iter()
+        .map(|p| ListedPart {
+            part_number: p.number,
+            etag: p.etag,
+            size: p.size,
+        })
         .collect();
-    Ok((
+    answer(
         StatusCode::OK,
-        json!({ "uploadId": record.upload_id, "parts": parts }),
-    ))
+        &ListPartsResponse {
+            upload_id: wire_id(&record)?,
+            parts,
+        },
+    )
 }
 
 pub async fn status(deps: &Deps, req: &Request) -> Outcome {
@@ -29,30 +36,29 @@ pub async fn status(deps: &Deps, req: &Request) -> Outcome {
     let upload_id = path_upload_id(req)?;
     let record = owned(deps, &owner, &upload_id).await?;
     let progress = parts::progress(deps.ports(), &record).await?;
-    let mut body = json!({
-        "uploadId": record.upload_id,
-        "status": progress.status.as_str(),
-        "key": record.key,
-        "fileName": record.file_name,
-        "fileType": record.file_type,
-        "fileSize": record.file_size,
-        "chunkSize": record.part_size,
-        "totalParts": record.total_parts,
-        "uploadedParts": progress.uploaded_parts,
-        "uploadedBytes": progress.uploaded_bytes,
-        "createdAt": rfc3339(record.created_at),
-        "expiresAt": rfc3339(record.expires_at),
-    });
-    if let Some(c) = &record.completion {
-        body["etag"] = json!(c.etag);
-        body["location"] = json!(c.location);
-        body["completedAt"] = json!(rfc3339(c.completed_at));
-        if let Some(checksum) = &c.checksum {
-            body["checksum"] = json!(checksum);
-        }
-    }
-    if let Some(algorithm) = record.checksum_algorithm {
-        body["checksumAlgorithm"] = json!(algorithm.as_str());
-    }
-    Ok((StatusCode::OK, body))
+    let c = record.completion.as_ref();
+    answer(
+        StatusCode::OK,
+        &StatusResponse {
+            upload_id: wire_id(&record)?,
+            status: wire_status(progress.status),
+            key: ObjectKey(record.key.clone()),
+            file_name: record.file_name.clone(),
+            file_type: record.file_type.clone(),
+            file_size: record.file_size,
+            chunk_size: record.part_size,
+            total_parts: record.total_parts,
+            uploaded_parts: progress.uploaded_parts,
+            uploaded_bytes: progress.uploaded_bytes,
+            created_at: rfc3339(record.created_at),
+            expires_at: rfc3339(record.expires_at),
+            completed_at: c.map(|c| rfc3339(c.completed_at)),
+            etag: c.map(|c| c.etag.clone()),
+            location: c.map(|c| c.location.clone()),
+            checksum: c.and_then(|c| c.checksum.clone()),
+            checksum_algorithm: record
+                .checksum_algorithm
+                .map(|a| ChecksumAlgorithm::parse(a.as_str())),
+        },
+    )
 }

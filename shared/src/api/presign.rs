@@ -6,14 +6,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
-use super::{caller, json_body, owned_upload, Deps, Outcome};
+use super::{answer, caller, json_body, owned_upload, Deps, Outcome};
 use crate::clock::rfc3339;
 use crate::domain::sizing::MAX_PARTS;
 use crate::domain::UploadRecord;
 use crate::error::ApiError;
 use crate::presign::Signed;
+use crate::wire::{BatchPresignedUrlsResponse, PartUrl, PresignedUrlResponse};
 
 pub async fn single(deps: &Deps, req: &Request) -> Outcome {
     let owner = caller(req)?;
@@ -23,9 +24,14 @@ pub async fn single(deps: &Deps, req: &Request) -> Outcome {
     let record = owned_upload(deps, &owner, &body).await?;
     let signer = Signer::for_upload(deps, &record).await?;
     check_range(&record, part, part)?;
-    let mut answer = signer.sign(part, checksum, || "checksum".to_owned())?;
-    answer["expiresAt"] = json!(signer.expires_at());
-    Ok((StatusCode::OK, answer))
+    let url = signer.sign(part, checksum, || "checksum".to_owned())?;
+    answer(
+        StatusCode::OK,
+        &PresignedUrlResponse {
+            url,
+            expires_at: signer.expires_at(),
+        },
+    )
 }
 
 pub async fn batch(deps: &Deps, req: &Request) -> Outcome {
@@ -55,10 +61,13 @@ pub async fn batch(deps: &Deps, req: &Request) -> Outcome {
         let checksum = batch_checksum(checksums, part)?;
         urls.push(signer.sign(part, checksum, || format!("checksums[\"{part}\"]"))?);
     }
-    Ok((
+    answer(
         StatusCode::OK,
-        json!({ "urls": urls, "expiresAt": signer.expires_at() }),
-    ))
+        &BatchPresignedUrlsResponse {
+            urls,
+            expires_at: signer.expires_at(),
+        },
+    )
 }
 
 /// Part `part`'s entry of the batch's `checksums` object (`{"1": "base64", ...}`).
@@ -126,7 +135,7 @@ impl<'a> Signer<'a> {
         part: u32,
         checksum: Option<&str>,
         field: impl Fn() -> String,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<PartUrl, ApiError> {
         let checksum = match (self.record.checksum_algorithm, checksum) {
             (Some(algorithm), Some(value)) => {
                 Some((algorithm, algorithm.check_value(value, &field())?))
@@ -153,11 +162,14 @@ impl<'a> Signer<'a> {
             .signed
             .signer
             .url(part, checksum.map(|(_, value)| value));
-        let mut answer = json!({ "partNumber": part, "presignedUrl": url });
-        if let Some((algorithm, value)) = checksum {
-            answer["headers"] = json!({ algorithm.header(): value });
-        }
-        Ok(answer)
+        Ok(PartUrl {
+            part_number: part,
+            presigned_url: url,
+            headers: checksum
+                .map(|(algorithm, value)| (algorithm.header().to_owned(), value.to_owned()))
+                .into_iter()
+                .collect(),
+        })
     }
 }
 

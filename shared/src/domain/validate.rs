@@ -95,6 +95,18 @@ const EXACT_F64_INTEGERS: f64 = 9_007_199_254_740_992.0;
 ///
 /// JSON has one number type, and JSON Schema (so `openapi.yaml`) counts `5.0` as the integer 5;
 /// some encoders write whole doubles that way. Such a number is accepted as long as it is exact.
+/// `fileSize`: a whole number of bytes from 1 to `max` (MAX_FILE_SIZE). Every invalid size (not a
+/// number, negative, zero, too large) answers INVALID_FILE_SIZE with that range.
+pub fn file_size(body: &JsonBody, max: u64) -> Result<u64, ApiError> {
+    let value = body.field("fileSize").ok_or_else(|| missing("fileSize"))?;
+    integer_in(value, "fileSize", 1, max)
+        .map_err(|_| ApiError::bad_request("INVALID_FILE_SIZE", file_size_message(max)))
+}
+
+pub fn file_size_message(max: u64) -> String {
+    format!("fileSize must be a whole number of bytes from 1 to {max} (the largest file this service accepts)")
+}
+
 pub fn integer_in(value: &Value, name: &str, min: u64, max: u64) -> Result<u64, ApiError> {
     let whole = value.as_u64().or_else(|| {
         value

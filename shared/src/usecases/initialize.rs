@@ -12,7 +12,7 @@ use crate::domain::checksum::ChecksumAlgorithm;
 use crate::domain::key::object_key;
 use crate::domain::record::Transition;
 use crate::domain::sizing::{PartPlan, MAX_PARTS, MAX_PART_SIZE, MIN_PART_SIZE};
-use crate::domain::{Status, UploadError, UploadRecord};
+use crate::domain::{validate, Status, UploadError, UploadRecord};
 use crate::ports::{Created, FingerprintClaim, PortError, Ports, Quota, StoredPart};
 use crate::usecases::settle_gone;
 
@@ -58,14 +58,9 @@ pub fn plan(
     part_size: Option<u64>,
 ) -> Result<PartPlan, UploadError> {
     if file_size == 0 || file_size > config.max_file_size {
-        let code = if file_size == 0 {
-            "INVALID_FILE_SIZE"
-        } else {
-            "FILE_TOO_LARGE"
-        };
         return Err(UploadError::invalid(
-            code,
-            format!("fileSize must be from 1 to {} bytes", config.max_file_size),
+            "INVALID_FILE_SIZE",
+            validate::file_size_message(config.max_file_size),
         ));
     }
     let Some(preferred) = part_size else {
@@ -306,7 +301,7 @@ mod tests {
         let c = config();
         for (size, part, code, needle) in [
             (0, None, "INVALID_FILE_SIZE", "from 1 to 1099511627776"),
-            (c.max_file_size + 1, None, "FILE_TOO_LARGE", "from 1 to"),
+            (c.max_file_size + 1, None, "INVALID_FILE_SIZE", "from 1 to"),
             (10 * MIB, Some(MIB), "INVALID_PART_SIZE", "5 MiB"),
             (10 * MIB, Some(6 * 1024 * MIB), "INVALID_PART_SIZE", "5 GiB"),
             (
