@@ -672,7 +672,12 @@ impl Run {
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
             .header(reqwest::header::CONTENT_LENGTH, data.len())
             .body(reqwest::Body::wrap(body));
+        // `headers` lists every header the URL was signed with, `content-length` included; reqwest
+        // already sends the body's length (set above), so that one is not copied a second time.
         for (name, value) in &url.headers {
+            if name.eq_ignore_ascii_case("content-length") {
+                continue;
+            }
             request = request.header(name.as_str(), value.as_str());
         }
         let failed = |message: String, kind| {

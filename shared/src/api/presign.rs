@@ -119,7 +119,8 @@ impl<'a> Signer<'a> {
         rfc3339(secs.map_or(0, |d| d.as_secs() as i64))
     }
 
-    /// `{partNumber, presignedUrl}` plus, for checksummed uploads, the `headers` the PUT must carry.
+    /// `{partNumber, presignedUrl, headers}`: the headers the PUT must carry (its exact
+    /// `content-length`, and the checksum for checksummed uploads).
     /// `field` names the checksum's place in the request, for error messages only.
     fn sign(
         &self,
@@ -149,15 +150,16 @@ impl<'a> Signer<'a> {
             }
             (None, None) => None,
         };
+        let length = self.record.part_length(part);
         let url = self
             .signed
             .signer
-            .url(part, checksum.map(|(_, value)| value));
-        let mut answer = json!({ "partNumber": part, "presignedUrl": url });
-        if let Some((algorithm, value)) = checksum {
-            answer["headers"] = json!({ algorithm.header(): value });
-        }
-        Ok(answer)
+            .url(part, length, checksum.map(|(_, value)| value));
+        Ok(json!({
+            "partNumber": part,
+            "presignedUrl": url,
+            "headers": crate::presign::part_headers(length, checksum),
+        }))
     }
 }
 
