@@ -164,11 +164,13 @@ pub enum CompleteError {
 pub trait ObjectStore: Send + Sync {
     fn bucket(&self) -> &str;
 
-    /// Starts a multipart upload; its S3 upload id.
+    /// Starts a multipart upload of an object with these Content-Type and Content-Disposition
+    /// headers; its S3 upload id.
     fn create_multipart<'a>(
         &'a self,
         key: &'a str,
         content_type: &'a str,
+        content_disposition: &'a str,
         checksum: Option<ChecksumAlgorithm>,
     ) -> BoxFuture<'a, Result<String, PortError>>;
 

@@ -590,6 +590,7 @@ impl ObjectStore for FakeObjects {
         &'a self,
         key: &'a str,
         _content_type: &'a str,
+        _content_disposition: &'a str,
         _checksum: Option<ChecksumAlgorithm>,
     ) -> BoxFuture<'a, Result<String, PortError>> {
         Box::pin(async move {
