@@ -44,6 +44,12 @@ pub struct Config {
     pub max_bytes_in_flight_per_user: u64,
     /// `CLEANUP_MAX_ABORTS`: aborts one cleanup run makes at most; the rest wait for the next run.
     pub cleanup_max_aborts: usize,
+    /// `RATE_LIMIT_REQUESTS_PER_MINUTE`: API requests one user may make per minute; default 600;
+    /// 0 = no limit. Counted atomically in DynamoDB; over it: 429 `RATE_LIMITED` with Retry-After.
+    pub rate_limit_requests_per_minute: u64,
+    /// `RATE_LIMIT_URLS_PER_MINUTE`: part URLs one user may ask for per minute; default 20,000;
+    /// 0 = no limit.
+    pub rate_limit_urls_per_minute: u64,
     /// `COMPLETION_WAIT_SECONDS`: how long a complete waits for a concurrent one to finish; default 20 s.
     pub completion_wait_secs: u64,
     /// `COMPLETING_STALE_SECONDS`: a completion older than this lost its function (Lambda's limit is
@@ -89,6 +95,8 @@ impl Config {
             record_retention_secs: env.parse("RECORD_RETENTION_SECONDS", 30 * 24 * 3600)?,
             max_body_bytes: env.parse("MAX_BODY_BYTES", MIB as usize)?,
             completion_wait_secs: env.parse("COMPLETION_WAIT_SECONDS", 20)?,
+            rate_limit_requests_per_minute: env.parse("RATE_LIMIT_REQUESTS_PER_MINUTE", 600)?,
+            rate_limit_urls_per_minute: env.parse("RATE_LIMIT_URLS_PER_MINUTE", 20_000)?,
             completing_stale_secs: env.parse("COMPLETING_STALE_SECONDS", 16 * 60)?,
             cleanup_max_aborts: env.parse("CLEANUP_MAX_ABORTS", 1000)?,
             max_active_uploads_per_user: env.parse("MAX_ACTIVE_UPLOADS_PER_USER", 100)?,
@@ -131,6 +139,14 @@ impl Config {
         }
         if self.max_bytes_in_flight_per_user == 0 {
             return fail("MAX_BYTES_IN_FLIGHT_PER_USER", "must be at least 1");
+        }
+        if self.rate_limit_urls_per_minute != 0
+            && self.rate_limit_urls_per_minute < u64::from(self.max_parts_per_batch)
+        {
+            return fail(
+                "RATE_LIMIT_URLS_PER_MINUTE",
+                "must be 0 (no limit) or at least MAX_PARTS_PER_BATCH, or a full batch never passes",
+            );
         }
         if self.max_body_bytes < 1024 {
             return fail("MAX_BODY_BYTES", "must be at least 1024");

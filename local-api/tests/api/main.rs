@@ -13,5 +13,6 @@ mod harness;
 mod hostile;
 mod observability;
 mod quotas;
+mod rate_limits;
 mod routes;
 mod soak;
