@@ -2,7 +2,6 @@
 //! windows, nothing counted when refused, `Retry-After` the seconds left in the window, other users
 //! and the next window unaffected, and a failed counter write is a retryable 503, not a pass.
 
-#[allow(dead_code)]
 mod support;
 
 use shared::domain::UploadError;
