@@ -47,11 +47,12 @@ trap stop_api EXIT
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 base="http://127.0.0.1:$port"
-# Quotas high enough that hundreds of fuzzed initializes are not all refused with 429 (the quota
-# itself has its own tests); everything else as deployed.
+# Quotas and rate limits high enough that hundreds of fuzzed requests are not all refused with 429
+# (both have their own tests); everything else as deployed.
 env UPLOADS_BUCKET=fuzz-uploads UPLOADS_TABLE=fuzz-uploads \
   S3_ENDPOINT_URL="$TEST_MOTO_URL" DYNAMODB_ENDPOINT_URL="$TEST_MOTO_URL" S3_FORCE_PATH_STYLE=true \
   MAX_ACTIVE_UPLOADS_PER_USER=1000000 MAX_BYTES_IN_FLIGHT_PER_USER=18000000000000000000 \
+  RATE_LIMIT_REQUESTS_PER_MINUTE=0 RATE_LIMIT_URLS_PER_MINUTE=0 \
   PORT="$port" RUST_LOG=info \
   "$root/target/debug/local-api" >"$out/api.log" 2>&1 &
 api_pid=$!

@@ -236,6 +236,7 @@ wire_enum! {
         PayloadTooLarge = "PAYLOAD_TOO_LARGE",
         FileTypeNotAllowed = "FILE_TYPE_NOT_ALLOWED",
         QuotaExceeded = "QUOTA_EXCEEDED",
+        RateLimited = "RATE_LIMITED",
         // 5xx: the message is opaque; retry after `Retry-After` when it is sent.
         InternalError = "INTERNAL_ERROR",
     }
@@ -417,8 +418,10 @@ pub struct PartUrl {
     pub part_number: u32,
     #[cfg_attr(feature = "openapi", schema(format = "uri"))]
     pub presigned_url: String,
-    /// Headers the `PUT` must carry verbatim (the signed checksum header); absent when none.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    /// Headers the `PUT` must carry: `content-length` (the part's exact size, signed into the URL:
+    /// let the HTTP stack set it from the body, which browsers, URLSession and OkHttp do by
+    /// themselves) and, for checksummed uploads, the signed checksum header, verbatim.
+    #[serde(default)]
     pub headers: BTreeMap<String, String>,
 }
 

@@ -182,7 +182,7 @@ second upload. With one, an unfinished upload of the caller's with the same fing
         (status = 401, description = "No caller identity.", body = ApiErrorBody),
         (status = 413, description = "The request body is too large.", body = ApiErrorBody),
         (status = 415, description = "`fileType` is not allowed.", body = ApiErrorBody),
-        (status = 429, description = "The caller's quota of unfinished uploads is used up.", body = ApiErrorBody),
+        (status = 429, description = "QUOTA_EXCEEDED: the caller's quota of unfinished uploads is used up; or RATE_LIMITED: more requests than the caller's per-minute limit allows, and `Retry-After` says when the minute ends.", body = ApiErrorBody, headers(("Retry-After" = u32, description = "Seconds until the same request may pass (RATE_LIMITED only)."))),
         (status = "5XX", description = "A fault of the service (opaque message; retry after `Retry-After` when sent).", body = ApiErrorBody),
     )
 )]
@@ -206,6 +206,7 @@ URL works until `expiresAt`, at most until the upload expires.",
         (status = 409, description = "The upload no longer takes parts.", body = ApiErrorBody),
         (status = 410, description = "The upload expired.", body = ApiErrorBody),
         (status = 413, description = "The request body is too large.", body = ApiErrorBody),
+        (status = 429, description = "RATE_LIMITED: more requests, or part URLs, than the caller's per-minute limits allow; `Retry-After` says when the minute ends.", body = ApiErrorBody, headers(("Retry-After" = u32, description = "Seconds until the same request may pass."))),
         (status = "5XX", description = "A fault of the service.", body = ApiErrorBody),
     )
 )]
@@ -229,6 +230,7 @@ the rest of a large upload in further requests.",
         (status = 409, description = "The upload no longer takes parts.", body = ApiErrorBody),
         (status = 410, description = "The upload expired.", body = ApiErrorBody),
         (status = 413, description = "The request body is too large.", body = ApiErrorBody),
+        (status = 429, description = "RATE_LIMITED: more requests, or part URLs, than the caller's per-minute limits allow; `Retry-After` says when the minute ends.", body = ApiErrorBody, headers(("Retry-After" = u32, description = "Seconds until the same request may pass."))),
         (status = "5XX", description = "A fault of the service.", body = ApiErrorBody),
     )
 )]
@@ -253,6 +255,7 @@ completion; 409 COMPLETION_IN_PROGRESS (with `Retry-After`) while another reques
         (status = 409, description = "Aborted, being completed, or the key is taken.", body = ApiErrorBody),
         (status = 410, description = "The upload expired.", body = ApiErrorBody),
         (status = 413, description = "The request body is too large.", body = ApiErrorBody),
+        (status = 429, description = "RATE_LIMITED: more requests, or part URLs, than the caller's per-minute limits allow; `Retry-After` says when the minute ends.", body = ApiErrorBody, headers(("Retry-After" = u32, description = "Seconds until the same request may pass."))),
         (status = "5XX", description = "A fault of the service.", body = ApiErrorBody),
     )
 )]
@@ -275,6 +278,7 @@ Aborting twice is fine; an upload that expired answers `EXPIRED`.",
         (status = 404, description = "No such upload for the caller.", body = ApiErrorBody),
         (status = 409, description = "The upload is completed or being completed.", body = ApiErrorBody),
         (status = 413, description = "The request body is too large.", body = ApiErrorBody),
+        (status = 429, description = "RATE_LIMITED: more requests, or part URLs, than the caller's per-minute limits allow; `Retry-After` says when the minute ends.", body = ApiErrorBody, headers(("Retry-After" = u32, description = "Seconds until the same request may pass."))),
         (status = "5XX", description = "A fault of the service.", body = ApiErrorBody),
     )
 )]
@@ -297,6 +301,7 @@ complete.",
         (status = 404, description = "No such upload for the caller.", body = ApiErrorBody),
         (status = 409, description = "The upload is completed or aborted.", body = ApiErrorBody),
         (status = 410, description = "The upload expired.", body = ApiErrorBody),
+        (status = 429, description = "RATE_LIMITED: more requests, or part URLs, than the caller's per-minute limits allow; `Retry-After` says when the minute ends.", body = ApiErrorBody, headers(("Retry-After" = u32, description = "Seconds until the same request may pass."))),
         (status = "5XX", description = "A fault of the service.", body = ApiErrorBody),
     )
 )]
@@ -316,6 +321,7 @@ fn list_parts() {}
         (status = 400, description = "The uploadId is not a UUID.", body = ApiErrorBody),
         (status = 401, description = "No caller identity.", body = ApiErrorBody),
         (status = 404, description = "No such upload for the caller.", body = ApiErrorBody),
+        (status = 429, description = "RATE_LIMITED: more requests, or part URLs, than the caller's per-minute limits allow; `Retry-After` says when the minute ends.", body = ApiErrorBody, headers(("Retry-After" = u32, description = "Seconds until the same request may pass."))),
         (status = "5XX", description = "A fault of the service.", body = ApiErrorBody),
     )
 )]

@@ -41,7 +41,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let key = format!("uploads/{owner}/{upload_id}/bench.bin");
         let s3_upload_id = deps
             .objects
-            .create_multipart(&key, "application/octet-stream", None)
+            .create_multipart(&key, "application/octet-stream", "attachment", None)
             .await?;
         let record = UploadRecord {
             upload_id,

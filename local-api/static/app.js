@@ -48,7 +48,11 @@ function put(url, headers, blob, onProgress) {
     current.xhrs.add(xhr);
     xhr.open("PUT", url);
     xhr.setRequestHeader("content-type", "application/octet-stream");
-    for (const [name, value] of Object.entries(headers || {})) xhr.setRequestHeader(name, value);
+    // `headers` includes the signed content-length: the browser sends it from the blob by itself
+    // and refuses to let a page set it, so every header but that one is copied.
+    for (const [name, value] of Object.entries(headers || {})) {
+      if (name.toLowerCase() !== "content-length") xhr.setRequestHeader(name, value);
+    }
     xhr.upload.onprogress = (e) => onProgress(e.loaded);
     const done = (status) => {
       current.xhrs.delete(xhr);

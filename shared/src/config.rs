@@ -9,6 +9,12 @@ pub const MIB: u64 = 1024 * 1024;
 pub const TIB: u64 = 1024 * 1024 * MIB;
 /// SigV4 presigned URLs live at most seven days.
 pub const MAX_PRESIGN_SECS: u64 = 7 * 24 * 3600;
+/// The most URLs one batch answer may hold and still fit Lambda's 6 MB response payload in the
+/// worst case: about 3.2 KB per entry (a key of 1,050 bytes once percent-encoded, a session token
+/// of up to 1,400 bytes encoded, the upload id, query, signature, `headers`, and the escaping of
+/// the body inside the API Gateway response envelope), so 1,500 entries stay under 5 MB.
+/// `template.yaml` gives `MaxPartsPerBatch` the same `MaxValue`.
+pub const MAX_BATCH_FOR_RESPONSE: u32 = 1_500;
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -44,6 +50,16 @@ pub struct Config {
     pub max_bytes_in_flight_per_user: u64,
     /// `CLEANUP_MAX_ABORTS`: aborts one cleanup run makes at most; the rest wait for the next run.
     pub cleanup_max_aborts: usize,
+    /// `RATE_LIMIT_REQUESTS_PER_MINUTE`: API requests one user may make per minute; default 600;
+    /// 0 = no limit. Counted atomically in DynamoDB; over it: 429 `RATE_LIMITED` with Retry-After.
+    pub rate_limit_requests_per_minute: u64,
+    /// `RATE_LIMIT_URLS_PER_MINUTE`: part URLs one user may ask for per minute; default 20,000;
+    /// 0 = no limit.
+    pub rate_limit_urls_per_minute: u64,
+    /// `ABORT_INCOMPLETE_MULTIPART_UPLOAD_DAYS`: the bucket's backstop lifecycle rule, as the
+    /// template sets it (unset locally); it must outlast `UPLOAD_TTL_SECONDS`, or storage would
+    /// abort uploads that are still allowed to finish.
+    pub abort_incomplete_days: Option<u64>,
     /// `COMPLETION_WAIT_SECONDS`: how long a complete waits for a concurrent one to finish; default 20 s.
     pub completion_wait_secs: u64,
     /// `COMPLETING_STALE_SECONDS`: a completion older than this lost its function (Lambda's limit is
@@ -89,6 +105,12 @@ impl Config {
             record_retention_secs: env.parse("RECORD_RETENTION_SECONDS", 30 * 24 * 3600)?,
             max_body_bytes: env.parse("MAX_BODY_BYTES", MIB as usize)?,
             completion_wait_secs: env.parse("COMPLETION_WAIT_SECONDS", 20)?,
+            rate_limit_requests_per_minute: env.parse("RATE_LIMIT_REQUESTS_PER_MINUTE", 600)?,
+            abort_incomplete_days: env
+                .optional("ABORT_INCOMPLETE_MULTIPART_UPLOAD_DAYS")
+                .map(|_| env.parse("ABORT_INCOMPLETE_MULTIPART_UPLOAD_DAYS", 0))
+                .transpose()?,
+            rate_limit_urls_per_minute: env.parse("RATE_LIMIT_URLS_PER_MINUTE", 20_000)?,
             completing_stale_secs: env.parse("COMPLETING_STALE_SECONDS", 16 * 60)?,
             cleanup_max_aborts: env.parse("CLEANUP_MAX_ABORTS", 1000)?,
             max_active_uploads_per_user: env.parse("MAX_ACTIVE_UPLOADS_PER_USER", 100)?,
@@ -123,14 +145,35 @@ impl Config {
         if self.upload_ttl_secs == 0 {
             return fail("UPLOAD_TTL_SECONDS", "must be at least 1");
         }
-        if !(1..=10_000).contains(&self.max_parts_per_batch) {
-            return fail("MAX_PARTS_PER_BATCH", "must be between 1 and 10000");
+        if !(1..=MAX_BATCH_FOR_RESPONSE).contains(&self.max_parts_per_batch) {
+            return fail(
+                "MAX_PARTS_PER_BATCH",
+                "must be between 1 and 1500 (a larger batch of URLs with session tokens can pass \
+                 Lambda's 6 MB response limit)",
+            );
+        }
+        if let Some(days) = self.abort_incomplete_days {
+            if days.saturating_mul(86_400) <= self.upload_ttl_secs {
+                return fail(
+                    "ABORT_INCOMPLETE_MULTIPART_UPLOAD_DAYS",
+                    "must exceed the upload lifetime (UPLOAD_TTL_SECONDS), or the bucket's lifecycle \
+                     rule aborts uploads that may still finish",
+                );
+            }
         }
         if self.max_active_uploads_per_user == 0 {
             return fail("MAX_ACTIVE_UPLOADS_PER_USER", "must be at least 1");
         }
         if self.max_bytes_in_flight_per_user == 0 {
             return fail("MAX_BYTES_IN_FLIGHT_PER_USER", "must be at least 1");
+        }
+        if self.rate_limit_urls_per_minute != 0
+            && self.rate_limit_urls_per_minute < u64::from(self.max_parts_per_batch)
+        {
+            return fail(
+                "RATE_LIMIT_URLS_PER_MINUTE",
+                "must be 0 (no limit) or at least MAX_PARTS_PER_BATCH, or a full batch never passes",
+            );
         }
         if self.max_body_bytes < 1024 {
             return fail("MAX_BODY_BYTES", "must be at least 1024");
@@ -207,11 +250,34 @@ mod tests {
             ("PREFERRED_PART_SIZE", "1024"),
             ("PRESIGNED_URL_TTL_SECONDS", "604801"),
             ("MAX_PARTS_PER_BATCH", "0"),
+            ("MAX_PARTS_PER_BATCH", "1501"),
+            ("RATE_LIMIT_URLS_PER_MINUTE", "999"),
         ] {
             let mut v = vars(&base);
             v.insert(name.into(), value.into());
             assert_eq!(Config::from_vars(&v).unwrap_err().name, name);
         }
+    }
+
+    #[test]
+    fn the_lifecycle_rule_must_outlast_an_upload() {
+        let base = [("UPLOADS_BUCKET", "b1"), ("UPLOADS_TABLE", "t")];
+        let with = |days: &str, ttl: &str| {
+            let mut v = vars(&base);
+            v.insert("ABORT_INCOMPLETE_MULTIPART_UPLOAD_DAYS".into(), days.into());
+            v.insert("UPLOAD_TTL_SECONDS".into(), ttl.into());
+            Config::from_vars(&v)
+        };
+        assert_eq!(with("8", "604800").unwrap().abort_incomplete_days, Some(8));
+        assert_eq!(
+            with("7", "604800").unwrap_err().name,
+            "ABORT_INCOMPLETE_MULTIPART_UPLOAD_DAYS"
+        );
+        assert_eq!(
+            with("1", "90000").unwrap_err().name,
+            "ABORT_INCOMPLETE_MULTIPART_UPLOAD_DAYS"
+        );
+        assert!(with("1", "3600").is_ok());
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub enum ApiError {
         status: StatusCode,
         code: &'static str,
         message: String,
+        /// Seconds after which the same request may succeed, when the refusal says so.
+        retry_after: Option<u32>,
     },
     /// A fault of this service or of AWS (5xx). `detail` goes to the log only.
     #[error("{context}: {detail}")]
@@ -32,6 +34,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -110,6 +113,13 @@ impl ApiError {
     /// Seconds after which the same request may succeed, for the answers where retrying helps:
     /// a dependency that failed, and a completion still in progress.
     pub fn retry_after(&self) -> Option<u32> {
+        if let Self::Client {
+            retry_after: Some(secs),
+            ..
+        } = self
+        {
+            return Some(*secs);
+        }
         match (self.status(), self.code()) {
             (StatusCode::SERVICE_UNAVAILABLE, _) => Some(1),
             (_, "COMPLETION_IN_PROGRESS") => Some(5),
@@ -157,6 +167,29 @@ impl From<UploadError> for ApiError {
                     quota.max_active_uploads, quota.max_bytes_in_flight
                 ),
             ),
+            UploadError::RateLimited {
+                limit,
+                retry_after_secs,
+            } => {
+                let per_minute = |n: u64| {
+                    if n == 0 {
+                        "no limit".to_owned()
+                    } else {
+                        n.to_string()
+                    }
+                };
+                Self::Client {
+                    status: StatusCode::TOO_MANY_REQUESTS,
+                    code: "RATE_LIMITED",
+                    message: format!(
+                        "too many requests: per user and minute at most {} requests and {} part \
+                         URLs; retry after {retry_after_secs} s",
+                        per_minute(limit.requests),
+                        per_minute(limit.urls)
+                    ),
+                    retry_after: Some(retry_after_secs),
+                }
+            }
             UploadError::ObjectExists => Self::conflict(
                 "OBJECT_EXISTS",
                 "an object already exists under this upload's key",

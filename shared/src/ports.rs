@@ -56,6 +56,13 @@ pub struct QuotaUsage {
     pub bytes_in_flight: i64,
 }
 
+/// Requests and part URLs, as a rate counter adds them up or as a limit per window (`0`: no limit).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RateUse {
+    pub requests: u64,
+    pub urls: u64,
+}
+
 /// Where the next page of a listing starts; opaque to the use cases.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PageToken(pub String);
@@ -134,6 +141,18 @@ pub trait RecordStore: Send + Sync {
 
     /// The owner's quota counters.
     fn quota_usage<'a>(&'a self, owner: &'a str) -> BoxFuture<'a, Result<QuotaUsage, PortError>>;
+
+    /// Adds `add` to the owner's counters for the rate window starting at `window` (epoch
+    /// seconds) in one atomic conditional write, unless either counter would pass its `limit`
+    /// (`Ok(false)`: nothing was added). The counter item expires (TTL) at `expires_at`.
+    fn count_rate<'a>(
+        &'a self,
+        owner: &'a str,
+        window: i64,
+        expires_at: i64,
+        add: RateUse,
+        limit: RateUse,
+    ) -> BoxFuture<'a, Result<bool, PortError>>;
 }
 
 /// A part storage holds. `etag` is `None` only where a local S3 server omits it.
@@ -199,11 +218,13 @@ pub enum CompleteError {
 pub trait ObjectStore: Send + Sync {
     fn bucket(&self) -> &str;
 
-    /// Starts a multipart upload; its S3 upload id.
+    /// Starts a multipart upload of an object with these Content-Type and Content-Disposition
+    /// headers; its S3 upload id.
     fn create_multipart<'a>(
         &'a self,
         key: &'a str,
         content_type: &'a str,
+        content_disposition: &'a str,
         checksum: Option<ChecksumAlgorithm>,
     ) -> BoxFuture<'a, Result<String, PortError>>;
 

@@ -234,6 +234,21 @@ impl std::fmt::Display for Message<'_> {
 
 impl std::error::Error for Message<'_> {}
 
+/// The headers a part URL was signed with, as the answer's `headers` lists them: `content-length`
+/// (which HTTP clients set themselves from a fixed-size body: a browser's `fetch` must not, and
+/// cannot, set it) and, for checksummed uploads, the checksum header with its value.
+pub fn part_headers(
+    content_length: u64,
+    checksum: Option<(ChecksumAlgorithm, &str)>,
+) -> std::collections::BTreeMap<String, String> {
+    let mut headers = std::collections::BTreeMap::new();
+    headers.insert("content-length".into(), content_length.to_string());
+    if let Some((algorithm, value)) = checksum {
+        headers.insert(algorithm.header().into(), value.into());
+    }
+    headers
+}
+
 /// A presigned URL with its signature cut off, for logs: the URL is a bearer credential.
 pub fn redact(url: &str) -> &str {
     url.split_once('?').map_or(url, |(base, _)| base)
@@ -272,7 +287,10 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(signed.expires_at, at(10_000));
-        assert!(signed.signer.url(1, None).contains("X-Amz-Expires=9000&"));
+        assert!(signed
+            .signer
+            .url(1, 5, None)
+            .contains("X-Amz-Expires=9000&"));
 
         let signed = presigner
             .for_upload("k", "u", None, at(1_000), at(2_000))

@@ -10,6 +10,10 @@
 //!   `partNumber` comes right after the `X-Amz-*` parameters), so per part only the tail is hashed;
 //! - per part: one clone of that state, a few short updates, one HMAC, and one `String` for the URL.
 //!
+//! Every URL signs `content-length` (the part's exact planned size) and `host`, plus the checksum
+//! header when the upload opted in: storage refuses a body of any other length with 403 at the
+//! `PUT` itself. The SDK signs the same header when `content_length` is set on the request.
+//!
 //! Reference: "Authenticating Requests: Using Query Parameters (AWS Signature Version 4)" in the
 //! S3 API reference. S3 specifics: the path is not normalised or double-encoded, the payload is
 //! `UNSIGNED-PAYLOAD`, and the session token is signed into the query.
@@ -119,8 +123,10 @@ pub struct PartSigner {
     /// The canonical request hashed up to `partNumber=`, without and with the checksum header.
     canonical_head: Sha256,
     canonical_head_checksummed: Option<Sha256>,
-    /// `&uploadId=...&x-id=UploadPart\nhost:...\n`
+    /// `&uploadId=...&x-id=UploadPart\ncontent-length:`
     canonical_middle: String,
+    /// `\nhost:...\n`
+    canonical_host: String,
     checksum: Option<ChecksumAlgorithm>,
     /// `AWS4-HMAC-SHA256\n<date>\n<scope>\n`
     string_to_sign_head: String,
@@ -191,24 +197,27 @@ impl PartSigner {
                 .as_deref()
                 .map(|t| format!("&X-Amz-Security-Token={t}"))
                 .unwrap_or_default(),
-            canonical_head: canonical_query_head("host"),
+            canonical_head: canonical_query_head(SIGNED_ALWAYS),
             canonical_head_checksummed: checksum
                 .map(|algorithm| canonical_query_head(&signed_headers(algorithm))),
             canonical_middle: format!(
-                "&uploadId={upload_id_encoded}&x-id=UploadPart\nhost:{}\n",
-                endpoint.host
+                "&uploadId={upload_id_encoded}&x-id=UploadPart\ncontent-length:"
             ),
+            canonical_host: format!("\nhost:{}\n", endpoint.host),
             checksum,
             string_to_sign_head: format!("{ALGORITHM}\n{amz_date}\n{scope}\n"),
             key: credentials.key.clone(),
         }
     }
 
-    /// The URL for part `part`. With `checksum` (the base64 digest, already validated), its header
-    /// is signed in: the `PUT` must send it and storage refuses bytes that do not match it.
-    pub fn url(&self, part: u32, checksum: Option<&str>) -> String {
+    /// The URL for part `part` of exactly `content_length` bytes: storage refuses a `PUT` whose
+    /// body has any other length. With `checksum` (the base64 digest, already validated), its
+    /// header is signed in too: the `PUT` must send it and storage refuses bytes that do not match.
+    pub fn url(&self, part: u32, content_length: u64, checksum: Option<&str>) -> String {
         let mut digits = itoa_buf();
         let part = itoa(part, &mut digits);
+        let mut length_digits = itoa_buf_u64();
+        let length = itoa_u64(content_length, &mut length_digits);
         let checksum = match (self.checksum, checksum, &self.canonical_head_checksummed) {
             (Some(algorithm), Some(value), Some(head)) => Some((algorithm, value, head)),
             _ => None,
@@ -219,18 +228,23 @@ impl PartSigner {
         };
         canonical.update(part);
         canonical.update(self.canonical_middle.as_bytes());
+        canonical.update(length);
+        canonical.update(self.canonical_host.as_bytes());
         let signed_headers = match checksum {
             Some((algorithm, value, _)) => {
                 let name = algorithm.header();
                 canonical.update(name.as_bytes());
                 canonical.update(b":");
                 canonical.update(value.trim().as_bytes());
-                canonical.update(b"\n\nhost;");
+                canonical.update(b"\n\n");
+                canonical.update(SIGNED_ALWAYS.as_bytes());
+                canonical.update(b";");
                 canonical.update(name.as_bytes());
                 Some(name)
             }
             None => {
-                canonical.update(b"\nhost");
+                canonical.update(b"\n");
+                canonical.update(SIGNED_ALWAYS.as_bytes());
                 None
             }
         };
@@ -247,7 +261,7 @@ impl PartSigner {
         url.push_str(&self.url_head);
         url.push_str(std::str::from_utf8(part).expect("digits"));
         url.push_str(&self.url_middle);
-        url.push_str("host");
+        url.push_str(SIGNED_ALWAYS_IN_QUERY);
         if let Some(name) = signed_headers {
             url.push_str("%3B");
             url.push_str(name);
@@ -259,8 +273,12 @@ impl PartSigner {
     }
 }
 
+/// The headers every part URL signs, sorted, as the canonical request and the query spell them.
+const SIGNED_ALWAYS: &str = "content-length;host";
+const SIGNED_ALWAYS_IN_QUERY: &str = "content-length%3Bhost";
+
 fn signed_headers(algorithm: ChecksumAlgorithm) -> String {
-    format!("host;{}", algorithm.header())
+    format!("{SIGNED_ALWAYS};{}", algorithm.header())
 }
 
 fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
@@ -278,6 +296,22 @@ pub fn hex(bytes: &[u8]) -> [u8; 64] {
         out[2 * i + 1] = DIGITS[(byte & 0xf) as usize];
     }
     out
+}
+
+fn itoa_buf_u64() -> [u8; 20] {
+    [0; 20]
+}
+
+fn itoa_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
 }
 
 fn itoa_buf() -> [u8; 10] {
@@ -380,6 +414,10 @@ mod tests {
         assert_eq!(itoa(10_000, &mut buf), b"10000");
         let mut buf = itoa_buf();
         assert_eq!(itoa(u32::MAX, &mut buf), b"4294967295");
+        let mut buf = itoa_buf_u64();
+        assert_eq!(itoa_u64(5_368_709_120, &mut buf), b"5368709120");
+        let mut buf = itoa_buf_u64();
+        assert_eq!(itoa_u64(u64::MAX, &mut buf), b"18446744073709551615");
     }
 
     /// The example from the SigV4 documentation ("Example: presigned URL" in the S3 API reference,

@@ -51,7 +51,7 @@ async fn credentials_are_refreshed_before_expiry_and_cap_the_url() {
                 .for_upload("k", "u", None, at(now), at(wanted))
                 .await
                 .unwrap();
-            (signed.signer.url(1, None), signed.expires_at)
+            (signed.signer.url(1, 5, None), signed.expires_at)
         }
     };
 

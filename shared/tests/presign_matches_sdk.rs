@@ -92,6 +92,8 @@ struct Case {
     part: u32,
     signed_at: SystemTime,
     expires_in: Duration,
+    /// The part's exact length, signed into the URL as `content-length`.
+    length: u64,
     checksum: Option<(ChecksumAlgorithm, &'static str)>,
 }
 
@@ -125,6 +127,8 @@ fn case(seed: u64) -> Case {
         part: 1 + rng.below(10_000) as u32,
         signed_at: UNIX_EPOCH + Duration::from_secs(946_684_800 + rng.below(3_000_000_000)),
         expires_in: Duration::from_secs(1 + rng.below(604_800)),
+        length: rng.pick(&[1, 5 * 1024 * 1024, 8 * 1024 * 1024, 5 * 1024 * 1024 * 1024])
+            + rng.below(2),
         checksum,
     }
 }
@@ -160,7 +164,8 @@ async fn sdk_url(case: &Case) -> String {
         .bucket(case.bucket)
         .key(&case.key)
         .upload_id(&case.upload_id)
-        .part_number(case.part as i32);
+        .part_number(case.part as i32)
+        .content_length(case.length as i64);
     let request = match case.checksum {
         Some((ChecksumAlgorithm::Sha256, value)) => request.checksum_sha256(value),
         Some((ChecksumAlgorithm::Crc32c, value)) => request.checksum_crc32_c(value),
@@ -169,7 +174,24 @@ async fn sdk_url(case: &Case) -> String {
     let presigned = request.presigned(presigning).await.unwrap();
     if let Some((algorithm, value)) = case.checksum {
         let headers: Vec<_> = presigned.headers().collect();
-        assert_eq!(headers, [(algorithm.header(), value)], "seed {}", case.seed);
+        assert_eq!(
+            headers,
+            [
+                ("content-length", case.length.to_string().as_str()),
+                (algorithm.header(), value)
+            ],
+            "seed {}",
+            case.seed
+        );
+    } else {
+        let headers: Vec<_> = presigned.headers().collect();
+        let length = case.length.to_string();
+        assert_eq!(
+            headers,
+            [("content-length", length.as_str())],
+            "seed {}",
+            case.seed
+        );
     }
     presigned.uri().to_owned()
 }
@@ -198,9 +220,11 @@ async fn our_signer(case: &Case) -> Signed {
 
 async fn our_url(case: &Case) -> String {
     let signed = our_signer(case).await;
-    signed
-        .signer
-        .url(case.part, case.checksum.map(|(_, value)| value))
+    signed.signer.url(
+        case.part,
+        case.length,
+        case.checksum.map(|(_, value)| value),
+    )
 }
 
 #[tokio::test]
@@ -236,7 +260,7 @@ async fn a_batch_from_one_signer_matches_part_by_part() {
     for part in [1, 2, 9, 10, 99, 100, 1_000, 9_999, 10_000] {
         case.part = part;
         assert_eq!(
-            signed.signer.url(part, None),
+            signed.signer.url(part, case.length, None),
             sdk_url(&case).await,
             "part {part}"
         );

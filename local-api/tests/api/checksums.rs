@@ -28,7 +28,7 @@ async fn checksummed_urls(stack: &Stack, id: &str, file: &[u8]) -> Vec<(u32, Str
         .map(|u| {
             let url = u["presignedUrl"].as_str().unwrap().to_owned();
             assert!(
-                url.contains("X-Amz-SignedHeaders=host%3Bx-amz-checksum-sha256"),
+                url.contains("X-Amz-SignedHeaders=content-length%3Bhost%3Bx-amz-checksum-sha256"),
                 "checksum header is signed: {url}"
             );
             let n = u["partNumber"].as_u64().unwrap() as u32;

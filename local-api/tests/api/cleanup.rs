@@ -63,7 +63,7 @@ async fn cleanup_aborts_exactly_the_stale_and_orphaned_uploads() {
     stack
         .deps
         .objects
-        .create_multipart(&orphan_key, "video/mp4", None)
+        .create_multipart(&orphan_key, "video/mp4", "attachment", None)
         .await
         .unwrap();
 

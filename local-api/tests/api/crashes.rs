@@ -217,7 +217,7 @@ async fn the_cleanup_gives_back_what_a_dead_initialize_held() {
     stack
         .deps
         .objects
-        .create_multipart(&orphan_key, "video/mp4", None)
+        .create_multipart(&orphan_key, "video/mp4", "attachment", None)
         .await
         .unwrap();
     assert_eq!(usage(&stack, user).await.active_uploads, 1);

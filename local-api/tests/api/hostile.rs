@@ -14,8 +14,17 @@ async fn hostile_file_names_become_safe_keys() {
         ("..", "file"),
         ("nul\0byte.mp4", "nul_byte.mp4"),
         ("line\nbreak\r\ttab.mp4", "line_break_tab.mp4"),
-        ("evil\u{202E}4pm.exe", "evil_4pm.exe"),
+        // Bidi controls, zero-width and other invisible characters are removed, not replaced.
+        ("evil\u{202E}4pm.exe", "evil4pm.exe"),
         ("\u{200F}\u{2066}hidden.mov", "hidden.mov"),
+        ("pa\u{200B}y\u{FEFF}pal\u{2060}.mp4", "paypal.mp4"),
+        // U+3164 HANGUL FILLER (and its half-width twin) is a "letter" that displays as nothing.
+        ("\u{3164}\u{FFA0}.mp4", "mp4"),
+        ("a\u{3164}b.mp4", "ab.mp4"),
+        // One spelling per name: decomposed (e + U+0301) becomes the precomposed NFC form.
+        ("e\u{0301}te\u{0301}.mp4", "\u{00E9}t\u{00E9}.mp4"),
+        // Stacked combining marks with nothing to compose with become one `_`.
+        ("z\u{0335}\u{0336}\u{0337}\u{0338}a.mp4", "z_a.mp4"),
         ("クリップ.mp4", "クリップ.mp4"),
     ];
     for (name, expected) in cases {
@@ -31,6 +40,28 @@ async fn hostile_file_names_become_safe_keys() {
     let init = stack.initialize("mallory", &long, 10).await;
     let key = init["key"].as_str().unwrap();
     assert!(key.len() < 300 && key.ends_with(".mp4"), "{key}");
+    // Lengths are capped in bytes, not characters: 200 four-byte letters (U+20000) are 800 bytes.
+    let init = stack
+        .initialize("mallory", &("\u{20000}".repeat(200) + ".mp4"), 10)
+        .await;
+    let name = init["key"].as_str().unwrap().rsplit('/').next().unwrap();
+    assert!(
+        name.len() <= 200 && name.len() > 190 && name.ends_with(".mp4"),
+        "{name}"
+    );
+    // The display name kept in the record: NFC, invisible characters removed, bounded in bytes.
+    let id = init["uploadId"].as_str().unwrap();
+    let (_, status) = stack.get(Some("mallory"), &format!("/status/{id}")).await;
+    assert!(
+        status["fileName"].as_str().unwrap().len() <= 255,
+        "{status}"
+    );
+    let init = stack
+        .initialize("mallory", "My\u{202E} e\u{0301}te\u{0301}\u{3164}.mov", 10)
+        .await;
+    let id = init["uploadId"].as_str().unwrap();
+    let (_, status) = stack.get(Some("mallory"), &format!("/status/{id}")).await;
+    assert_eq!(status["fileName"], "My \u{00E9}t\u{00E9}.mov", "{status}");
     // Identity is sanitised into the key too.
     let init = stack.initialize("../other-user", "a.mp4", 10).await;
     assert!(
@@ -167,4 +198,201 @@ async fn odd_bodies_get_exact_codes_and_the_victim_still_completes() {
         sha256(&stack.read_object(victim["key"].as_str().unwrap()).await),
         sha256(&file)
     );
+}
+
+/// Every part URL signs its part's exact length: strict storage refuses a body one byte short or
+/// one byte long at the PUT itself (403), whichever part it is, and takes the exact size (200).
+#[tokio::test]
+async fn strict_storage_refuses_parts_of_the_wrong_length() {
+    const SIZE: usize = 5 * MIB + 4321;
+    let stack = Stack::start(S3Server::Strict).await;
+    let file = file_bytes(SIZE + 1, 31);
+    let init = stack.initialize("mallory", "sized.mp4", SIZE).await;
+    let id = init["uploadId"].as_str().unwrap();
+    let (status, body) = stack
+        .post(
+            Some("mallory"),
+            "/batch-presigned-urls",
+            &json!({ "uploadId": id, "startPart": 1, "endPart": 2 }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let urls = body["urls"].as_array().unwrap();
+    let planned = [5 * MIB, 4321];
+    let mut parts = Vec::new();
+    for (url, (n, length)) in urls.iter().zip([(1u32, 5 * MIB), (2, 4321)]) {
+        assert_eq!(url["partNumber"], n);
+        assert_eq!(
+            url["headers"]["content-length"],
+            length.to_string(),
+            "{url}"
+        );
+        let presigned = url["presignedUrl"].as_str().unwrap();
+        assert!(
+            presigned.contains("X-Amz-SignedHeaders=content-length%3Bhost&"),
+            "{presigned}"
+        );
+        let start = if n == 1 { 0 } else { planned[0] };
+        // (body length, expected status): the table of wrong lengths, then the right one.
+        let table = [
+            (length - 1, 403),
+            (length + 1, 403),
+            (1, 403),
+            (length, 200),
+        ];
+        for (sent, expected) in table {
+            let (status, etag) = if expected == 200 {
+                stack.put(presigned, &file[start..start + sent]).await
+            } else {
+                (
+                    raw_put_status(presigned, &file[start..start + sent]).await,
+                    None,
+                )
+            };
+            assert_eq!(
+                status, expected,
+                "part {n}: {sent} bytes for a {length}-byte URL"
+            );
+            if let (200, Some(etag)) = (status, etag) {
+                parts.push((n, etag));
+            }
+        }
+    }
+    // What was stored is exactly the plan, so the upload completes.
+    let (status, body) = stack
+        .post(
+            Some("mallory"),
+            "/complete",
+            &json!({ "uploadId": id, "parts": parts_json(&parts) }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        sha256(&stack.read_object(init["key"].as_str().unwrap()).await),
+        sha256(&file[..SIZE])
+    );
+}
+
+/// The status of a `PUT` of `body` to `url`, read even when the server answers from the headers
+/// alone and closes the connection without reading the body (s3s-fs does that for a bad signature;
+/// reqwest then reports only a broken pipe). The headers go first; the body only if no answer came.
+async fn raw_put_status(url: &str, body: &[u8]) -> u16 {
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let rest = url
+        .strip_prefix("http://")
+        .expect("local storage speaks http");
+    let (authority, target) = rest.split_at(rest.find('/').unwrap());
+    let mut stream = tokio::net::TcpStream::connect(authority).await.unwrap();
+    let head = format!(
+        "PUT {target} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/octet-stream\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    let early = tokio::time::timeout(Duration::from_secs(2), stream.read(&mut buf)).await;
+    match early {
+        Ok(Ok(n)) if n > 0 => answer.extend_from_slice(&buf[..n]),
+        _ => {
+            let _ = stream.write_all(body).await;
+            while let Ok(Ok(n)) =
+                tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf)).await
+            {
+                if n == 0 {
+                    break;
+                }
+                answer.extend_from_slice(&buf[..n]);
+                if answer.windows(4).any(|w| w == b"\r\n\r\n") {
+                    break;
+                }
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&answer);
+    text.split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP answer to the PUT: {text:?}"))
+}
+
+/// Active content (what a browser would run or render as a document) is stored as opaque bytes, and
+/// every object downloads as an attachment named by its sanitized file name (RFC 6266 `filename*`).
+#[tokio::test]
+async fn active_content_types_are_stored_opaque_and_objects_download_as_attachments() {
+    let stack = Stack::start(S3Server::Moto).await;
+    let cases = [
+        ("text/html", "page.html", "application/octet-stream"),
+        ("image/svg+xml", "logo.svg", "application/octet-stream"),
+        (
+            "application/xhtml+xml",
+            "x.xhtml",
+            "application/octet-stream",
+        ),
+        ("text/xml", "feed.xml", "application/octet-stream"),
+        (
+            "application/javascript",
+            "app.js",
+            "application/octet-stream",
+        ),
+        ("text/javascript", "app.mjs", "application/octet-stream"),
+        ("application/pdf", "doc.pdf", "application/octet-stream"),
+        ("text/css", "s.css", "application/octet-stream"),
+        ("video/mp4", "e\u{0301}te\u{0301} clip.mp4", "video/mp4"),
+        ("image/jpeg", "photo.jpg", "image/jpeg"),
+    ];
+    let body = b"<script>alert(document.domain)</script>";
+    for (declared, name, stored) in cases {
+        let (status, init) = stack
+            .post(
+                Some("mallory"),
+                "/initialize",
+                &json!({ "fileName": name, "fileType": declared, "fileSize": body.len() }),
+            )
+            .await;
+        assert_eq!(status, 201, "{declared}: {init}");
+        let id = init["uploadId"].as_str().unwrap();
+        let (_, record) = stack.get(Some("mallory"), &format!("/status/{id}")).await;
+        assert_eq!(record["fileType"], stored, "{declared}");
+        let urls = stack.urls("mallory", id, 1, 1).await;
+        let (status, etag) = stack.put(&urls[&1], body).await;
+        assert_eq!(status, 200);
+        let (status, done) = stack
+            .post(
+                Some("mallory"),
+                "/complete",
+                &json!({ "uploadId": id, "parts": parts_json(&[(1, etag.unwrap())]) }),
+            )
+            .await;
+        assert_eq!(status, 200, "{done}");
+        let key = init["key"].as_str().unwrap();
+        let head = stack
+            .deps
+            .aws
+            .s3
+            .head_object()
+            .bucket(&stack.deps.config.bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(head.content_type(), Some(stored), "{declared}");
+        let file = key.rsplit('/').next().unwrap();
+        let mut encoded = String::new();
+        for b in file.bytes() {
+            if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+                encoded.push(b as char);
+            } else {
+                encoded.push_str(&format!("%{b:02X}"));
+            }
+        }
+        let disposition = head.content_disposition().unwrap_or_default();
+        assert!(
+            disposition.starts_with("attachment; filename=\"")
+                && disposition.ends_with(&format!("; filename*=UTF-8''{encoded}")),
+            "{declared}: {disposition}"
+        );
+    }
 }

@@ -14,5 +14,6 @@ mod hostile;
 mod observability;
 mod quotas;
 mod resume;
+mod rate_limits;
 mod routes;
 mod soak;

@@ -22,7 +22,7 @@ use crate::domain::record::{Completion, Transition};
 use crate::domain::{Status, UploadRecord};
 use crate::error::error_chain;
 use crate::ports::{
-    BoxFuture, Created, FingerprintClaim, PageToken, Paged, PortError, Quota, QuotaUsage,
+    BoxFuture, Created, FingerprintClaim, PageToken, Paged, PortError, Quota, QuotaUsage, RateUse,
     RecordStore,
 };
 
@@ -41,6 +41,12 @@ pub struct DynamoRecords {
 
 fn quota_key(owner: &str) -> String {
     format!("quota#{owner}")
+}
+
+/// The rate counter item of `owner` for the window starting at `window`: `rate#{window}#{owner}`,
+/// never a valid upload id; it expires by TTL shortly after its window.
+fn rate_key(owner: &str, window: i64) -> String {
+    format!("rate#{window}#{owner}")
 }
 
 /// A `ClientRequestToken` (at most 36 characters) that names exactly this write: the same write
@@ -403,6 +409,56 @@ impl DynamoRecords {
     }
 }
 
+impl DynamoRecords {
+    async fn rate(
+        &self,
+        owner: &str,
+        window: i64,
+        expires_at: i64,
+        add: RateUse,
+        limit: RateUse,
+    ) -> Result<bool, PortError> {
+        let mut conditions = Vec::new();
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("uploadId", s(&rate_key(owner, window)))
+            .update_expression("ADD requests :requests, urls :urls SET #ttl = :ttl")
+            .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+            .expression_attribute_values(":requests", n(add.requests as i64))
+            .expression_attribute_values(":urls", n(add.urls as i64))
+            .expression_attribute_values(":ttl", n(expires_at));
+        for (name, added, limit) in [
+            ("requests", add.requests, limit.requests),
+            ("urls", add.urls, limit.urls),
+        ] {
+            if limit == 0 || added == 0 {
+                continue;
+            }
+            if added > limit {
+                return Ok(false);
+            }
+            // At most `limit - added` already counted, so the sum stays within the limit.
+            let placeholder = format!(":max_{name}");
+            conditions.push(format!(
+                "(attribute_not_exists({name}) OR {name} <= {placeholder})"
+            ));
+            request = request.expression_attribute_values(placeholder, n((limit - added) as i64));
+        }
+        if !conditions.is_empty() {
+            request = request.condition_expression(conditions.join(" AND "));
+        }
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(false)
+            }
+            Err(e) => Err(PortError::new("UpdateItem", error_chain(&e))),
+        }
+    }
+}
+
 impl RecordStore for DynamoRecords {
     fn get<'a>(
         &'a self,
@@ -456,6 +512,17 @@ impl RecordStore for DynamoRecords {
 
     fn quota_usage<'a>(&'a self, owner: &'a str) -> BoxFuture<'a, Result<QuotaUsage, PortError>> {
         Box::pin(self.usage(owner))
+    }
+
+    fn count_rate<'a>(
+        &'a self,
+        owner: &'a str,
+        window: i64,
+        expires_at: i64,
+        add: RateUse,
+        limit: RateUse,
+    ) -> BoxFuture<'a, Result<bool, PortError>> {
+        Box::pin(self.rate(owner, window, expires_at, add, limit))
     }
 }
 

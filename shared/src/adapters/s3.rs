@@ -43,6 +43,7 @@ impl S3Objects {
         &self,
         key: &str,
         content_type: &str,
+        content_disposition: &str,
         checksum: Option<ChecksumAlgorithm>,
     ) -> Result<String, PortError> {
         let mut request = self
@@ -50,7 +51,8 @@ impl S3Objects {
             .create_multipart_upload()
             .bucket(&self.bucket)
             .key(key)
-            .content_type(content_type);
+            .content_type(content_type)
+            .content_disposition(content_disposition);
         if let Some(algorithm) = checksum {
             request = request
                 .checksum_algorithm(s3_algorithm(algorithm))
@@ -290,9 +292,10 @@ impl ObjectStore for S3Objects {
         &'a self,
         key: &'a str,
         content_type: &'a str,
+        content_disposition: &'a str,
         checksum: Option<ChecksumAlgorithm>,
     ) -> BoxFuture<'a, Result<String, PortError>> {
-        Box::pin(self.create_multipart_upload(key, content_type, checksum))
+        Box::pin(self.create_multipart_upload(key, content_type, content_disposition, checksum))
     }
 
     fn list_parts<'a>(

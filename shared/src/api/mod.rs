@@ -20,6 +20,7 @@ use tracing::Instrument;
 use crate::adapters::{DynamoRecords, S3Objects};
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
+use crate::domain::sizing::MAX_PARTS;
 use crate::domain::validate::{self, JsonBody};
 use crate::domain::Status;
 use crate::domain::UploadRecord;
@@ -229,6 +230,7 @@ impl Endpoint {
     pub fn operations(self) -> &'static [&'static str] {
         match self {
             Self::Initialize => &[
+                "UpdateItem(rate)",
                 "GetItem",
                 "TransactWriteItems(create)",
                 "TransactWriteItems",
@@ -238,8 +240,11 @@ impl Endpoint {
                 "ListParts",
                 "HeadObject",
             ],
-            Self::PresignedUrl | Self::BatchPresignedUrls => &["GetItem", "PresignUploadPart"],
+            Self::PresignedUrl | Self::BatchPresignedUrls => {
+                &["UpdateItem(rate)", "GetItem", "PresignUploadPart"]
+            }
             Self::Complete => &[
+                "UpdateItem(rate)",
                 "GetItem",
                 "TransactWriteItems",
                 "ListParts",
@@ -247,14 +252,21 @@ impl Endpoint {
                 "CompleteMultipartUpload",
             ],
             Self::Abort => &[
+                "UpdateItem(rate)",
                 "GetItem",
                 "TransactWriteItems",
                 "ListParts",
                 "HeadObject",
                 "AbortMultipartUpload",
             ],
-            Self::ListParts => &["GetItem", "TransactWriteItems", "ListParts", "HeadObject"],
-            Self::Status => &["GetItem", "ListParts"],
+            Self::ListParts => &[
+                "UpdateItem(rate)",
+                "GetItem",
+                "TransactWriteItems",
+                "ListParts",
+                "HeadObject",
+            ],
+            Self::Status => &["UpdateItem(rate)", "GetItem", "ListParts"],
         }
     }
 
@@ -268,14 +280,17 @@ impl Endpoint {
             upload_id = tracing::field::Empty,
         );
         async move {
-            let outcome = match self {
-                Self::Initialize => initialize::handle(deps, &req).await,
-                Self::PresignedUrl => presign::single(deps, &req).await,
-                Self::BatchPresignedUrls => presign::batch(deps, &req).await,
-                Self::Complete => complete::handle(deps, &req).await,
-                Self::Abort => abort::handle(deps, &req).await,
-                Self::ListParts => parts::list(deps, &req).await,
-                Self::Status => parts::status(deps, &req).await,
+            let outcome = match self.admit(deps, &req).await {
+                Err(refused) => Err(refused),
+                Ok(()) => match self {
+                    Self::Initialize => initialize::handle(deps, &req).await,
+                    Self::PresignedUrl => presign::single(deps, &req).await,
+                    Self::BatchPresignedUrls => presign::batch(deps, &req).await,
+                    Self::Complete => complete::handle(deps, &req).await,
+                    Self::Abort => abort::handle(deps, &req).await,
+                    Self::ListParts => parts::list(deps, &req).await,
+                    Self::Status => parts::status(deps, &req).await,
+                },
             };
             self.count(deps, &outcome);
             match outcome {
@@ -303,6 +318,29 @@ impl Endpoint {
 }
 
 impl Endpoint {
+    /// Counts the request, and the part URLs it asks for, against the caller's per-minute limits
+    /// (one conditional DynamoDB write). Requests without identity are left to the handler's 401.
+    async fn admit(self, deps: &Deps, req: &Request) -> Result<(), ApiError> {
+        let Ok(owner) = caller(req) else {
+            return Ok(());
+        };
+        let urls = match self {
+            Self::PresignedUrl => 1,
+            // The range asked for; a malformed body counts as one and is refused by the handler.
+            Self::BatchPresignedUrls => json_body(deps, req)
+                .ok()
+                .and_then(|body| {
+                    let start = body.integer("startPart", 1, MAX_PARTS).ok()?;
+                    let end = body.integer("endPart", 1, MAX_PARTS).ok()?;
+                    Some(end.saturating_sub(start) + 1)
+                })
+                .unwrap_or(1),
+            _ => 0,
+        };
+        usecases::rate::admit(deps.ports(), &deps.config, &owner, urls).await?;
+        Ok(())
+    }
+
     /// The metrics an outcome implies by itself; transitions that happen once (completed,
     /// aborted) are counted where they happen.
     fn count(self, deps: &Deps, outcome: &Outcome) {

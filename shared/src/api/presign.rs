@@ -128,7 +128,8 @@ impl<'a> Signer<'a> {
         rfc3339(secs.map_or(0, |d| d.as_secs() as i64))
     }
 
-    /// `{partNumber, presignedUrl}` plus, for checksummed uploads, the `headers` the PUT must carry.
+    /// `{partNumber, presignedUrl, headers}`: the headers the PUT must carry (its exact
+    /// `content-length`, and the checksum for checksummed uploads).
     /// `field` names the checksum's place in the request, for error messages only.
     fn sign(
         &self,
@@ -158,17 +159,15 @@ impl<'a> Signer<'a> {
             }
             (None, None) => None,
         };
+        let length = self.record.part_length(part);
         let url = self
             .signed
             .signer
-            .url(part, checksum.map(|(_, value)| value));
+            .url(part, length, checksum.map(|(_, value)| value));
         Ok(PartUrl {
             part_number: part,
             presigned_url: url,
-            headers: checksum
-                .map(|(algorithm, value)| (algorithm.header().to_owned(), value.to_owned()))
-                .into_iter()
-                .collect(),
+            headers: crate::presign::part_headers(length, checksum),
         })
     }
 }

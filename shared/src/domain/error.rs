@@ -2,7 +2,7 @@
 //! once (`impl From<UploadError> for ApiError`); nothing below it knows about HTTP.
 
 use crate::domain::Status;
-use crate::ports::{PortError, Quota};
+use crate::ports::{PortError, Quota, RateUse};
 
 #[derive(Debug, thiserror::Error)]
 pub enum UploadError {
@@ -18,6 +18,12 @@ pub enum UploadError {
     /// The caller is at a quota limit.
     #[error("quota exceeded")]
     QuotaExceeded(Quota),
+    /// The caller is at a rate limit (`limit` per minute) until the window ends.
+    #[error("rate limited")]
+    RateLimited {
+        limit: RateUse,
+        retry_after_secs: u32,
+    },
     /// The key already holds an object that is not this upload's.
     #[error("an object already exists under this upload's key")]
     ObjectExists,

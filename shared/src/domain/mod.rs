@@ -2,6 +2,7 @@
 //! transitions, and the upload error. Pure: no I/O.
 
 pub mod checksum;
+pub mod content;
 pub mod error;
 pub mod key;
 pub mod record;

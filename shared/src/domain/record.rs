@@ -79,6 +79,16 @@ pub struct Completion {
 }
 
 impl UploadRecord {
+    /// The exact size part `number` (1-based) must have: the planned part size, and the remainder
+    /// for the last part. Part URLs are signed for this length.
+    pub fn part_length(&self, number: u32) -> u64 {
+        crate::domain::sizing::PartPlan {
+            part_size: self.part_size,
+            total_parts: self.total_parts,
+        }
+        .expected_size(self.file_size, number)
+    }
+
     /// The status as of `now`: an INITIATED upload past its expiry is EXPIRED even if no cleanup has
     /// written that yet (and DynamoDB TTL may not have deleted the record yet either).
     pub fn status_at(&self, now: i64) -> Status {

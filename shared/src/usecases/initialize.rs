@@ -9,7 +9,8 @@
 
 use crate::config::Config;
 use crate::domain::checksum::ChecksumAlgorithm;
-use crate::domain::key::object_key;
+use crate::domain::content;
+use crate::domain::key::{display_name, object_key, sanitise_file_name};
 use crate::domain::record::Transition;
 use crate::domain::sizing::{PartPlan, MAX_PARTS, MAX_PART_SIZE, MIN_PART_SIZE};
 use crate::domain::{validate, Status, UploadError, UploadRecord};
@@ -20,8 +21,9 @@ use crate::usecases::settle_gone;
 #[derive(Clone, Debug)]
 pub struct NewUpload {
     pub owner: String,
-    /// Validated; sanitised into the key.
+    /// Validated; sanitised into the key, NFC and visible characters only in the record.
     pub file_name: String,
+    /// Validated; active types are stored as `application/octet-stream`.
     pub file_type: String,
     pub file_size: u64,
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
@@ -172,9 +174,13 @@ async fn start(
     let upload_id = uuid::Uuid::new_v4().hyphenated().to_string();
     tracing::Span::current().record("upload_id", upload_id.as_str());
     let key = object_key(&new.owner, &upload_id, &new.file_name);
+    // Active content (HTML, SVG, XML, script, ...) is stored as opaque bytes, and every object
+    // downloads as an attachment under its sanitized name (see `domain::content`).
+    let file_type = content::stored_type(&new.file_type).to_owned();
+    let disposition = content::attachment(&sanitise_file_name(&new.file_name));
     let s3_upload_id = ports
         .objects
-        .create_multipart(&key, &new.file_type, new.checksum_algorithm)
+        .create_multipart(&key, &file_type, &disposition, new.checksum_algorithm)
         .await?;
     let now = ports.time.now();
     let expires_at = now + config.upload_ttl_secs as i64;
@@ -183,8 +189,8 @@ async fn start(
         owner: new.owner.clone(),
         key,
         s3_upload_id,
-        file_name: new.file_name.clone(),
-        file_type: new.file_type.clone(),
+        file_name: display_name(&new.file_name),
+        file_type,
         file_size: new.file_size,
         part_size: plan.part_size,
         total_parts: plan.total_parts,

@@ -13,6 +13,7 @@ pub mod cleanup;
 pub mod complete;
 pub mod initialize;
 pub mod parts;
+pub mod rate;
 
 use crate::domain::record::{Completion, Transition};
 use crate::domain::{Status, UploadError, UploadRecord};

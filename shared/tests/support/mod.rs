@@ -24,7 +24,7 @@ use shared::metrics::Metric;
 use shared::ports::{
     BoxFuture, CompleteError, CompletedObject, Created, FingerprintClaim, MetricsSink,
     MultipartListing, ObjectHead, ObjectStore, PageToken, Paged, PartRef, PortError, Ports, Quota,
-    QuotaUsage, RecordStore, StoredPart, Time,
+    QuotaUsage, RateUse, RecordStore, StoredPart, Time,
 };
 
 pub const MIB: u64 = 1024 * 1024;
@@ -214,6 +214,8 @@ impl MetricsSink for FakeMetrics {
 struct RecordState {
     records: HashMap<String, UploadRecord>,
     quota: HashMap<String, QuotaUsage>,
+    /// Rate counters by (owner, window).
+    rates: HashMap<(String, i64), RateUse>,
     /// Successful transactions by ClientRequestToken: a repeat is answered like the first.
     tokens: HashMap<String, bool>,
     /// (owner, fingerprint) -> the upload it names.
@@ -461,6 +463,32 @@ impl RecordStore for FakeRecords {
     fn quota_usage<'a>(&'a self, owner: &'a str) -> BoxFuture<'a, Result<QuotaUsage, PortError>> {
         Box::pin(self.faulty("GetItem(quota)", move || Ok(self.usage(owner))))
     }
+
+    /// Like the DynamoDB adapter's conditional `ADD`: all or nothing, never past a limit.
+    fn count_rate<'a>(
+        &'a self,
+        owner: &'a str,
+        window: i64,
+        _expires_at: i64,
+        add: RateUse,
+        limit: RateUse,
+    ) -> BoxFuture<'a, Result<bool, PortError>> {
+        Box::pin(self.faulty("UpdateItem(rate)", move || {
+            let mut state = self.state.lock().unwrap();
+            let counted = state.rates.entry((owner.to_owned(), window)).or_default();
+            let within = |used: u64, added: u64, limit: u64| {
+                limit == 0 || added == 0 || used.saturating_add(added) <= limit
+            };
+            if !within(counted.requests, add.requests, limit.requests)
+                || !within(counted.urls, add.urls, limit.urls)
+            {
+                return Ok(false);
+            }
+            counted.requests += add.requests;
+            counted.urls += add.urls;
+            Ok(true)
+        }))
+    }
 }
 
 fn transition_op(t: &Transition) -> &'static str {
@@ -632,6 +660,7 @@ impl ObjectStore for FakeObjects {
         &'a self,
         key: &'a str,
         _content_type: &'a str,
+        _content_disposition: &'a str,
         _checksum: Option<ChecksumAlgorithm>,
     ) -> BoxFuture<'a, Result<String, PortError>> {
         Box::pin(async move {
