@@ -625,13 +625,14 @@ mod tests {
             url: PartUrl {
                 part_number: 3,
                 presigned_url: "http://s3/x".into(),
-                headers: BTreeMap::new(),
+                headers: [("content-length".to_owned(), "5".to_owned())].into(),
             },
             expires_at: "2026-01-01T00:00:00Z".into(),
         };
         assert_eq!(
             serde_json::to_value(&answer).unwrap(),
-            json!({"partNumber": 3, "presignedUrl": "http://s3/x", "expiresAt": "2026-01-01T00:00:00Z"})
+            json!({"partNumber": 3, "presignedUrl": "http://s3/x",
+                   "headers": {"content-length": "5"}, "expiresAt": "2026-01-01T00:00:00Z"})
         );
     }
 }

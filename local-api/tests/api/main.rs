@@ -13,7 +13,7 @@ mod harness;
 mod hostile;
 mod observability;
 mod quotas;
-mod resume;
 mod rate_limits;
+mod resume;
 mod routes;
 mod soak;
