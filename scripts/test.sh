@@ -17,8 +17,8 @@ cargo fmt --all -- --check
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "tests (unit + integration against moto and s3s-fs, the demo page in headless Chromium)"
-TEST_BROWSER=1 scripts/stack.sh --strict -- cargo test --workspace --locked
+step "tests (unit + integration against moto, s3s-fs and LocalStack, the demo page in headless Chromium)"
+TEST_BROWSER=1 scripts/stack.sh --strict --localstack -- cargo test --workspace --locked
 
 step "TypeScript client and Uppy plugin (Node, headless Chromium)" && TEST_BROWSER=1 scripts/test-js.sh
 
