@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Runs every function's release bootstrap under AWS's Lambda Runtime Interface Emulator (the one
+"""Runs every function's optimised bootstrap under AWS's Lambda Runtime Interface Emulator (the one
 the SAM CLI ships; no Docker) against the local stack, posts the sample events from events/ to it
 and checks each answer: the Docker-free equivalent of `sam local invoke -e events/....json`.
 
 Also prints, per function, the binary size, the cold start (process start to first answer) and the
-peak RSS of the bootstrap. Needs TEST_MOTO_URL (scripts/stack.sh) and the release binaries.
-Usage: rie_test.py RIE_BINARY RELEASE_DIR [--cold-starts N --json FILE]
+peak RSS of the bootstrap. Needs TEST_MOTO_URL (scripts/stack.sh) and the binaries in BINARY_DIR:
+target/emulator from scripts/test-release.sh (make test), target/release from scripts/bench.sh.
+Usage: rie_test.py RIE_BINARY BINARY_DIR [--cold-starts N --json FILE]
 With --cold-starts, also starts each function N more times from cold on an event that needs no AWS
 call (no identity: 401; the cleanup's scheduled event does its real run) and writes the medians,
 with sizes and peak RSS, to FILE for `make bench`.

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Builds the release bootstraps (x86-64, for this machine) and runs each under AWS's Lambda Runtime
+# Builds the bootstraps (x86-64, for this machine) and runs each under AWS's Lambda Runtime
 # Interface Emulator against the local stack, posting its events/*.json: `sam local invoke -e`
 # without Docker. Prints each binary's size, cold start and peak RSS. Called by scripts/test.sh.
+# Built with the `emulator` profile (Cargo.toml: release without fat LTO, 16 codegen units,
+# incremental), since this step checks behaviour; `make bench` measures the real release profile.
+# PROFILE=release runs it on the deploy profile instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -9,10 +12,11 @@ export PATH="$HOME/.cargo/bin:$PATH"
 rie=$(ls .tools/sam/lib/python3*/site-packages/samcli/local/rapid/aws-lambda-rie-x86_64)
 packages=()
 for crate in functions/*/; do packages+=(-p "$(basename "$crate")"); done
-cargo build --release --locked "${packages[@]}"
+profile="${PROFILE:-emulator}"
+cargo build --profile "$profile" --locked "${packages[@]}"
 cargo build --locked -p local-api
 scripts/stack.sh -- bash -c '
   export UPLOADS_BUCKET=rie-uploads UPLOADS_TABLE=rie-uploads
   S3_ENDPOINT_URL="$TEST_MOTO_URL" DYNAMODB_ENDPOINT_URL="$TEST_MOTO_URL" S3_FORCE_PATH_STYLE=true \
     target/debug/local-api --bootstrap-only
-  python3 scripts/rie_test.py "$0" target/release' "$PWD/$rie"
+  python3 scripts/rie_test.py "$0" "$1"' "$PWD/$rie" "target/$profile"

@@ -24,8 +24,8 @@ cargo test -p upload-contract --features openapi --locked
 step "the contract as mobile codegen sees it (openapi-generator validate, kotlin and swift6: no errors, 64-bit byte counts)"
 scripts/check-openapi.sh
 
-step "tests (unit + integration against moto and s3s-fs, the demo page in headless Chromium)"
-TEST_BROWSER=1 scripts/stack.sh --strict -- cargo test --workspace --locked
+step "tests (unit + integration against moto, s3s-fs and LocalStack, the demo page in headless Chromium)"
+TEST_BROWSER=1 scripts/stack.sh --strict --localstack -- cargo test --workspace --locked
 
 step "TypeScript client and Uppy plugin (Node, headless Chromium)" && TEST_BROWSER=1 scripts/test-js.sh
 

@@ -20,6 +20,11 @@ CARGO_LAMBDA_SPEC="cargo-lambda>=1.8"
 # on the machine's Java 17; pinned, since its validator and generators change between releases.
 OPENAPI_GENERATOR_SPEC="openapi-generator-cli==7.26.0"
 S3S_VERSION="0.14.1" # 0.17 needs a newer rustc than 1.95
+# LocalStack in host mode (no Docker): the one local S3 that verifies part checksums. Each pin fixes
+# a break seen with Python 3.11: newer cbor2 finds no plugins, pyOpenSSL 26 lacks
+# X509.add_extensions, psutil 7 lacks snicaddr; LocalStack releases from 2026 need Python 3.12.
+LOCALSTACK_SPECS=("localstack-core[runtime]==4.9.2" "cbor2==5.6.5" "pyOpenSSL==25.1.0"
+  "cryptography==45.0.7" "psutil==6.1.1" "service_identity==24.2.0")
 
 venv() { # dir marker-command pip-specs...
   local dir=$1 marker=$2; shift 2
@@ -75,6 +80,10 @@ case "${1:-all}" in
     venv .tools/openapi openapi-generator-cli "$OPENAPI_GENERATOR_SPEC"
     ensure_s3s
     ensure_browser
+    venv .tools/localstack localstack "${LOCALSTACK_SPECS[@]}"
+    ;;
+  localstack)
+    venv .tools/localstack localstack "${LOCALSTACK_SPECS[@]}"
     ;;
   openapi)
     venv .tools/openapi openapi-generator-cli "$OPENAPI_GENERATOR_SPEC"
@@ -87,5 +96,5 @@ case "${1:-all}" in
     venv .tools/lambda cargo-lambda "$CARGO_LAMBDA_SPEC"
     rustup target list --installed | grep -q '^aarch64-unknown-linux-gnu$' || rustup target add aarch64-unknown-linux-gnu
     ;;
-  *) echo "usage: $0 [dev|fuzz|all|checkov|openapi|lambda]" >&2; exit 2 ;;
+  *) echo "usage: $0 [dev|fuzz|all|checkov|localstack|openapi|lambda]" >&2; exit 2 ;;
 esac

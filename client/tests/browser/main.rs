@@ -201,6 +201,43 @@ async fn the_demo_page_uploads_from_chromium_and_needs_the_etag_exposed() {
     page.close().await.expect("session closed");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_page_uploads_to_localstack_through_its_bucket_rule() {
+    // LocalStack answers the page's preflights by the bucket's CORS rule and checks every part
+    // URL's signature: the page's PUTs from another origin go through both.
+    if std::env::var("TEST_BROWSER").ok().as_deref() != Some("1") {
+        eprintln!("TEST_BROWSER is not 1: the browser test is skipped (scripts/test.sh runs it)");
+        return;
+    }
+    let Some(stack) = Stack::start_localstack().await else {
+        eprintln!("TEST_LOCALSTACK_URL unset (scripts/stack.sh without --localstack): skipped");
+        return;
+    };
+    let origin = stack
+        .base
+        .strip_suffix(shared::api::BASE_PATH)
+        .expect("base ends with the API path")
+        .to_owned();
+    let scratch = Scratch::new();
+    let bytes = file_bytes(6 * MIB + 99, 13);
+    let file = scratch.file("localstack-demo.mp4", &bytes);
+    let driver = start_driver().await;
+    let page = browser(&driver).await;
+    let (outcome, detail) = upload_in_page(&page, &origin, "carol", &path(&file)).await;
+    assert_eq!(outcome, "COMPLETED", "{detail}");
+    let status_text = page
+        .find(Locator::Id("status"))
+        .await
+        .expect("status")
+        .text()
+        .await
+        .expect("text");
+    let status: Value = serde_json::from_str(&status_text).expect("status JSON");
+    let key = status["key"].as_str().expect("key");
+    assert_eq!(sha256(&stack.read_object(key).await), sha256(&bytes));
+    page.close().await.expect("session closed");
+}
+
 fn path(file: &std::path::Path) -> String {
     file.to_str().expect("UTF-8 path").to_owned()
 }

@@ -35,17 +35,24 @@ impl Drop for Stack {
 impl Stack {
     /// S3 and DynamoDB from moto.
     pub async fn start() -> Self {
-        Self::start_on(None).await
+        Self::start_on(None, false).await
     }
 
     /// S3 from s3s-fs, which checks SigV4 presigned URLs strictly (DynamoDB still from moto);
     /// `None` when scripts/stack.sh was run without `--strict`.
     pub async fn start_strict() -> Option<Self> {
         let s3 = std::env::var("TEST_S3S_URL").ok()?;
-        Some(Self::start_on(Some(s3)).await)
+        Some(Self::start_on(Some(s3), false).await)
     }
 
-    async fn start_on(s3: Option<String>) -> Self {
+    /// S3 from LocalStack, which also checks each part's bytes against its checksum header
+    /// (DynamoDB still from moto); `None` when scripts/stack.sh was run without `--localstack`.
+    pub async fn start_localstack() -> Option<Self> {
+        let s3 = std::env::var("TEST_LOCALSTACK_URL").ok()?;
+        Some(Self::start_on(Some(s3), true).await)
+    }
+
+    async fn start_on(s3: Option<String>, localstack: bool) -> Self {
         let moto = env("TEST_MOTO_URL");
         let s3 = s3.unwrap_or_else(|| moto.clone());
         let name = format!("c-{}", &uuid::Uuid::new_v4().simple().to_string()[..20]);
@@ -61,7 +68,22 @@ impl Stack {
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
         let config = Config::from_vars(&vars).expect("test configuration is valid");
-        let deps = Arc::new(Deps::new(config, Clock::system()).await);
+        let mut deps = Deps::new(config, Clock::system()).await;
+        if localstack {
+            // LocalStack checks presigned URLs against its fixed secret key `test`.
+            let credentials =
+                aws_sdk_s3::config::Credentials::new("test", "test", None, None, "localstack");
+            let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".to_owned());
+            deps.presigner = shared::presign::Presigner::with_credentials(
+                credentials,
+                &deps.config.bucket,
+                &region,
+                Some(&s3),
+                true,
+            )
+            .await;
+        }
+        let deps = Arc::new(deps);
         local_api::bootstrap(&deps)
             .await
             .expect("bucket and table are created");

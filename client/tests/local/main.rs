@@ -84,6 +84,33 @@ async fn checksummed_upload_signs_each_part_s_sha256_and_strict_storage_takes_it
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checksummed_upload_completes_on_storage_that_verifies_each_part_s_digest() {
+    // LocalStack compares each part's bytes with its x-amz-checksum-sha256 (400 BadDigest if they
+    // differ) and checks the URL's signature: the CLI's hashes and signed headers must be right.
+    let Some(stack) = Stack::start_localstack().await else {
+        eprintln!("TEST_LOCALSTACK_URL unset (scripts/stack.sh without --localstack): skipped");
+        return;
+    };
+    let scratch = Scratch::new();
+    let bytes = file_bytes(11 * MIB + 5, 12);
+    let file = scratch.file("digest.mov", &bytes);
+    let out = output(stack.cli(&["upload", path(&file), "--checksum"])).await;
+    assert!(out.status.success(), "upload failed: {}", stderr(&out));
+    let result = stdout_json(&out);
+    assert_eq!(result["completion"]["status"], "COMPLETED", "{result}");
+    assert_eq!(result["stats"]["puts"], 3, "{result}");
+    assert_eq!(result["stats"]["retries"], 0, "{result}");
+    assert!(
+        result["completion"]["checksum"]
+            .as_str()
+            .is_some_and(|c| c.ends_with("-3")),
+        "the object's composite SHA-256 over 3 parts: {result}"
+    );
+    let key = result["key"].as_str().expect("key");
+    assert_eq!(sha256(&stack.read_object(key).await), sha256(&bytes));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_upload_resumes_with_only_the_missing_parts() {
     let stack = Stack::start().await;
     let scratch = Scratch::new();

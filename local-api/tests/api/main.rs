@@ -1,6 +1,7 @@
-//! Integration tests: the local API in-process, against the real local S3 servers (moto, and the
-//! strict SigV4-checking s3s-fs) and moto's DynamoDB, driven with a plain HTTP client as a phone
-//! would. `make test` starts the servers and exports their endpoints.
+//! Integration tests: the local API in-process, against the real local S3 servers (moto, the strict
+//! SigV4-checking s3s-fs, and LocalStack, which also verifies part checksums) and moto's DynamoDB,
+//! driven with a plain HTTP client as a phone would. `make test` starts the servers and exports
+//! their endpoints.
 
 mod checksums;
 mod cleanup;
@@ -11,6 +12,7 @@ mod events;
 mod flow;
 mod harness;
 mod hostile;
+mod localstack;
 mod observability;
 mod quotas;
 mod rate_limits;
