@@ -272,7 +272,9 @@ async fn missing_part_is_named_and_upload_still_finishes(server: S3Server) {
     // it at the PUT; moto does not check signatures, and complete names it (the second line).
     let (status, _) = stack.put(&urls[&2], &file[5 * MIB..6 * MIB]).await;
     match server {
-        S3Server::Strict | S3Server::LocalStack => assert!(refused(status), "a short part is refused, got {status}"),
+        S3Server::Strict | S3Server::LocalStack => {
+            assert!(refused(status), "a short part is refused, got {status}")
+        }
         S3Server::Moto => {
             assert_eq!(status, 200);
             let (status, body) = stack
