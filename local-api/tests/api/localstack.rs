@@ -88,15 +88,28 @@ async fn put(
     bytes: &[u8],
     headers: &[(&str, &str)],
 ) -> (u16, Option<String>, String) {
-    let mut request = stack
-        .http
-        .put(url)
-        .header("content-type", "application/octet-stream")
-        .body(bytes.to_vec());
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = request.send().await.expect("LocalStack answers");
+    // LocalStack may answer a refused PUT from its headers alone and close the connection while
+    // the body is still being written; reqwest then reports only a broken pipe. A refused PUT
+    // stores nothing, so sending it again until an answer is read changes nothing.
+    let mut attempts = 0;
+    let response = loop {
+        attempts += 1;
+        let mut request = stack
+            .http
+            .put(url)
+            .header("content-type", "application/octet-stream")
+            .body(bytes.to_vec());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        match request.send().await {
+            Ok(response) => break response,
+            Err(err) if err.is_request() && attempts < 8 => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(err) => panic!("LocalStack answers: {}", err.without_url()),
+        }
+    };
     let status = response.status().as_u16();
     let etag = response
         .headers()
