@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
 PLACEHOLDER = "3f2c9d1e-8a4b-4c6d-9e0f-1a2b3c4d5e6f"
 FUNCTIONS = ["initialize", "presigned-url", "batch-presigned-urls", "complete", "abort", "list-parts", "status",
-             "cleanup-stale-uploads"]
+             "list-uploads", "cleanup-stale-uploads"]
 failures = []
 
 
@@ -186,6 +186,10 @@ def main():
         status = call(functions, "status", "status-ok", 200, upload_id)
         check(status.get("status") == "INITIATED", f"status-ok reports {status.get('status')}")
         call(functions, "status", "status-unauthenticated", 401, upload_id)
+        listed = call(functions, "list-uploads", "list-uploads-ok", 200)
+        check([u.get("uploadId") for u in listed.get("uploads", [])] == [upload_id],
+              f"list-uploads-ok lists the caller's one INITIATED upload: {listed}")
+        call(functions, "list-uploads", "list-uploads-invalid", 400)
         call(functions, "abort", "abort-ok", 200, upload_id)
 
         # complete-ok needs every part in storage: a one-part upload, its bytes PUT as a phone would.

@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use contract::{
     AbortRequest, AbortResponse, ApiErrorBody, BatchPresignedUrlsRequest,
     BatchPresignedUrlsResponse, ChecksumAlgorithm, CompleteRequest, CompleteResponse,
-    CompletedPart, InitializeRequest, InitializeResponse, ListPartsResponse, ListedPart,
-    PartUrl as WirePartUrl, PresignedUrlRequest, PresignedUrlResponse, StatusResponse, UploadId,
+    CompletedPart, InitializeRequest, InitializeResponse, ListPartsResponse, ListUploadsResponse,
+    ListedPart, PartUrl as WirePartUrl, PresignedUrlRequest, PresignedUrlResponse, StatusResponse,
+    UploadId, UploadStatus,
 };
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -160,6 +161,31 @@ impl Api {
             .await
     }
 
+    /// One page of the caller's uploads, newest first: at most `limit` (the server's default if
+    /// `None`), only those in `status` if given, after the page whose `nextCursor` is `cursor`.
+    pub async fn list_uploads(
+        &self,
+        status: Option<&UploadStatus>,
+        limit: Option<u32>,
+        cursor: Option<&str>,
+    ) -> Result<ListUploadsResponse, Error> {
+        let mut query = Vec::new();
+        if let Some(status) = status {
+            query.push(format!("status={}", query_value(status.as_str())));
+        }
+        if let Some(limit) = limit {
+            query.push(format!("limit={limit}"));
+        }
+        if let Some(cursor) = cursor {
+            query.push(format!("cursor={}", query_value(cursor)));
+        }
+        let path = match query.is_empty() {
+            true => "/uploads".to_owned(),
+            false => format!("/uploads?{}", query.join("&")),
+        };
+        self.call(Method::GET, &path, NO_BODY).await
+    }
+
     /// Completes the upload; without `parts` the server reads them from storage.
     pub async fn complete(
         &self,
@@ -220,6 +246,19 @@ impl Api {
             detail: format!("{e}: {}", excerpt(&text)),
         })
     }
+}
+
+/// `value` percent-encoded for a query string (everything but unreserved characters).
+fn query_value(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// A request without a body.

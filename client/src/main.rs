@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 use indicatif::{HumanBytes, HumanDuration, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use upload_client::state::{self, state_path};
-use upload_client::wire::UploadId;
+use upload_client::wire::{UploadId, UploadStatus, UploadSummary};
 use upload_client::{Api, Error, Faults, Identity, Options, Outcome, Plan, Progress, Uploader};
 
 /// Uploads large files through the multipart upload API: parts in parallel, failed parts retried
@@ -74,6 +74,15 @@ enum Command {
     },
     /// Shows an upload's status
     Status { id: UploadId },
+    /// Lists your uploads, newest first (a table on a terminal, else JSON)
+    List {
+        /// Only uploads in this status: INITIATED, COMPLETING, COMPLETED, ABORTED or EXPIRED
+        #[arg(long)]
+        status: Option<String>,
+        /// At most this many uploads (default: all)
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        limit: Option<u32>,
+    },
     /// Aborts an upload; with FILE also removes FILE.upload.json
     Abort { id: UploadId, file: Option<PathBuf> },
     /// Continues upload ID of FILE: sends only the parts storage does not hold, then completes
@@ -116,6 +125,24 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
     match &cli.command {
         Command::Status { id } => {
             print_json(&api.status(id).await?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::List { status, limit } => {
+            let status = status
+                .as_deref()
+                .map(|raw| match UploadStatus::parse(&raw.to_ascii_uppercase()) {
+                    UploadStatus::Unknown(_) => Err(Error::Usage(format!(
+                        "--status {raw}: give INITIATED, COMPLETING, COMPLETED, ABORTED or EXPIRED"
+                    ))),
+                    known => Ok(known),
+                })
+                .transpose()?;
+            let uploads = list_uploads(&api, status.as_ref(), *limit).await?;
+            if std::io::stdout().is_terminal() {
+                print_table(&uploads);
+            } else {
+                print_json(&uploads);
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Abort { id, file } => {
@@ -212,6 +239,59 @@ fn resume_hint(file: &Path) {
             file.display()
         );
     }
+}
+
+/// The caller's uploads, following the listing's cursor until the end or `limit`.
+async fn list_uploads(
+    api: &Api,
+    status: Option<&UploadStatus>,
+    limit: Option<u32>,
+) -> Result<Vec<UploadSummary>, Error> {
+    const PAGE: u32 = 100;
+    let mut uploads = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let wanted = limit.map(|l| l.saturating_sub(uploads.len() as u32));
+        if wanted == Some(0) {
+            break;
+        }
+        let page = api
+            .list_uploads(
+                status,
+                Some(wanted.unwrap_or(PAGE).min(PAGE)),
+                cursor.as_deref(),
+            )
+            .await?;
+        uploads.extend(page.uploads);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    Ok(uploads)
+}
+
+fn print_table(uploads: &[UploadSummary]) {
+    println!(
+        "{:<36}  {:<10}  {:>10}  {:>13}  {:<20}  NAME",
+        "UPLOAD ID", "STATUS", "SIZE", "PARTS HELD", "EXPIRES"
+    );
+    for u in uploads {
+        let held = match u.uploaded_parts {
+            Some(held) => format!("{held}/{}", u.total_parts),
+            None => "-".into(),
+        };
+        println!(
+            "{:<36}  {:<10}  {:>10}  {:>13}  {:<20}  {}",
+            u.upload_id.to_string(),
+            u.status.as_str(),
+            HumanBytes(u.file_size).to_string(),
+            held,
+            u.expires_at,
+            u.file_name
+        );
+    }
+    eprintln!("{} uploads", uploads.len());
 }
 
 fn print_json(value: &impl serde::Serialize) {

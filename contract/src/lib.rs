@@ -211,6 +211,7 @@ wire_enum! {
         InvalidParts = "INVALID_PARTS",
         InvalidChecksum = "INVALID_CHECKSUM",
         InvalidChecksumAlgorithm = "INVALID_CHECKSUM_ALGORITHM",
+        InvalidCursor = "INVALID_CURSOR",
         MissingChecksum = "MISSING_CHECKSUM",
         ChecksumNotEnabled = "CHECKSUM_NOT_ENABLED",
         BatchTooLarge = "BATCH_TOO_LARGE",
@@ -544,6 +545,49 @@ pub struct StatusResponse {
     pub checksum: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
+}
+
+/// One of the caller's uploads in a listing. `uploadedParts` and `uploadedBytes` (what storage holds)
+/// are there for unfinished uploads only (INITIATED, COMPLETING).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"uploadId": "6f9619ff-8b86-4d01-b42d-00c04fc964ff", "status": "INITIATED", "key": "uploads/user-123/6f9619ff-8b86-4d01-b42d-00c04fc964ff/video.mp4", "fileName": "video.mp4", "fileType": "video/mp4", "fileSize": 3221225472u64, "chunkSize": 16777216, "totalParts": 192, "uploadedParts": 40, "uploadedBytes": 671088640, "createdAt": "2026-11-25T10:00:00Z", "expiresAt": "2026-11-26T10:00:00Z"})))]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadSummary {
+    pub upload_id: UploadId,
+    pub status: UploadStatus,
+    pub key: ObjectKey,
+    pub file_name: String,
+    pub file_type: String,
+    pub file_size: u64,
+    pub chunk_size: u64,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10000))]
+    pub total_parts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uploaded_parts: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uploaded_bytes: Option<u64>,
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub created_at: String,
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub expires_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub completed_at: Option<String>,
+}
+
+/// `200` of `GET /uploads`: a page of the caller's uploads, newest first. When `nextCursor` is
+/// present there may be more: ask again with `cursor` set to it (and the same `status`). A page
+/// may hold fewer than `limit` uploads, even none, and still have a `nextCursor`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"uploads": [{"uploadId": "6f9619ff-8b86-4d01-b42d-00c04fc964ff", "status": "INITIATED", "key": "uploads/user-123/6f9619ff-8b86-4d01-b42d-00c04fc964ff/video.mp4", "fileName": "video.mp4", "fileType": "video/mp4", "fileSize": 3221225472u64, "chunkSize": 16777216, "totalParts": 192, "uploadedParts": 40, "uploadedBytes": 671088640, "createdAt": "2026-11-25T10:00:00Z", "expiresAt": "2026-11-26T10:00:00Z"}], "nextCursor": "c1.1795515330.6f9619ff8b864d01b42d00c04fc964ff.5d41402abc4b2a76b9719d91"})))]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListUploadsResponse {
+    pub uploads: Vec<UploadSummary>,
+    /// Opaque; valid only for the caller and the same `status` filter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// Every error answer: `{"error": {"code", "message"}}`.

@@ -72,13 +72,13 @@ finished\"; an unknown error code is handled by its HTTP status.",
         (name = "uploads", description = "Start, sign, complete and abort multipart uploads"),
         (name = "progress", description = "What an upload holds, for resuming and polling")
     ),
-    paths(initialize, presigned_url, batch_presigned_urls, complete, abort, list_parts, status),
+    paths(initialize, presigned_url, batch_presigned_urls, complete, abort, list_parts, status, list_uploads),
     components(schemas(
         UploadId, ObjectKey, UploadStatus, ChecksumAlgorithm, ErrorCode, ApiErrorBody, ApiErrorDetail,
         InitializeRequest, InitializeResponse, PresignedUrlRequest, PresignedUrlResponse,
         BatchPresignedUrlsRequest, BatchPresignedUrlsResponse, PartUrl, CompleteRequest,
         CompletedPart, CompleteResponse, AbortRequest, AbortResponse, ListPartsResponse, ListedPart,
-        StatusResponse
+        StatusResponse, UploadSummary, ListUploadsResponse
     )),
     modifiers(&Jwt, &Links),
     security(("jwt" = []))
@@ -327,6 +327,29 @@ fn list_parts() {}
 )]
 #[allow(dead_code)]
 fn status() {}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/multipart-upload/uploads",
+    operation_id = "listUploads",
+    tag = "progress",
+    summary = "The caller's uploads, newest first.",
+    description = "Only the caller's own uploads, from an index on the owner. Unfinished uploads show the parts storage holds. Page with `nextCursor`: a cursor is bound to the caller and to the `status` filter it was issued with, and any other is refused with INVALID_CURSOR.",
+    params(
+        ("status" = Option<UploadStatus>, Query, description = "Only uploads in this status (as `status` reports it: an INITIATED upload past its expiry is EXPIRED)."),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Uploads per page (default 20)."),
+        ("cursor" = Option<String>, Query, description = "The previous page's `nextCursor`, unchanged."),
+    ),
+    responses(
+        (status = 200, description = "A page of uploads.", body = ListUploadsResponse),
+        (status = 400, description = "`status` or `limit` is invalid (INVALID_FIELD), or the cursor was not issued to the caller with this filter (INVALID_CURSOR).", body = ApiErrorBody),
+        (status = 401, description = "No caller identity.", body = ApiErrorBody),
+        (status = 429, description = "RATE_LIMITED: more requests than the caller's per-minute limit allows; `Retry-After` says when the minute ends.", body = ApiErrorBody, headers(("Retry-After" = u32, description = "Seconds until the same request may pass."))),
+        (status = "5XX", description = "A fault of the service.", body = ApiErrorBody),
+    )
+)]
+#[allow(dead_code)]
+fn list_uploads() {}
 
 /// A string schema with a description and an example.
 pub(crate) fn string_schema(

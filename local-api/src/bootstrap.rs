@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::types::{CorsConfiguration, CorsRule};
-use shared::adapters::dynamodb::{STATUS_EXPIRY_INDEX, TTL_ATTRIBUTE};
+use shared::adapters::dynamodb::{OWNER_CREATED_INDEX, STATUS_EXPIRY_INDEX, TTL_ATTRIBUTE};
 use shared::ApiError;
 
 fn error_code<E: ProvideErrorMetadata, R>(
@@ -34,17 +34,19 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Res
             .build()
             .expect("key schema element is complete")
     };
-    let index = GlobalSecondaryIndex::builder()
-        .index_name(STATUS_EXPIRY_INDEX)
-        .key_schema(key("status", KeyType::Hash))
-        .key_schema(key("expiresAt", KeyType::Range))
-        .projection(
-            Projection::builder()
-                .projection_type(ProjectionType::All)
-                .build(),
-        )
-        .build()
-        .expect("index is complete");
+    let index = |name: &str, hash: &str, range: &str| {
+        GlobalSecondaryIndex::builder()
+            .index_name(name)
+            .key_schema(key(hash, KeyType::Hash))
+            .key_schema(key(range, KeyType::Range))
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
+            .build()
+            .expect("index is complete")
+    };
     let created = client
         .create_table()
         .table_name(table)
@@ -52,8 +54,11 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Res
         .attribute_definitions(attr("uploadId", ScalarAttributeType::S))
         .attribute_definitions(attr("status", ScalarAttributeType::S))
         .attribute_definitions(attr("expiresAt", ScalarAttributeType::N))
+        .attribute_definitions(attr("owner", ScalarAttributeType::S))
+        .attribute_definitions(attr("createdAt", ScalarAttributeType::N))
         .key_schema(key("uploadId", KeyType::Hash))
-        .global_secondary_indexes(index)
+        .global_secondary_indexes(index(STATUS_EXPIRY_INDEX, "status", "expiresAt"))
+        .global_secondary_indexes(index(OWNER_CREATED_INDEX, "owner", "createdAt"))
         .send()
         .await;
     match created {

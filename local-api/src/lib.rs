@@ -405,6 +405,9 @@ async fn to_event(
     if let Some(id) = upload_id {
         event["pathParameters"] = json!({ "uploadId": id });
     }
+    if let Some(parameters) = query_parameters(&query) {
+        event["queryStringParameters"] = parameters;
+    }
     if !body.is_empty() {
         // Bodies here are JSON text; anything else reaches the handler as text it will refuse.
         event["body"] = Value::String(String::from_utf8_lossy(&body).into_owned());
@@ -417,6 +420,24 @@ fn refusal(status: StatusCode, code: &'static str, message: &str) -> Refusal {
         status,
         &json!({ "error": { "code": code, "message": message } }),
     )
+}
+
+/// The query string as API Gateway (payload v2) hands it over: decoded, a repeated name's values
+/// joined with commas; absent when there is none.
+fn query_parameters(query: &str) -> Option<Value> {
+    let mut parameters = Map::new();
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        match parameters.get_mut(name.as_ref()) {
+            Some(Value::String(existing)) => {
+                existing.push(',');
+                existing.push_str(&value);
+            }
+            _ => {
+                parameters.insert(name.into_owned(), Value::String(value.into_owned()));
+            }
+        }
+    }
+    (!parameters.is_empty()).then_some(Value::Object(parameters))
 }
 
 fn uuid_like(nanos: u128) -> String {
@@ -465,6 +486,15 @@ mod tests {
             Matched::NotFound
         );
         assert_eq!(match_route("POST", "/nope"), Matched::NotFound);
+    }
+
+    #[test]
+    fn query_strings_decode_like_api_gateway() {
+        assert_eq!(query_parameters(""), None);
+        assert_eq!(
+            query_parameters("status=INITIATED&limit=5&cursor=c1.2%2E3&x=a&x=b+c"),
+            Some(json!({"status": "INITIATED", "limit": "5", "cursor": "c1.2.3", "x": "a,b c"}))
+        );
     }
 
     #[test]

@@ -22,11 +22,12 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
+use shared::domain::listing::Position;
 use shared::domain::Transition;
 use shared::domain::{Status, UploadRecord};
 use shared::ports::{
-    BoxFuture, Created, FingerprintClaim, PageToken, Paged, PortError, Quota, QuotaUsage, RateUse,
-    RecordStore,
+    BoxFuture, Created, FingerprintClaim, OwnerPage, PageToken, Paged, PortError, Quota,
+    QuotaUsage, RateUse, RecordStore,
 };
 use shared::presign::Presigner;
 use shared::sigv4::hex;
@@ -221,6 +222,17 @@ impl RecordStore for InMemory {
         _: Option<PageToken>,
         _: u32,
     ) -> BoxFuture<'a, Result<Paged<UploadRecord>, PortError>> {
+        unused()
+    }
+
+    fn by_owner<'a>(
+        &'a self,
+        _: &'a str,
+        _: Option<Status>,
+        _: i64,
+        _: Option<Position>,
+        _: u32,
+    ) -> BoxFuture<'a, Result<OwnerPage, PortError>> {
         unused()
     }
 

@@ -26,6 +26,13 @@ pub struct Config {
     pub s3_endpoint: Option<String>,
     /// `S3_FORCE_PATH_STYLE`: path-style URLs (local servers); default false.
     pub s3_force_path_style: bool,
+    /// `S3_ACCELERATE`: part URLs on the bucket's S3 Transfer Acceleration endpoint
+    /// (`bucket.s3-accelerate.amazonaws.com`); the bucket must have acceleration enabled. The
+    /// service's own S3 calls stay on the regional endpoint. Default false.
+    pub s3_accelerate: bool,
+    /// `S3_DUAL_STACK`: part URLs on the dual-stack (IPv4 and IPv6) endpoint, for IPv6-only mobile
+    /// networks behind NAT64. Default false.
+    pub s3_dual_stack: bool,
     /// `DYNAMODB_ENDPOINT_URL`: only for a local DynamoDB; unset in AWS.
     pub dynamodb_endpoint: Option<String>,
     /// `MAX_FILE_SIZE` in bytes; default 5 TiB.
@@ -87,6 +94,8 @@ impl Config {
             table: env.required("UPLOADS_TABLE")?,
             s3_endpoint: env.optional("S3_ENDPOINT_URL"),
             s3_force_path_style: env.parse("S3_FORCE_PATH_STYLE", false)?,
+            s3_accelerate: env.parse("S3_ACCELERATE", false)?,
+            s3_dual_stack: env.parse("S3_DUAL_STACK", false)?,
             dynamodb_endpoint: env.optional("DYNAMODB_ENDPOINT_URL"),
             max_file_size: env.parse("MAX_FILE_SIZE", 5 * TIB)?,
             allowed_content_types: env
@@ -144,6 +153,19 @@ impl Config {
         }
         if self.upload_ttl_secs == 0 {
             return fail("UPLOAD_TTL_SECONDS", "must be at least 1");
+        }
+        if self.s3_accelerate && (self.s3_force_path_style || self.s3_endpoint.is_some()) {
+            return fail(
+                "S3_ACCELERATE",
+                "cannot be combined with S3_FORCE_PATH_STYLE or S3_ENDPOINT_URL (acceleration \
+                 needs AWS's virtual-hosted accelerate endpoint)",
+            );
+        }
+        if self.s3_dual_stack && self.s3_endpoint.is_some() {
+            return fail(
+                "S3_DUAL_STACK",
+                "cannot be combined with S3_ENDPOINT_URL (a custom endpoint has no dual-stack twin)",
+            );
         }
         if !(1..=MAX_BATCH_FOR_RESPONSE).contains(&self.max_parts_per_batch) {
             return fail(
@@ -256,6 +278,44 @@ mod tests {
             let mut v = vars(&base);
             v.insert(name.into(), value.into());
             assert_eq!(Config::from_vars(&v).unwrap_err().name, name);
+        }
+    }
+
+    #[test]
+    fn acceleration_and_dual_stack_need_aws_endpoints() {
+        let with = |pairs: &[(&str, &str)]| {
+            let mut v = vars(&[("UPLOADS_BUCKET", "b1"), ("UPLOADS_TABLE", "t")]);
+            for (k, val) in pairs {
+                v.insert((*k).into(), (*val).into());
+            }
+            Config::from_vars(&v)
+        };
+        let c = with(&[("S3_ACCELERATE", "true"), ("S3_DUAL_STACK", "true")]).unwrap();
+        assert!(c.s3_accelerate && c.s3_dual_stack);
+        let c = with(&[]).unwrap();
+        assert!(!c.s3_accelerate && !c.s3_dual_stack);
+        for (pairs, name) in [
+            (
+                &[("S3_ACCELERATE", "true"), ("S3_FORCE_PATH_STYLE", "true")][..],
+                "S3_ACCELERATE",
+            ),
+            (
+                &[
+                    ("S3_ACCELERATE", "true"),
+                    ("S3_ENDPOINT_URL", "http://127.0.0.1:9000"),
+                ][..],
+                "S3_ACCELERATE",
+            ),
+            (
+                &[
+                    ("S3_DUAL_STACK", "true"),
+                    ("S3_ENDPOINT_URL", "http://127.0.0.1:9000"),
+                ][..],
+                "S3_DUAL_STACK",
+            ),
+            (&[("S3_ACCELERATE", "yes please")][..], "S3_ACCELERATE"),
+        ] {
+            assert_eq!(with(pairs).unwrap_err().name, name, "{pairs:?}");
         }
     }
 

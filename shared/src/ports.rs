@@ -11,6 +11,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use crate::domain::checksum::ChecksumAlgorithm;
+use crate::domain::listing::Position;
 use crate::domain::record::{Transition, UploadRecord};
 use crate::domain::Status;
 use crate::metrics::Metric;
@@ -69,6 +70,9 @@ pub struct PageToken(pub String);
 
 /// One page of a listing, and where the next one starts.
 pub type Paged<T> = (Vec<T>, Option<PageToken>);
+
+/// One page of an owner's records, newest first, and the position the next page starts after.
+pub type OwnerPage = (Vec<UploadRecord>, Option<Position>);
 
 /// A client's fingerprint of its file (scoped to the owner), claimed by a new upload.
 #[derive(Clone, Copy, Debug)]
@@ -138,6 +142,19 @@ pub trait RecordStore: Send + Sync {
         start: Option<PageToken>,
         limit: u32,
     ) -> BoxFuture<'a, Result<Paged<UploadRecord>, PortError>>;
+
+    /// One page of the owner's records, newest first (by creation time), whose status as of `now`
+    /// ([`UploadRecord::status_at`]) is `filter` (any, if `None`), starting after `after`; and the
+    /// position to continue from when there may be more. At most `limit` records; a page may hold
+    /// fewer and still have a next position. From an index on the owner (never a scan).
+    fn by_owner<'a>(
+        &'a self,
+        owner: &'a str,
+        filter: Option<Status>,
+        now: i64,
+        after: Option<Position>,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<OwnerPage, PortError>>;
 
     /// The owner's quota counters.
     fn quota_usage<'a>(&'a self, owner: &'a str) -> BoxFuture<'a, Result<QuotaUsage, PortError>>;

@@ -52,6 +52,30 @@ impl std::fmt::Debug for Cached {
     }
 }
 
+/// How part URLs address the bucket: the S3 client's settings of the same names.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Addressing<'a> {
+    /// A custom endpoint (local S3 servers); `None` in AWS.
+    pub endpoint: Option<&'a str>,
+    pub force_path_style: bool,
+    /// S3 Transfer Acceleration (`bucket.s3-accelerate.amazonaws.com`).
+    pub accelerate: bool,
+    /// Dual-stack (IPv4 and IPv6) endpoints.
+    pub dual_stack: bool,
+}
+
+impl<'a> Addressing<'a> {
+    /// The addressing `config` asks for.
+    pub fn of(config: &'a crate::Config) -> Self {
+        Self {
+            endpoint: config.s3_endpoint.as_deref(),
+            force_path_style: config.s3_force_path_style,
+            accelerate: config.s3_accelerate,
+            dual_stack: config.s3_dual_stack,
+        }
+    }
+}
+
 /// What a batch of part URLs was signed for: the signer, and when its URLs stop working.
 pub struct Signed {
     pub signer: PartSigner,
@@ -60,17 +84,11 @@ pub struct Signed {
 
 impl Presigner {
     /// A presigner for `bucket` with the SDK configuration's credentials and region.
-    /// `endpoint`/`force_path_style` are the S3 client's settings of the same names.
-    pub async fn new(
-        sdk: &SdkConfig,
-        bucket: &str,
-        endpoint: Option<&str>,
-        force_path_style: bool,
-    ) -> Self {
+    pub async fn new(sdk: &SdkConfig, bucket: &str, addressing: Addressing<'_>) -> Self {
         let region = sdk.region().map(|r| r.to_string());
         let target = match region {
             None => Err("no AWS region configured (set AWS_REGION)".to_owned()),
-            Some(region) => resolve(bucket, &region, endpoint, force_path_style).await,
+            Some(region) => resolve(bucket, &region, addressing).await,
         };
         Self::with_target(sdk.credentials_provider(), target)
     }
@@ -83,8 +101,28 @@ impl Presigner {
         endpoint: Option<&str>,
         force_path_style: bool,
     ) -> Self {
-        let target = resolve(bucket, region, endpoint, force_path_style).await;
+        let addressing = Addressing {
+            endpoint,
+            force_path_style,
+            ..Addressing::default()
+        };
+        Self::with_addressing(credentials, bucket, region, addressing).await
+    }
+
+    /// [`Presigner::with_credentials`] with any addressing (acceleration, dual-stack).
+    pub async fn with_addressing(
+        credentials: Credentials,
+        bucket: &str,
+        region: &str,
+        addressing: Addressing<'_>,
+    ) -> Self {
+        let target = resolve(bucket, region, addressing).await;
         Self::with_target(Some(SharedCredentialsProvider::new(credentials)), target)
+    }
+
+    /// Why this presigner cannot sign, if it cannot (an endpoint the SDK's rules refuse).
+    pub fn unusable(&self) -> Option<&str> {
+        self.inner.target.as_ref().err().map(String::as_str)
     }
 
     fn with_target(
@@ -194,14 +232,15 @@ impl Presigner {
 async fn resolve(
     bucket: &str,
     region: &str,
-    endpoint: Option<&str>,
-    force_path_style: bool,
+    addressing: Addressing<'_>,
 ) -> Result<(BucketEndpoint, String), String> {
     let params = Params::builder()
         .bucket(bucket)
         .region(region)
-        .force_path_style(force_path_style)
-        .set_endpoint(endpoint.map(str::to_owned))
+        .force_path_style(addressing.force_path_style)
+        .accelerate(addressing.accelerate)
+        .use_dual_stack(addressing.dual_stack)
+        .set_endpoint(addressing.endpoint.map(str::to_owned))
         .build()
         .map_err(|e| e.to_string())?;
     let resolved = DefaultResolver::new()
@@ -297,6 +336,45 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(signed.expires_at, at(2_000));
+    }
+
+    #[tokio::test]
+    async fn the_configuration_chooses_accelerated_and_dual_stack_urls() {
+        let mut vars: std::collections::HashMap<String, String> = [
+            ("UPLOADS_BUCKET", "uploads-1"),
+            ("UPLOADS_TABLE", "t"),
+            ("S3_ACCELERATE", "true"),
+            ("S3_DUAL_STACK", "true"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let url = |config: crate::Config| async move {
+            let creds = Credentials::new("AKID", "secret", None, None, "t");
+            let presigner = Presigner::with_addressing(
+                creds,
+                &config.bucket,
+                "eu-west-3",
+                Addressing::of(&config),
+            )
+            .await;
+            let signed = presigner
+                .for_upload("k", "u", None, at(0), at(60))
+                .await
+                .unwrap();
+            redact(&signed.signer.url(1, 5, None)).to_owned()
+        };
+        let config = crate::Config::from_vars(&vars).unwrap();
+        assert_eq!(
+            url(config).await,
+            "https://uploads-1.s3-accelerate.dualstack.amazonaws.com/k"
+        );
+        vars.insert("S3_ACCELERATE".into(), "false".into());
+        let config = crate::Config::from_vars(&vars).unwrap();
+        assert_eq!(
+            url(config).await,
+            "https://uploads-1.s3.dualstack.eu-west-3.amazonaws.com/k"
+        );
     }
 
     #[tokio::test]

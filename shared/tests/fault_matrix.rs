@@ -19,7 +19,7 @@ use shared::error::ApiError;
 use shared::ports::PartRef;
 use shared::usecases::cleanup::{Limits, ORPHAN_MARGIN_SECS};
 use shared::usecases::initialize::NewUpload;
-use shared::usecases::{abort, cleanup, complete, initialize, owned, parts};
+use shared::usecases::{abort, cleanup, complete, initialize, listing, owned, parts};
 use shared::Endpoint;
 use support::{Fault, Rng, World, FAULT_KINDS, MIB};
 
@@ -41,10 +41,12 @@ enum UseCase {
     AbortLost,
     ListParts,
     Status,
+    /// The caller's uploads, with the parts held of the unfinished one.
+    ListUploads,
     Cleanup,
 }
 
-const USE_CASES: [UseCase; 10] = [
+const USE_CASES: [UseCase; 11] = [
     UseCase::Initialize,
     UseCase::InitializeFingerprint,
     UseCase::Complete,
@@ -54,6 +56,7 @@ const USE_CASES: [UseCase; 10] = [
     UseCase::AbortLost,
     UseCase::ListParts,
     UseCase::Status,
+    UseCase::ListUploads,
     UseCase::Cleanup,
 ];
 
@@ -224,6 +227,15 @@ async fn call(
             let record = owned(ports, upload_id, USER).await?;
             parts::progress(ports, &record).await.map(|_| Reply::Read)
         }
+        UseCase::ListUploads => {
+            let (page, _) = listing::list(ports, USER, None, None, 20).await?;
+            if !page.iter().any(|l| l.record.upload_id == upload_id) {
+                return Err(UploadError::Inconsistent(format!(
+                    "{upload_id} is not in its owner's listing"
+                )));
+            }
+            Ok(Reply::Read)
+        }
         UseCase::Cleanup => {
             cleanup::run(ports, config, &far_limits()).await;
             Ok(Reply::Swept)
@@ -241,6 +253,7 @@ fn function(use_case: UseCase) -> &'static str {
         UseCase::Abort | UseCase::AbortLost => Endpoint::Abort.name(),
         UseCase::ListParts => Endpoint::ListParts.name(),
         UseCase::Status => Endpoint::Status.name(),
+        UseCase::ListUploads => Endpoint::ListUploads.name(),
         UseCase::Cleanup => shared::cleanup::FUNCTION_NAME,
     }
 }
@@ -339,7 +352,7 @@ async fn prepare(world: &World, use_case: UseCase) -> Option<UploadRecord> {
             world.objects.lose(&record.s3_upload_id);
             Some(record)
         }
-        UseCase::Abort | UseCase::ListParts | UseCase::Status => {
+        UseCase::Abort | UseCase::ListParts | UseCase::Status | UseCase::ListUploads => {
             let record = start().await;
             put_parts(world, &record, |n| n <= 2);
             Some(record)
@@ -512,7 +525,7 @@ async fn run_path(use_case: UseCase, fault: Option<Fault>) -> (Path, Vec<&'stati
                 path.fail("abort never succeeded".into());
             }
         }
-        UseCase::ListParts | UseCase::Status => {
+        UseCase::ListParts | UseCase::Status | UseCase::ListUploads => {
             if !first_ok
                 && retry(&world, &mut path, use_case, &upload_id, None)
                     .await
@@ -640,7 +653,7 @@ fn check(world: &World, path: &mut Path, target: Option<&UploadRecord>) {
                 ));
             }
         }
-        UseCase::ListParts | UseCase::Status => {}
+        UseCase::ListParts | UseCase::Status | UseCase::ListUploads => {}
     }
 }
 

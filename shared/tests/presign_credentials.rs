@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
 use aws_sdk_s3::config::{BehaviorVersion, Region};
-use shared::presign::Presigner;
+use shared::presign::{Addressing, Presigner};
 
 fn at(secs: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(secs)
@@ -43,7 +43,7 @@ async fn credentials_are_refreshed_before_expiry_and_cap_the_url() {
         .region(Region::new("eu-west-3"))
         .credentials_provider(rotating(calls.clone(), issued.clone()))
         .build();
-    let presigner = Presigner::new(&sdk, "uploads", None, false).await;
+    let presigner = Presigner::new(&sdk, "uploads", Addressing::default()).await;
     let sign = |now: u64, wanted: u64| {
         let presigner = presigner.clone();
         async move {

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region, RequestChecksumCalculation};
 use aws_sdk_s3::presigning::PresigningConfig;
 use shared::domain::checksum::ChecksumAlgorithm;
-use shared::presign::{Presigner, Signed};
+use shared::presign::{Addressing, Presigner, Signed};
 
 /// xorshift64*: deterministic cases without a dependency; the seed is printed on failure.
 struct Rng(u64);
@@ -86,6 +86,10 @@ struct Case {
     bucket: &'static str,
     endpoint: Option<&'static str>,
     path_style: bool,
+    /// S3 Transfer Acceleration and dual-stack endpoints (some combinations the SDK refuses: then
+    /// ours must refuse too).
+    accelerate: bool,
+    dual_stack: bool,
     key: String,
     upload_id: String,
     token: Option<String>,
@@ -121,6 +125,8 @@ fn case(seed: u64) -> Case {
         bucket: rng.pick(&["uploads", "my-bucket-123", "with.dots.bucket"]),
         endpoint,
         path_style,
+        accelerate: rng.below(3) == 0,
+        dual_stack: rng.below(3) == 0,
         key: rng.text(KEY_PIECES, 40),
         upload_id: rng.text(ID_PIECES, 120),
         token: (rng.below(2) == 0).then(|| rng.text(ID_PIECES, 400)),
@@ -143,12 +149,15 @@ fn credentials(case: &Case) -> Credentials {
     )
 }
 
-async fn sdk_url(case: &Case) -> String {
+/// The SDK's URL, or its error when its endpoint rules refuse the combination.
+async fn sdk_url(case: &Case) -> Result<String, String> {
     let mut config = aws_sdk_s3::config::Builder::new()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(case.region))
         .credentials_provider(credentials(case))
         .force_path_style(case.path_style)
+        .accelerate(case.accelerate)
+        .use_dual_stack(case.dual_stack)
         .request_checksum_calculation(RequestChecksumCalculation::WhenRequired);
     if let Some(endpoint) = case.endpoint {
         config = config.endpoint_url(endpoint);
@@ -171,7 +180,10 @@ async fn sdk_url(case: &Case) -> String {
         Some((ChecksumAlgorithm::Crc32c, value)) => request.checksum_crc32_c(value),
         None => request,
     };
-    let presigned = request.presigned(presigning).await.unwrap();
+    let presigned = match request.presigned(presigning).await {
+        Ok(presigned) => presigned,
+        Err(err) => return Err(format!("{:?}", err)),
+    };
     if let Some((algorithm, value)) = case.checksum {
         let headers: Vec<_> = presigned.headers().collect();
         assert_eq!(
@@ -193,20 +205,32 @@ async fn sdk_url(case: &Case) -> String {
             case.seed
         );
     }
-    presigned.uri().to_owned()
+    Ok(presigned.uri().to_owned())
+}
+
+fn addressing(case: &Case) -> Addressing<'static> {
+    Addressing {
+        endpoint: case.endpoint,
+        force_path_style: case.path_style,
+        accelerate: case.accelerate,
+        dual_stack: case.dual_stack,
+    }
+}
+
+async fn presigner(case: &Case) -> Presigner {
+    Presigner::with_addressing(
+        credentials(case),
+        case.bucket,
+        case.region,
+        addressing(case),
+    )
+    .await
 }
 
 /// Our signer for the case's upload (its checksum algorithm, time and expiry).
 async fn our_signer(case: &Case) -> Signed {
-    let presigner = Presigner::with_credentials(
-        credentials(case),
-        case.bucket,
-        case.region,
-        case.endpoint,
-        case.path_style,
-    )
-    .await;
-    presigner
+    presigner(case)
+        .await
         .for_upload(
             &case.key,
             &case.upload_id,
@@ -229,12 +253,32 @@ async fn our_url(case: &Case) -> String {
 
 #[tokio::test]
 async fn urls_are_byte_identical_to_the_sdk() {
-    let cases = std::env::var("PRESIGN_CASES").map_or(2_000, |n| n.parse().unwrap());
+    let cases = std::env::var("PRESIGN_CASES").map_or(3_000, |n| n.parse().unwrap());
     let mut kinds = std::collections::BTreeSet::new();
+    let (mut accelerated, mut dual_stack, mut both_refused) = (0, 0, 0);
     for seed in 0..cases {
         let case = case(seed);
+        let sdk = match sdk_url(&case).await {
+            Ok(url) => url,
+            Err(why) => {
+                let refused = presigner(&case).await;
+                assert!(
+                    refused.unusable().is_some(),
+                    "seed {seed}: the SDK refuses {:?} (accelerate {}, dual-stack {}, path-style {}, \
+                     endpoint {:?}) but ours signs",
+                    why,
+                    case.accelerate,
+                    case.dual_stack,
+                    case.path_style,
+                    case.endpoint
+                );
+                both_refused += 1;
+                continue;
+            }
+        };
         let ours = our_url(&case).await;
-        let sdk = sdk_url(&case).await;
+        accelerated += usize::from(ours.contains(".s3-accelerate."));
+        dual_stack += usize::from(ours.contains(".dualstack."));
         assert_eq!(
             ours, sdk,
             "seed {seed}: key {:?}, upload id {:?}",
@@ -247,8 +291,16 @@ async fn urls_are_byte_identical_to_the_sdk() {
             case.checksum.map(|(a, _)| a.as_str()),
         ));
     }
-    // The generator really covered virtual-hosted and path-style, tokens and both checksums.
+    // The generator really covered virtual-hosted and path-style, tokens and both checksums,
+    // accelerated and dual-stack URLs, and combinations the SDK refuses.
     assert!(kinds.len() >= 12, "too few kinds of case: {kinds:?}");
+    println!(
+        "{cases} cases: {accelerated} accelerated, {dual_stack} dual-stack URLs identical; \
+         {both_refused} refused by both"
+    );
+    if cases >= 500 {
+        assert!(accelerated >= 20 && dual_stack >= 20 && both_refused >= 20);
+    }
 }
 
 /// One signer signs every part of an upload; each URL equals the SDK's for that part.
@@ -256,12 +308,14 @@ async fn urls_are_byte_identical_to_the_sdk() {
 async fn a_batch_from_one_signer_matches_part_by_part() {
     let mut case = case(7);
     case.checksum = None;
+    case.accelerate = false;
+    case.dual_stack = false;
     let signed = our_signer(&case).await;
     for part in [1, 2, 9, 10, 99, 100, 1_000, 9_999, 10_000] {
         case.part = part;
         assert_eq!(
             signed.signer.url(part, case.length, None),
-            sdk_url(&case).await,
+            sdk_url(&case).await.unwrap(),
             "part {part}"
         );
     }

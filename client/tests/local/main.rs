@@ -166,6 +166,36 @@ async fn a_killed_upload_whose_state_file_is_lost_resumes_by_fingerprint() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upload_list_shows_the_caller_s_uploads_with_the_parts_held() {
+    let stack = Stack::start().await;
+    let scratch = Scratch::new();
+    let file = scratch.file("listed.mp4", &file_bytes(FILE_SIZE, 12));
+    let upload_id = kill_after_two_parts(&stack, &file).await;
+    // Somebody else's upload, which the list must never show.
+    let bob = Api::new(&stack.base, Identity::User("list-bob".into())).expect("API");
+    bob.initialize("bob.mp4", "video/mp4", 1000, None, None)
+        .await
+        .expect("bob's upload");
+
+    let out = output(stack.cli(&["list"])).await;
+    assert!(out.status.success(), "list failed: {}", stderr(&out));
+    let listed = stdout_json(&out);
+    let listed = listed.as_array().expect("a JSON array");
+    assert_eq!(listed.len(), 1, "only alice's upload: {listed:?}");
+    assert_eq!(listed[0]["uploadId"], upload_id.as_str());
+    assert_eq!(listed[0]["status"], "INITIATED");
+    assert_eq!(listed[0]["fileName"], "listed.mp4");
+    assert!(listed[0]["uploadedParts"].as_u64().expect("parts held") >= 2);
+
+    let out = output(stack.cli(&["list", "--status", "completed"])).await;
+    assert!(out.status.success(), "list failed: {}", stderr(&out));
+    assert_eq!(stdout_json(&out), serde_json::json!([]));
+    let out = output(stack.cli(&["list", "--status", "done"])).await;
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--status done"), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn injected_faults_and_expired_urls_are_retried_and_the_upload_completes() {
     let stack = Stack::start().await;
     let scratch = Scratch::new();

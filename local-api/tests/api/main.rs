@@ -12,6 +12,7 @@ mod events;
 mod flow;
 mod harness;
 mod hostile;
+mod listing;
 mod localstack;
 mod observability;
 mod quotas;

@@ -18,17 +18,24 @@ use aws_sdk_dynamodb::Client;
 use sha2::{Digest, Sha256};
 
 use crate::domain::checksum::ChecksumAlgorithm;
+use crate::domain::listing::Position;
 use crate::domain::record::{Completion, Transition};
 use crate::domain::{Status, UploadRecord};
 use crate::error::error_chain;
 use crate::ports::{
-    BoxFuture, Created, FingerprintClaim, PageToken, Paged, PortError, Quota, QuotaUsage, RateUse,
-    RecordStore,
+    BoxFuture, Created, FingerprintClaim, OwnerPage, PageToken, Paged, PortError, Quota,
+    QuotaUsage, RateUse, RecordStore,
 };
 
 /// The GSI the cleanup uses to find stale uploads without scanning.
 pub const STATUS_EXPIRY_INDEX: &str = "status-expiresAt";
 pub const TTL_ATTRIBUTE: &str = "ttl";
+/// The GSI that lists an owner's uploads by creation time. Sparse: only upload records carry
+/// `owner`, so quota, rate and fingerprint items never appear in it.
+pub const OWNER_CREATED_INDEX: &str = "owner-createdAt";
+/// Queries one listing page may make when the status filter skips many records; past that the
+/// page is returned short, with its cursor.
+const MAX_QUERIES_PER_PAGE: usize = 4;
 
 /// A raw DynamoDB item (also a pagination key).
 pub type Item = HashMap<String, AttributeValue>;
@@ -358,6 +365,74 @@ impl DynamoRecords {
         }
     }
 
+    async fn owner_page(
+        &self,
+        owner: &str,
+        filter: Option<Status>,
+        now: i64,
+        mut after: Option<Position>,
+        limit: u32,
+    ) -> Result<OwnerPage, PortError> {
+        let (condition, values): (Option<&str>, Vec<(&str, AttributeValue)>) = match filter {
+            None => (None, vec![]),
+            // What a client sees: an INITIATED upload past its expiry is EXPIRED.
+            Some(Status::Initiated) => (
+                Some("#status = :initiated AND expiresAt > :now"),
+                vec![
+                    (":initiated", s(Status::Initiated.as_str())),
+                    (":now", n(now)),
+                ],
+            ),
+            Some(Status::Expired) => (
+                Some("#status = :expired OR (#status = :initiated AND expiresAt <= :now)"),
+                vec![
+                    (":expired", s(Status::Expired.as_str())),
+                    (":initiated", s(Status::Initiated.as_str())),
+                    (":now", n(now)),
+                ],
+            ),
+            Some(status) => (
+                Some("#status = :status"),
+                vec![(":status", s(status.as_str()))],
+            ),
+        };
+        let mut records = Vec::new();
+        for _ in 0..MAX_QUERIES_PER_PAGE {
+            let wanted = limit.saturating_sub(records.len() as u32);
+            if wanted == 0 {
+                break;
+            }
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(OWNER_CREATED_INDEX)
+                .key_condition_expression("#owner = :owner")
+                .expression_attribute_names("#owner", "owner")
+                .expression_attribute_values(":owner", s(owner))
+                .scan_index_forward(false)
+                .set_exclusive_start_key(after.take().map(|p| owner_key(owner, &p)))
+                .limit(wanted.min(i32::MAX as u32) as i32);
+            if let Some(condition) = condition {
+                query = query
+                    .filter_expression(condition)
+                    .expression_attribute_names("#status", "status");
+                for (name, value) in &values {
+                    query = query.expression_attribute_values(*name, value.clone());
+                }
+            }
+            let page = query.send().await.map_err(failed("Query"))?;
+            for item in page.items() {
+                records.push(from_item(item)?);
+            }
+            after = page.last_evaluated_key.as_ref().and_then(owner_position);
+            if after.is_none() {
+                break;
+            }
+        }
+        Ok((records, after))
+    }
+
     async fn page(
         &self,
         status: Status,
@@ -510,6 +585,17 @@ impl RecordStore for DynamoRecords {
         Box::pin(self.page(status, expiring_by, start, limit))
     }
 
+    fn by_owner<'a>(
+        &'a self,
+        owner: &'a str,
+        filter: Option<Status>,
+        now: i64,
+        after: Option<Position>,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<OwnerPage, PortError>> {
+        Box::pin(self.owner_page(owner, filter, now, after, limit))
+    }
+
     fn quota_usage<'a>(&'a self, owner: &'a str) -> BoxFuture<'a, Result<QuotaUsage, PortError>> {
         Box::pin(self.usage(owner))
     }
@@ -552,6 +638,29 @@ fn index_key(token: &PageToken) -> Option<Item> {
         .map(|(k, v)| (k.to_owned(), v))
         .collect(),
     )
+}
+
+/// The owner index's key of the record at `position` (an ExclusiveStartKey).
+fn owner_key(owner: &str, position: &Position) -> Item {
+    [
+        ("uploadId", s(&position.upload_id)),
+        ("owner", s(owner)),
+        ("createdAt", n(position.created_at)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+/// The owner index's LastEvaluatedKey as a listing position.
+fn owner_position(key: &Item) -> Option<Position> {
+    match key.get("uploadId") {
+        Some(AttributeValue::S(id)) => Some(Position {
+            created_at: get_n(key, "createdAt")?,
+            upload_id: id.clone(),
+        }),
+        _ => None,
+    }
 }
 
 fn get_n<T: std::str::FromStr>(item: &Item, field: &str) -> Option<T> {

@@ -5,6 +5,7 @@
 mod abort;
 mod complete;
 mod initialize;
+mod listing;
 mod parts;
 mod presign;
 
@@ -27,7 +28,7 @@ use crate::domain::UploadRecord;
 use crate::error::{json_response, ApiError};
 use crate::metrics::{Metric, Metrics};
 use crate::ports::{ObjectStore, Ports, RecordStore};
-use crate::presign::Presigner;
+use crate::presign::{Addressing, Presigner};
 use crate::usecases;
 use crate::wire::{UploadId, UploadStatus};
 
@@ -43,6 +44,7 @@ pub enum Endpoint {
     Abort,
     ListParts,
     Status,
+    ListUploads,
 }
 
 pub struct Route {
@@ -87,6 +89,11 @@ pub const ROUTES: &[Route] = &[
         method: "GET",
         path: "/api/v1/multipart-upload/status/{uploadId}",
         endpoint: Endpoint::Status,
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/multipart-upload/uploads",
+        endpoint: Endpoint::ListUploads,
     },
 ];
 
@@ -146,13 +153,7 @@ impl Deps {
         Self {
             records: Arc::new(DynamoRecords::new(dynamodb.clone(), &config.table)),
             objects: Arc::new(S3Objects::new(s3.clone(), &config.bucket)),
-            presigner: Presigner::new(
-                &sdk,
-                &config.bucket,
-                config.s3_endpoint.as_deref(),
-                config.s3_force_path_style,
-            )
-            .await,
+            presigner: Presigner::new(&sdk, &config.bucket, Addressing::of(&config)).await,
             clock,
             metrics: Metrics::default(),
             aws: Aws { s3, dynamodb },
@@ -201,7 +202,7 @@ fn wire_id(record: &UploadRecord) -> Result<UploadId, ApiError> {
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 7] = [
+    pub const ALL: [Endpoint; 8] = [
         Self::Initialize,
         Self::PresignedUrl,
         Self::BatchPresignedUrls,
@@ -209,6 +210,7 @@ impl Endpoint {
         Self::Abort,
         Self::ListParts,
         Self::Status,
+        Self::ListUploads,
     ];
 
     /// The function (and crate) name.
@@ -221,6 +223,7 @@ impl Endpoint {
             Self::Abort => "abort",
             Self::ListParts => "list-parts",
             Self::Status => "status",
+            Self::ListUploads => "list-uploads",
         }
     }
 
@@ -267,6 +270,7 @@ impl Endpoint {
                 "HeadObject",
             ],
             Self::Status => &["UpdateItem(rate)", "GetItem", "ListParts"],
+            Self::ListUploads => &["UpdateItem(rate)", "Query", "ListParts"],
         }
     }
 
@@ -290,6 +294,7 @@ impl Endpoint {
                     Self::Abort => abort::handle(deps, &req).await,
                     Self::ListParts => parts::list(deps, &req).await,
                     Self::Status => parts::status(deps, &req).await,
+                    Self::ListUploads => listing::list(deps, &req).await,
                 },
             };
             self.count(deps, &outcome);

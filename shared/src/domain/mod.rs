@@ -5,6 +5,7 @@ pub mod checksum;
 pub mod content;
 pub mod error;
 pub mod key;
+pub mod listing;
 pub mod record;
 pub mod sizing;
 pub mod validate;

@@ -12,6 +12,7 @@ pub mod abort;
 pub mod cleanup;
 pub mod complete;
 pub mod initialize;
+pub mod listing;
 pub mod parts;
 pub mod rate;
 

@@ -18,13 +18,14 @@ use std::time::Duration;
 
 use shared::config::Config;
 use shared::domain::checksum::ChecksumAlgorithm;
+use shared::domain::listing::Position;
 use shared::domain::record::Transition;
 use shared::domain::{Status, UploadRecord};
 use shared::metrics::Metric;
 use shared::ports::{
     BoxFuture, CompleteError, CompletedObject, Created, FingerprintClaim, MetricsSink,
-    MultipartListing, ObjectHead, ObjectStore, PageToken, Paged, PartRef, PortError, Ports, Quota,
-    QuotaUsage, RateUse, RecordStore, StoredPart, Time,
+    MultipartListing, ObjectHead, ObjectStore, OwnerPage, PageToken, Paged, PartRef, PortError,
+    Ports, Quota, QuotaUsage, RateUse, RecordStore, StoredPart, Time,
 };
 
 pub const MIB: u64 = 1024 * 1024;
@@ -455,6 +456,47 @@ impl RecordStore for FakeRecords {
                 .collect();
             let next = (page.len() == limit as usize)
                 .then(|| page.last().map(|r| PageToken(position(r))))
+                .flatten();
+            Ok((page, next))
+        }))
+    }
+
+    /// Like the owner index queried newest first: (createdAt, uploadId) descending, the filter on
+    /// the status as of `now`, a next position whenever the page is full.
+    fn by_owner<'a>(
+        &'a self,
+        owner: &'a str,
+        filter: Option<Status>,
+        now: i64,
+        after: Option<Position>,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<OwnerPage, PortError>> {
+        Box::pin(self.faulty("Query(owner)", move || {
+            let state = self.state.lock().unwrap();
+            let mut mine: Vec<&UploadRecord> = state
+                .records
+                .values()
+                .filter(|r| r.owner == owner)
+                .collect();
+            mine.sort_by(|a, b| (b.created_at, &b.upload_id).cmp(&(a.created_at, &a.upload_id)));
+            let page: Vec<UploadRecord> = mine
+                .into_iter()
+                .filter(|r| {
+                    after.as_ref().is_none_or(|p| {
+                        (r.created_at, r.upload_id.as_str()) < (p.created_at, p.upload_id.as_str())
+                    })
+                })
+                .filter(|r| filter.is_none_or(|f| r.status_at(now) == f))
+                .take(limit as usize)
+                .cloned()
+                .collect();
+            let next = (page.len() == limit as usize)
+                .then(|| {
+                    page.last().map(|r| Position {
+                        created_at: r.created_at,
+                        upload_id: r.upload_id.clone(),
+                    })
+                })
                 .flatten();
             Ok((page, next))
         }))

@@ -1,0 +1,53 @@
+//! `GET /uploads?status=&limit=&cursor=`: the caller's uploads, newest first.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Request, RequestExt};
+
+use super::{answer, caller, wire_id, wire_status, Deps, Outcome};
+use crate::clock::rfc3339;
+use crate::domain::listing::{self, Position};
+use crate::domain::Status;
+use crate::usecases::listing as usecase;
+use crate::wire::{ListUploadsResponse, ObjectKey, UploadSummary};
+
+pub async fn list(deps: &Deps, req: &Request) -> Outcome {
+    let owner = caller(req)?;
+    let query = req.query_string_parameters_ref();
+    let param = |name: &str| query.and_then(|q| q.first(name));
+    let filter = listing::status_filter(param("status"))?;
+    let limit = listing::page_size(param("limit"))?;
+    let after = param("cursor")
+        .map(|raw| listing::parse_cursor(&owner, filter, raw))
+        .transpose()?;
+    let (listed, next) = usecase::list(deps.ports(), &owner, filter, after, limit).await?;
+    let uploads = listed
+        .iter()
+        .map(|item| {
+            let record = &item.record;
+            let status = item.progress.status;
+            let unfinished = matches!(status, Status::Initiated | Status::Completing);
+            Ok(UploadSummary {
+                upload_id: wire_id(record)?,
+                status: wire_status(status),
+                key: ObjectKey(record.key.clone()),
+                file_name: record.file_name.clone(),
+                file_type: record.file_type.clone(),
+                file_size: record.file_size,
+                chunk_size: record.part_size,
+                total_parts: record.total_parts,
+                uploaded_parts: unfinished.then_some(item.progress.uploaded_parts),
+                uploaded_bytes: unfinished.then_some(item.progress.uploaded_bytes),
+                created_at: rfc3339(record.created_at),
+                expires_at: rfc3339(record.expires_at),
+                completed_at: record.completion.as_ref().map(|c| rfc3339(c.completed_at)),
+            })
+        })
+        .collect::<Result<_, crate::ApiError>>()?;
+    answer(
+        StatusCode::OK,
+        &ListUploadsResponse {
+            uploads,
+            next_cursor: next.map(|position: Position| listing::cursor(&owner, filter, &position)),
+        },
+    )
+}
