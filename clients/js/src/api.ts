@@ -1,4 +1,4 @@
-// The API's seven calls, typed from the OpenAPI contract (src/generated/openapi.ts is generated from
+// The API's eight calls, typed from the OpenAPI contract (src/generated/openapi.ts is generated from
 // the repository's openapi.yaml by `npm run generate`; tsc --strict then checks this file against it).
 
 import type { components, operations } from './generated/openapi.js'
@@ -24,6 +24,9 @@ export type AbortRequest = JsonBody<'abort'>
 export type AbortResponse = operations['abort']['responses'][200]['content']['application/json']
 export type ListPartsResponse = operations['listParts']['responses'][200]['content']['application/json']
 export type StatusResponse = operations['status']['responses'][200]['content']['application/json']
+export type ListUploadsQuery = NonNullable<operations['listUploads']['parameters']['query']>
+export type ListUploadsResponse = operations['listUploads']['responses'][200]['content']['application/json']
+export type UploadSummary = components['schemas']['UploadSummary']
 export type PartUrl = components['schemas']['PartUrl']
 export type ApiErrorBody = components['schemas']['ApiErrorBody']
 export type StoredPart = ListPartsResponse['parts'][number]
@@ -85,6 +88,26 @@ export class ApiClient {
 
   status(uploadId: string, signal?: AbortSignal): Promise<StatusResponse> {
     return this.#call('GET', `/status/${encodeURIComponent(uploadId)}`, undefined, signal)
+  }
+
+  /** One page of the caller's uploads, newest first; pass `nextCursor` back as `cursor`, with the same `status`. */
+  listUploads(query: ListUploadsQuery = {}, signal?: AbortSignal): Promise<ListUploadsResponse> {
+    const params = new URLSearchParams()
+    if (query.status !== undefined) params.set('status', String(query.status))
+    if (query.limit !== undefined) params.set('limit', String(query.limit))
+    if (query.cursor !== undefined) params.set('cursor', query.cursor)
+    const qs = params.toString()
+    return this.#call('GET', qs ? `/uploads?${qs}` : '/uploads', undefined, signal)
+  }
+
+  /** Every upload of the caller, newest first, page after page (`for await (const u of client.uploads())`). */
+  async *uploads(query: Omit<ListUploadsQuery, 'cursor'> = {}, signal?: AbortSignal): AsyncGenerator<UploadSummary> {
+    let cursor: string | undefined
+    do {
+      const page: ListUploadsResponse = await this.listUploads(cursor === undefined ? query : { ...query, cursor }, signal)
+      yield* page.uploads
+      cursor = page.nextCursor ?? undefined
+    } while (cursor !== undefined)
   }
 
   async #headers(): Promise<Headers> {

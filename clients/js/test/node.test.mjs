@@ -283,5 +283,30 @@ describe('ApiClient (types generated from the generated openapi.yaml)', { timeou
     assert.equal(status.uploadedBytes, SIZE)
     const stored = await readObject(api.bucket, init.key)
     assert.ok(stored.equals(file.bytes))
+
+    // GET /uploads: erin's uploads only, page by page, and a cursor works for its owner alone.
+    const erin = new ApiClient({ endpoint: api.endpoint, userId: 'erin-lists' })
+    const kept = await erin.initialize({ fileName: 'kept.bin', fileType: 'application/octet-stream', fileSize: 1000 })
+    const dropped = await erin.initialize({ fileName: 'dropped.bin', fileType: 'application/octet-stream', fileSize: 2000 })
+    await erin.abort({ uploadId: dropped.uploadId })
+    const first = await erin.listUploads({ limit: 1 })
+    assert.equal(first.uploads.length, 1)
+    assert.ok(first.nextCursor, 'a second page')
+    const listed = []
+    for await (const u of erin.uploads({ limit: 1 })) listed.push(u)
+    assert.deepEqual(new Set(listed.map((u) => u.uploadId)), new Set([kept.uploadId, dropped.uploadId]))
+    const open = listed.find((u) => u.uploadId === kept.uploadId)
+    assert.equal(open.status, 'INITIATED')
+    assert.equal(open.uploadedParts, 0)
+    assert.equal(listed.find((u) => u.uploadId === dropped.uploadId).status, 'ABORTED')
+    const unfinished = await erin.listUploads({ status: 'INITIATED' })
+    assert.deepEqual(unfinished.uploads.map((u) => u.uploadId), [kept.uploadId])
+    const dave = new ApiClient({ endpoint: api.endpoint, userId: 'dave', maxRetries: 0 })
+    await assert.rejects(dave.listUploads({ cursor: first.nextCursor }), (err) => {
+      assert.ok(err instanceof UploadError)
+      assert.equal(err.code, 'INVALID_CURSOR')
+      assert.equal(err.status, 400)
+      return true
+    })
   })
 })

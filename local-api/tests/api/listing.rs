@@ -63,6 +63,8 @@ async fn the_caller_sees_exactly_their_uploads_newest_first_page_by_page() {
     let file = file_bytes(11 * MIB, 5);
     let urls = stack.urls(alice, &id(1), 1, 1).await;
     stack.upload_parts(&urls, &file, chunk, &[1]).await;
+    // Creation times are whole seconds: the newest is a second younger than the rest.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let small = stack.initialize(alice, "small.bin", 1000).await;
     let small_id = small["uploadId"].as_str().unwrap().to_owned();
     let urls = stack.urls(alice, &small_id, 1, 1).await;
