@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml  # the SAM CLI's virtualenv (.tools/sam) has PyYAML
 
 # ELF e_machine per Lambda architecture.
-MACHINES = {"arm64": (0xB7, "aarch64"), "x86_64": (0x3E, "x86-64")}
+MACHINES = {"arm64": (0xB7, "aarch64 ELF"), "x86_64": (0x3E, "x86-64 ELF")}
 RUNTIME, HANDLER = "provided.al2023", "bootstrap"
 failures = []
 
@@ -87,16 +87,17 @@ def main():
         is_elf, machine = elf_machine(bootstrap)
         expected_machine, machine_name = MACHINES.get(arch, (None, arch))
         check(is_elf and machine == expected_machine,
-              f"{logical_id}: bootstrap is a 64-bit {machine_name} ELF for {arch} (e_machine {machine:#x})")
+              f"{logical_id}: bootstrap is a 64-bit {machine_name} for {arch} (e_machine {machine:#x})")
         built_binary = lambda_dir / str(binary) / "bootstrap"
         check(built_binary.is_file() and digest(built_binary) == digest(bootstrap),
               f"{logical_id}: bootstrap is cargo-lambda's {built_binary}")
-        rows.append((logical_id, binary, machine_name, bootstrap.stat().st_size))
+        found = next((name for number, name in MACHINES.values() if is_elf and number == machine), "not an ELF we know")
+        rows.append((logical_id, binary, found, bootstrap.stat().st_size))
 
     print(f"\n| function | binary | {built_path.parent}/<function>/bootstrap | size |")
     print("|---|---|---|---:|")
     for logical_id, binary, machine_name, size in rows:
-        print(f"| {logical_id} | {binary} | {machine_name} ELF | {size / 1e6:.1f} MB |")
+        print(f"| {logical_id} | {binary} | {machine_name} | {size / 1e6:.1f} MB |")
     if failures:
         print(f"\n{len(failures)} package check(s) failed", file=sys.stderr)
         sys.exit(1)
