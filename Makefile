@@ -1,5 +1,5 @@
 # The two commands a newcomer needs. Both install what is missing first.
-.PHONY: dev test bench
+.PHONY: dev test bench package sync
 
 # The local S3/DynamoDB stack and the whole API on http://127.0.0.1:$(PORT) (default 3000).
 dev:
@@ -13,3 +13,13 @@ test:
 # and memory under the Lambda Runtime Interface Emulator, printed as one table (BENCHMARKS.md).
 bench:
 	scripts/bench.sh
+
+# The deploy build: `sam build` offline (as `sam deploy` ships it), then a check of every function's
+# arm64 bootstrap and the built template (scripts/package.sh). SAM_ENV=prod for `--config-env prod`.
+package:
+	scripts/package.sh
+
+# Deploy loop for the dev stack: `sam sync --watch` that also rebuilds on changes in shared/
+# (scripts/sync.sh). Needs AWS credentials.
+sync:
+	scripts/sync.sh

@@ -2,8 +2,9 @@
 # `make bench`: every performance figure in one table (see BENCHMARKS.md).
 #  1. criterion: presign ns/URL (ours, aws-sdk-s3 presigned(), the SigV4 lower bound) and the batch
 #     handler for 1,000 parts (shared/benches/presign.rs);
-#  2. release binaries: x86-64 (cargo build --release, what the emulator runs) and arm64 (cargo lambda
-#     build --release --arm64, what template.yaml deploys), their sizes;
+#  2. release binaries: arm64 from `sam build` itself (scripts/package.sh, `make package`: offline, then
+#     checks one aarch64 bootstrap per function and the built template), what `sam deploy` ships, and
+#     x86-64 (cargo build --release, the same profile, what the emulator runs); their sizes;
 #  3. each x86-64 bootstrap under the Lambda Runtime Interface Emulator against the local stack:
 #     median cold start over COLD_STARTS fresh processes, and peak RSS after a full upload flow.
 set -euo pipefail
@@ -21,12 +22,13 @@ cargo bench --locked -p shared --bench presign
 echo "==> the CLI's resume journal: 10,000 parts" >&2
 cargo run --release --locked -q -p upload-client --example bench_journal
 
-echo "==> release builds: x86-64 and arm64" >&2
+echo "==> the deploy build (sam build, arm64) and its check" >&2
+scripts/package.sh
+
+echo "==> release build, x86-64, for the emulator" >&2
 packages=()
 for crate in functions/*/; do packages+=(-p "$(basename "$crate")"); done
 cargo build --release --locked "${packages[@]}"
-PATH="$PWD/.tools/lambda/bin:$PATH" cargo lambda build --release --arm64 --locked "${packages[@]}" \
-  --lambda-dir target/lambda-arm64
 
 echo "==> cold starts and memory under the Lambda Runtime Interface Emulator" >&2
 cargo build --locked -p local-api
@@ -38,4 +40,4 @@ scripts/stack.sh -- bash -c '
   python3 scripts/rie_test.py "$0" target/release --cold-starts "$1" --json "$2" >&2' \
   "$rie" "$COLD_STARTS" "$out/rie.json"
 
-python3 scripts/bench_table.py "$out/rie.json" target/lambda-arm64
+python3 scripts/bench_table.py "$out/rie.json" target/lambda

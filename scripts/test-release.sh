@@ -5,7 +5,7 @@
 # Built with the dev profile by default: this step checks behaviour (every sample event through the
 # real bootstrap and the runtime API), and `make test` has already compiled every dependency in that
 # profile, so only the eight small binaries are linked. `make bench` measures the deploy (release)
-# profile's size, cold start and memory; PROFILE=emulator (release without fat LTO) or
+# profile's size, cold start and memory; PROFILE=emulator (release, incremental) or
 # PROFILE=release runs this step on an optimised build.
 set -euo pipefail
 cd "$(dirname "$0")/.."

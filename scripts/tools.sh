@@ -82,6 +82,10 @@ case "${1:-all}" in
     ensure_browser
     venv .tools/localstack localstack "${LOCALSTACK_SPECS[@]}"
     ;;
+  sam)
+    # The SAM CLI alone, for `make package` (sam build).
+    venv .tools/sam sam "$SAM_SPEC" "$CFN_LINT_SPEC"
+    ;;
   localstack)
     venv .tools/localstack localstack "${LOCALSTACK_SPECS[@]}"
     ;;
@@ -96,5 +100,5 @@ case "${1:-all}" in
     venv .tools/lambda cargo-lambda "$CARGO_LAMBDA_SPEC"
     rustup target list --installed | grep -q '^aarch64-unknown-linux-gnu$' || rustup target add aarch64-unknown-linux-gnu
     ;;
-  *) echo "usage: $0 [dev|fuzz|all|checkov|localstack|openapi|lambda]" >&2; exit 2 ;;
+  *) echo "usage: $0 [dev|fuzz|all|sam|checkov|localstack|openapi|lambda]" >&2; exit 2 ;;
 esac
