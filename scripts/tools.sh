@@ -26,9 +26,21 @@ S3S_VERSION="0.14.1" # 0.17 needs a newer rustc than 1.95
 LOCALSTACK_SPECS=("localstack-core[runtime]==4.9.2" "cbor2==5.6.5" "pyOpenSSL==25.1.0"
   "cryptography==45.0.7" "psutil==6.1.1" "service_identity==24.2.0")
 
+# Whether a venv's command runs here: a venv copied or moved from another checkout keeps scripts whose
+# shebang names the old path ("cannot execute: required file not found").
+runnable() {
+  [ -x "$1" ] || return 1
+  local shebang
+  shebang=$(head -n 1 "$1")
+  case $shebang in
+    '#!/'*) shebang=${shebang#??}; [ -x "${shebang%% *}" ] ;;
+    *) return 0 ;;
+  esac
+}
+
 venv() { # dir marker-command pip-specs...
   local dir=$1 marker=$2; shift 2
-  if [ ! -x "$dir/bin/$marker" ]; then
+  if ! runnable "$dir/bin/$marker"; then
     log "installing $* into $dir"
     rm -rf "$dir"
     python3 -m venv "$dir"
