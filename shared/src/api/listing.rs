@@ -5,7 +5,7 @@ use lambda_http::{Request, RequestExt};
 
 use super::{answer, caller, wire_id, wire_status, Deps, Outcome};
 use crate::clock::rfc3339;
-use crate::domain::listing::{self, Position};
+use crate::domain::listing;
 use crate::domain::Status;
 use crate::usecases::listing as usecase;
 use crate::wire::{ListUploadsResponse, ObjectKey, UploadSummary};
@@ -47,7 +47,7 @@ pub async fn list(deps: &Deps, req: &Request) -> Outcome {
         StatusCode::OK,
         &ListUploadsResponse {
             uploads,
-            next_cursor: next.map(|position: Position| listing::cursor(&owner, filter, &position)),
+            next_cursor: next.map(|position| listing::cursor(&owner, filter, &position)),
         },
     )
 }

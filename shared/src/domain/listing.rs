@@ -128,12 +128,6 @@ pub fn status_filter(raw: Option<&str>) -> Result<Option<Status>, UploadError> {
     .transpose()
 }
 
-/// Whether `record`-like values belong on a page with `filter`, as of `now`: the status a client
-/// sees (an INITIATED upload past its expiry is EXPIRED).
-pub fn shown(status_now: Status, filter: Option<Status>) -> bool {
-    filter.is_none_or(|wanted| wanted == status_now)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,8 +205,5 @@ mod tests {
             code(status_filter(Some("expired")).unwrap_err()),
             "INVALID_FIELD"
         );
-        assert!(shown(Status::Expired, Some(Status::Expired)));
-        assert!(!shown(Status::Expired, Some(Status::Initiated)));
-        assert!(shown(Status::Aborted, None));
     }
 }
