@@ -8,6 +8,8 @@ export PATH="$PWD/.tools/sam/bin:$PATH" SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION="
 [ -x .tools/sam/bin/sam ] || scripts/tools.sh all
 .tools/sam/bin/python -c "import cfn_lint_serverless" 2>/dev/null ||
   .tools/sam/bin/python -m pip install --quiet --disable-pip-version-check cfn-lint-serverless
+# The operations side: alarms with OKActions, windows, dashboard, saved queries (issue 27).
+.tools/sam/bin/python scripts/test_template.py
 cfn-lint template.yaml --append-rules cfn_lint_serverless.rules
 sam validate --lint --template-file template.yaml
 
