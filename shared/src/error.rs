@@ -6,6 +6,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 
 use crate::domain::{Status, UploadError};
+use crate::metrics::{dependency_cause, Dependency, STORAGE_INCONSISTENT};
 use crate::wire::{ApiErrorBody, ApiErrorDetail, ErrorCode};
 
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +102,24 @@ impl ApiError {
         match self {
             Self::Client { status, .. } | Self::Internal { status, .. } => *status,
         }
+    }
+
+    /// Where a 5xx came from and why, as the `ServerErrors` metric's `Dependency` and `ErrorCode`
+    /// dimensions; `None` for a client error.
+    pub fn cause(&self) -> Option<(Dependency, &'static str)> {
+        let Self::Internal {
+            context, detail, ..
+        } = self
+        else {
+            return None;
+        };
+        if *context == STORAGE_CHECK {
+            return Some((Dependency::S3, STORAGE_INCONSISTENT));
+        }
+        Some(match Dependency::of_call(context) {
+            Dependency::None => (Dependency::None, "INTERNAL_ERROR"),
+            dependency => (dependency, dependency_cause(detail)),
+        })
     }
 
     pub fn code(&self) -> &'static str {
@@ -201,12 +220,15 @@ impl From<UploadError> for ApiError {
             },
             UploadError::Inconsistent(detail) => Self::Internal {
                 status: StatusCode::BAD_GATEWAY,
-                context: "checking what storage holds",
+                context: STORAGE_CHECK,
                 detail,
             },
         }
     }
 }
+
+/// The context of a 502 for storage answering something that cannot be right.
+const STORAGE_CHECK: &str = "checking what storage holds";
 
 /// The answer to an operation that needs an INITIATED upload but found `status`.
 pub fn not_uploading(status: Status) -> ApiError {
@@ -313,6 +335,27 @@ mod tests {
             .headers()
             .get("retry-after")
             .is_none());
+    }
+
+    #[test]
+    fn server_errors_name_their_dependency_and_cause() {
+        let throttled: ApiError = UploadError::Unavailable(crate::ports::PortError::new(
+            "TransactWriteItems",
+            "service error: ThrottlingException: rate exceeded",
+        ))
+        .into();
+        assert_eq!(
+            throttled.cause(),
+            Some((Dependency::DynamoDb, crate::metrics::THROTTLED))
+        );
+        let s3: ApiError =
+            UploadError::Unavailable(crate::ports::PortError::new("ListParts", "timed out")).into();
+        assert_eq!(s3.cause(), Some((Dependency::S3, "TIMEOUT")));
+        let odd: ApiError = UploadError::Inconsistent("sizes differ".into()).into();
+        assert_eq!(odd.cause(), Some((Dependency::S3, STORAGE_INCONSISTENT)));
+        let ours = ApiError::internal("rendering the answer", std::io::Error::other("x"));
+        assert_eq!(ours.cause(), Some((Dependency::None, "INTERNAL_ERROR")));
+        assert_eq!(ApiError::upload_not_found().cause(), None);
     }
 
     #[test]

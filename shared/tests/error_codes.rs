@@ -43,6 +43,9 @@ fn every_code_the_server_answers_is_in_the_contract() {
         if file.ends_with("config.rs") || file.ends_with("lambda.rs") {
             continue; // environment variable names only
         }
+        if file.ends_with("metrics.rs") {
+            continue; // server-error causes: metric dimension values, never an answer's code
+        }
         let text = std::fs::read_to_string(file).unwrap();
         for literal in literals(&text) {
             let env_var = template.contains(&format!("{literal}:"))

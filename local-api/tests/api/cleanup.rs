@@ -79,6 +79,7 @@ async fn cleanup_aborts_exactly_the_stale_and_orphaned_uploads() {
         summary,
         Summary {
             found: 3,
+            expired: 3,
             aborted: 3,
             orphans_aborted: 1,
             aws_calls: summary.aws_calls,
@@ -131,13 +132,55 @@ async fn a_run_is_bounded_and_the_next_one_goes_on() {
         stack.initialize("kate", &format!("s{i}.mp4"), 100).await;
     }
     stack.deps.clock.advance(8 * DAY);
+    stack.deps.metrics.capture();
     let first = cleanup::run(&stack.deps, &limits(2)).await;
-    assert_eq!((first.aborted, first.incomplete), (2, true), "{first:?}");
+    assert_eq!(
+        (first.aborted, first.left, first.incomplete),
+        (2, 3, true),
+        "{first:?}"
+    );
     let second = cleanup::run(&stack.deps, &limits(100)).await;
     assert_eq!(
-        (second.aborted, second.incomplete),
-        (3, false),
+        (second.aborted, second.left, second.incomplete),
+        (3, 0, false),
         "{second:?}"
+    );
+    // The backlog is in the function's output: its EMF lines and its summary log line.
+    let backlog: Vec<(f64, f64, f64, f64, f64)> = stack
+        .deps
+        .metrics
+        .captured()
+        .iter()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|doc| doc["Function"] == cleanup::FUNCTION_NAME)
+        .map(|doc| {
+            let names: Vec<&str> = doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["Name"].as_str().unwrap())
+                .collect();
+            let value = |name: &str| {
+                assert!(names.contains(&name), "{name} is declared: {doc}");
+                doc[name].as_f64().unwrap_or(-1.0)
+            };
+            (
+                value("CleanupFound"),
+                value("CleanupAborted"),
+                value("CleanupLeft"),
+                value("CleanupIncomplete"),
+                value("UploadsExpired"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        backlog,
+        [(2.0, 2.0, 3.0, 1.0, 2.0), (3.0, 3.0, 0.0, 0.0, 3.0)],
+        "found, aborted, left, incomplete, expired per run"
+    );
+    assert!(
+        logs().contains("left=3"),
+        "the summary line says what is left"
     );
     assert!(multipart_uploads(&stack).await.is_empty());
     let third = cleanup::run(&stack.deps, &limits(100)).await;

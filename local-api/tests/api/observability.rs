@@ -144,3 +144,92 @@ async fn a_flow_emits_business_metrics_and_logs_no_secrets() {
     let secret = std::env::var("AWS_SECRET_ACCESS_KEY").unwrap();
     assert!(!logs.contains(&secret), "the secret key reached the logs");
 }
+
+/// The `ServerErrors` lines captured, as (Function, Dependency, ErrorCode), each checked to be
+/// declared per function and per function, dependency and code.
+fn server_errors(lines: &[String]) -> Vec<(String, String, String)> {
+    let mut found = Vec::new();
+    for line in lines {
+        let doc: Value = serde_json::from_str(line).expect("an EMF line is JSON");
+        for directive in doc["_aws"]["CloudWatchMetrics"].as_array().unwrap() {
+            let names = directive["Metrics"].as_array().unwrap();
+            if !names.iter().any(|m| m["Name"] == "ServerErrors") {
+                continue;
+            }
+            assert_eq!(
+                directive["Dimensions"],
+                json!([["Function"], ["Function", "Dependency", "ErrorCode"]]),
+                "{line}"
+            );
+            assert_eq!(doc["ServerErrors"], 1.0, "{line}");
+            let value = |name: &str| doc[name].as_str().unwrap_or_default().to_owned();
+            found.push((value("Function"), value("Dependency"), value("ErrorCode")));
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn a_failing_dependency_emits_the_server_error_metric_with_its_dimensions() {
+    let stack = Stack::start(S3Server::Moto).await;
+    stack.deps.metrics.capture();
+    let user = "otto";
+
+    // S3 fails: the bucket is gone. The request is a 503 the client may retry, not a Lambda error.
+    stack
+        .deps
+        .aws
+        .s3
+        .delete_bucket()
+        .bucket(&stack.deps.config.bucket)
+        .send()
+        .await
+        .expect("the empty bucket is deleted");
+    let (status, body) = stack
+        .post(
+            Some(user),
+            "/initialize",
+            &json!({ "fileName": "a.mp4", "fileType": "video/mp4", "fileSize": 100 }),
+        )
+        .await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(
+        server_errors(&stack.deps.metrics.captured()),
+        [(
+            "initialize".to_owned(),
+            "s3".to_owned(),
+            "DEPENDENCY_ERROR".to_owned()
+        )]
+    );
+
+    // DynamoDB fails: the table is gone, so even the rate counter's write fails.
+    stack
+        .deps
+        .aws
+        .dynamodb
+        .delete_table()
+        .table_name(&stack.deps.config.table)
+        .send()
+        .await
+        .expect("the table is deleted");
+    let (status, body) = stack
+        .get(Some(user), &format!("/status/{}", uuid::Uuid::new_v4()))
+        .await;
+    assert_eq!(status, 503, "{body}");
+    let errors = server_errors(&stack.deps.metrics.captured());
+    assert_eq!(
+        errors.last(),
+        Some(&(
+            "status".to_owned(),
+            "dynamodb".to_owned(),
+            "DEPENDENCY_ERROR".to_owned()
+        )),
+        "{errors:?}"
+    );
+    assert_eq!(errors.len(), 2, "one line per failed request: {errors:?}");
+    let logs = logs();
+    assert!(
+        logs.contains("dependency=\"dynamodb\"") || logs.contains("dependency=dynamodb"),
+        "the ERROR line names the dependency"
+    );
+}

@@ -283,7 +283,7 @@ impl Endpoint {
             user = tracing::field::Empty,
             upload_id = tracing::field::Empty,
         );
-        async move {
+        let work = async move {
             let outcome = match self.admit(deps, &req).await {
                 Err(refused) => Err(refused),
                 Ok(()) => match self {
@@ -312,13 +312,20 @@ impl Endpoint {
                     err.to_response()
                 }
                 Err(err) => {
-                    tracing::error!(status = err.status().as_u16(), "failed: {err}");
+                    let (dependency, cause) = err
+                        .cause()
+                        .map_or(("none", "INTERNAL_ERROR"), |(d, c)| (d.as_str(), c));
+                    tracing::error!(
+                        status = err.status().as_u16(),
+                        code = cause,
+                        dependency,
+                        "failed: {err}"
+                    );
                     err.to_response()
                 }
             }
-        }
-        .instrument(span)
-        .await
+        };
+        crate::metrics::in_function(self.name(), work.instrument(span)).await
     }
 }
 
@@ -370,6 +377,11 @@ impl Endpoint {
                     &[("ErrorCode", err.code())],
                     &[(Metric::ClientErrors, 1.0)],
                 );
+            }
+            (_, Err(err)) => {
+                if let Some((dependency, code)) = err.cause() {
+                    deps.metrics.server_error(name, dependency, code);
+                }
             }
             _ => {}
         }

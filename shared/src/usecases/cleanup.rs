@@ -23,9 +23,9 @@ use super::{settle_gone, settle_if_completed, stale, Settled};
 use crate::config::Config;
 use crate::domain::key::KEY_PREFIX;
 use crate::domain::record::Transition;
-use crate::domain::{Status, UploadError};
+use crate::domain::{Status, UploadError, UploadRecord};
 use crate::metrics::Metric;
-use crate::ports::{PageToken, Ports};
+use crate::ports::{MultipartListing, PageToken, Ports};
 
 pub const FUNCTION_NAME: &str = "cleanup-stale-uploads";
 /// An orphan must be older than the longest upload lifetime plus this, so an upload whose record is
@@ -38,6 +38,8 @@ const PAGE: u32 = 100;
 #[serde(rename_all = "camelCase")]
 pub struct Summary {
     pub found: u64,
+    /// Stale uploads pass 2 marked EXPIRED (counted as `UploadsExpired`).
+    pub expired: u64,
     pub aborted: u64,
     pub already_gone: u64,
     pub skipped_completed: u64,
@@ -45,6 +47,9 @@ pub struct Summary {
     /// Stuck COMPLETING records settled (completed, released or expired).
     pub reconciled: u64,
     pub errors: u64,
+    /// Records and orphans seen on a page but left for the next run because the run stopped (a
+    /// lower bound: pages not read are not counted).
+    pub left: u64,
     /// The run stopped at its abort limit or deadline; the next run goes on.
     pub incomplete: bool,
     /// S3 and DynamoDB calls made, for the benchmark.
@@ -90,16 +95,7 @@ pub async fn run(ports: Ports<'_>, config: &Config, limits: &Limits) -> Summary 
             summary.errors += 1;
         }
     }
-    if summary.aborted + summary.already_gone > 0 {
-        ports.metrics.emit(
-            FUNCTION_NAME,
-            &[],
-            &[(
-                Metric::UploadsExpired,
-                (summary.aborted + summary.already_gone) as f64,
-            )],
-        );
-    }
+    emit_metrics(ports, &summary);
     tracing::info!(
         found = summary.found,
         aborted = summary.aborted,
@@ -108,11 +104,34 @@ pub async fn run(ports: Ports<'_>, config: &Config, limits: &Limits) -> Summary 
         orphans_aborted = summary.orphans_aborted,
         reconciled = summary.reconciled,
         errors = summary.errors,
+        left = summary.left,
         incomplete = summary.incomplete,
         aws_calls = summary.aws_calls,
         "cleanup summary"
     );
     summary
+}
+
+/// The run's backlog figures, and the uploads pass 2 expired. Those settled as lost by pass 1
+/// (`settle_gone`) counted themselves, so they are not counted again here.
+fn emit_metrics(ports: Ports<'_>, summary: &Summary) {
+    let mut values = vec![
+        (Metric::CleanupFound, summary.found as f64),
+        (
+            Metric::CleanupAborted,
+            (summary.aborted + summary.already_gone + summary.orphans_aborted + summary.reconciled)
+                as f64,
+        ),
+        (Metric::CleanupLeft, summary.left as f64),
+        (
+            Metric::CleanupIncomplete,
+            f64::from(u8::from(summary.incomplete)),
+        ),
+    ];
+    if summary.expired > 0 {
+        values.push((Metric::UploadsExpired, summary.expired as f64));
+    }
+    ports.metrics.emit(FUNCTION_NAME, &[], &values);
 }
 
 #[derive(Clone, Copy)]
@@ -139,15 +158,17 @@ async fn settle_stuck(
             .records
             .by_status(Status::Completing, i64::MAX, start, PAGE)
             .await?;
-        for record in records {
-            if !stale(&record, now, config.completing_stale_secs) {
+        for (i, record) in records.iter().enumerate() {
+            if !stale(record, now, config.completing_stale_secs) {
                 continue;
             }
             if limits.stop(summary) {
+                let stuck = |r: &&UploadRecord| stale(r, now, config.completing_stale_secs);
+                summary.left += records[i..].iter().filter(stuck).count() as u64;
                 return Ok(());
             }
             summary.aws_calls += 1;
-            match settle_if_completed(ports, &record, FUNCTION_NAME).await {
+            match settle_if_completed(ports, record, FUNCTION_NAME).await {
                 Ok(Some(_)) => {
                     summary.reconciled += 1;
                     continue;
@@ -171,14 +192,14 @@ async fn settle_stuck(
                     let since = record.completing_since.unwrap_or(0);
                     ports
                         .records
-                        .transition(&record, &Transition::Release { since })
+                        .transition(record, &Transition::Release { since })
                         .await
                         .map(|_| ())
                         .map_err(UploadError::from)
                 }
                 Ok(None) => {
                     summary.aws_calls += 2;
-                    settle_gone(ports, &record, FUNCTION_NAME).await.map(|s| {
+                    settle_gone(ports, record, FUNCTION_NAME).await.map(|s| {
                         if let Settled::Lost = s {
                             summary.already_gone += 1;
                         }
@@ -217,18 +238,19 @@ async fn expire_stale(
             .records
             .by_status(Status::Initiated, now, start, PAGE)
             .await?;
-        for record in records {
+        for (i, record) in records.iter().enumerate() {
             if limits.stop(summary) {
+                summary.left += (records.len() - i) as u64;
                 return Ok(());
             }
             summary.found += 1;
             summary.aws_calls += 1;
             match ports
                 .records
-                .transition(&record, &Transition::Expire { now })
+                .transition(record, &Transition::Expire { now })
                 .await
             {
-                Ok(true) => {}
+                Ok(true) => summary.expired += 1,
                 // Completed, aborted or being completed meanwhile: not ours to touch.
                 Ok(false) => {
                     summary.skipped_completed += 1;
@@ -274,11 +296,13 @@ async fn abort_orphans(
         }
         summary.aws_calls += 1;
         let (uploads, next) = ports.objects.multipart_uploads(KEY_PREFIX, start).await?;
-        for upload in uploads {
+        for (i, upload) in uploads.iter().enumerate() {
             if upload.initiated > oldest_live {
                 continue;
             }
             if limits.stop(summary) {
+                let old = |u: &&MultipartListing| u.initiated <= oldest_live;
+                summary.left += uploads[i..].iter().filter(old).count() as u64;
                 return Ok(());
             }
             summary.aws_calls += 1;
