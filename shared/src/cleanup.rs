@@ -25,7 +25,8 @@ const DEADLINE_MARGIN: Duration = Duration::from_secs(10);
 
 /// One sweep over `deps`' stores.
 pub async fn run(deps: &Deps, limits: &Limits) -> Summary {
-    crate::usecases::cleanup::run(deps.ports(), &deps.config, limits).await
+    let sweep = crate::usecases::cleanup::run(deps.ports(), &deps.config, limits);
+    crate::metrics::in_function(FUNCTION_NAME, sweep).await
 }
 
 /// The Lambda entry point. Fails only when something really failed, so a broken sweep shows up as
