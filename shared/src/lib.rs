@@ -24,6 +24,7 @@ pub mod ports;
 pub mod presign;
 pub mod sigv4;
 pub mod usecases;
+pub mod xray;
 
 /// The wire types every answer is rendered from (the `upload-contract` crate, shared with clients).
 pub use contract as wire;

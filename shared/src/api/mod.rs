@@ -140,12 +140,14 @@ impl Deps {
             )
             .response_checksum_validation(
                 aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired,
-            );
+            )
+            .interceptor(crate::xray::Subsegments::new("S3"));
         if let Some(endpoint) = &config.s3_endpoint {
             s3 = s3.endpoint_url(endpoint);
         }
         let s3 = aws_sdk_s3::Client::from_conf(s3.build());
-        let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(&sdk);
+        let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .interceptor(crate::xray::Subsegments::new("DynamoDB"));
         if let Some(endpoint) = &config.dynamodb_endpoint {
             dynamodb = dynamodb.endpoint_url(endpoint);
         }
