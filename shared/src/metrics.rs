@@ -411,6 +411,29 @@ mod tests {
     }
 
     #[test]
+    fn causes_are_read_from_the_sdks_own_errors() {
+        use aws_sdk_dynamodb::operation::get_item::GetItemError;
+        use aws_sdk_dynamodb::types::error::ThrottlingException;
+        use aws_sdk_s3::error::ErrorMetadata;
+        use aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadError;
+        let throttled = GetItemError::ThrottlingException(
+            ThrottlingException::builder()
+                .message("Rate exceeded")
+                .build(),
+        );
+        let chain = crate::error::error_chain(&throttled);
+        assert_eq!(dependency_cause(&chain), THROTTLED, "{chain}");
+        let slow_down = CompleteMultipartUploadError::generic(
+            ErrorMetadata::builder()
+                .code("SlowDown")
+                .message("Please reduce your request rate.")
+                .build(),
+        );
+        let chain = crate::error::error_chain(&slow_down);
+        assert_eq!(dependency_cause(&chain), THROTTLED, "{chain}");
+    }
+
+    #[test]
     fn calls_and_causes_are_classified() {
         assert_eq!(Dependency::of_call("GetItem"), Dependency::DynamoDb);
         assert_eq!(
