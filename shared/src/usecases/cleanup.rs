@@ -98,6 +98,7 @@ pub async fn run(ports: Ports<'_>, config: &Config, limits: &Limits) -> Summary 
     emit_metrics(ports, &summary);
     tracing::info!(
         found = summary.found,
+        expired = summary.expired,
         aborted = summary.aborted,
         already_gone = summary.already_gone,
         skipped_completed = summary.skipped_completed,
