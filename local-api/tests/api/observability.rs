@@ -233,3 +233,46 @@ async fn a_failing_dependency_emits_the_server_error_metric_with_its_dimensions(
         "the ERROR line names the dependency"
     );
 }
+
+#[tokio::test]
+async fn a_lost_completion_the_cleanup_settles_is_counted_once() {
+    use shared::cleanup::{self, Limits};
+    use shared::domain::record::Transition;
+
+    let stack = Stack::start(S3Server::Moto).await;
+    let init = stack.initialize("lost", "l.mp4", 100).await;
+    let id = init["uploadId"].as_str().unwrap();
+    // A complete died in COMPLETING, and storage has dropped the multipart upload: nothing is left.
+    let held = stack.deps.records.get(id).await.unwrap().unwrap();
+    let now = stack.deps.clock.epoch_secs();
+    let stale = stack.deps.config.completing_stale_secs as i64;
+    let begin = Transition::BeginCompleting {
+        now,
+        stale_before: now - stale,
+    };
+    assert!(stack.deps.records.transition(&held, &begin).await.unwrap());
+    assert!(stack
+        .deps
+        .objects
+        .abort(&held.key, &held.s3_upload_id)
+        .await
+        .unwrap());
+    stack.deps.clock.advance(stale + 1);
+    stack.deps.metrics.capture();
+    let limits = Limits {
+        max_aborts: 100,
+        deadline: std::time::Instant::now() + std::time::Duration::from_secs(60),
+    };
+    let summary = cleanup::run(&stack.deps, &limits).await;
+    assert_eq!(
+        (summary.already_gone, summary.errors),
+        (1, 0),
+        "{summary:?}"
+    );
+    let totals = totals(&stack.deps.metrics.captured());
+    assert_eq!(
+        totals.get(&("UploadsExpired".to_owned(), None)),
+        Some(&1.0),
+        "one lost upload, one expiry: {totals:?}"
+    );
+}
