@@ -399,14 +399,6 @@ class StricterDeployments(unittest.TestCase):
         vpc = TEMPLATE["Globals"]["Function"]["VpcConfig"]["Fn::If"]
         self.assertEqual(vpc[0], "HasVpc")
         self.assertEqual(vpc[1]["SubnetIds"], ref("SubnetIds"))
-        # SAM attaches the VPC managed policy whatever the condition says: without a VPC, deny it back.
-        (deny,) = of_type("AWS::IAM::Policy").values()
-        self.assertEqual(deny["Condition"], "NoVpc")
-        self.assertEqual(TEMPLATE["Conditions"]["NoVpc"], {"Fn::Not": [{"Fn::Condition": "HasVpc"}]})
-        self.assertCountEqual(deny["Properties"]["Roles"], [ref(f"{lid}Role") for lid in FUNCTIONS])
-        (statement,) = deny["Properties"]["PolicyDocument"]["Statement"]
-        self.assertEqual(statement["Effect"], "Deny")
-        self.assertIn("ec2:CreateNetworkInterface", statement["Action"])
         endpoints = of_type("AWS::EC2::VPCEndpoint")
         self.assertEqual(len(endpoints), 2)
         for endpoint in endpoints.values():
