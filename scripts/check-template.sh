@@ -57,6 +57,9 @@ EOF
 # an origin domain, certificate and hosted zone (its Rules require the first two). Line numbers stay
 # those of template.yaml.
 if [ -z "${1:-}" ]; then
+  # The Rules as CloudFormation evaluates them: samconfig.toml's configs pass, prod with "*" origins or
+  # no scope is refused, and so is the edge without an origin or outside us-east-1.
+  .tools/sam/bin/python scripts/check_rules.py template.yaml samconfig.toml
   edge_dir=$(mktemp -d)
   trap 'rm -f "$report"; rm -rf "$edge_dir"' EXIT
   .tools/checkov/bin/python - template.yaml "$edge_dir/template.yaml" <<'EOF'
