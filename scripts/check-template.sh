@@ -14,7 +14,7 @@ echo "==> $template" >&2
 cfn-lint "$template" --append-rules cfn_lint_serverless.rules
 sam validate --lint --template-file "$template"
 
-[ -x .tools/checkov/bin/checkov ] || scripts/tools.sh checkov
+scripts/tools.sh checkov
 report=$(mktemp)
 trap 'rm -f "$report"' EXIT
 # Offline: no download from the Prisma Cloud platform, no PyPI version check, no id mapping.

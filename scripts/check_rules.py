@@ -1,5 +1,7 @@
 """Evaluates template.yaml's Rules offline, as CloudFormation would before creating a stack, for
-samconfig.toml's configs and for configs the Rules must refuse. scripts/check-template.sh runs it.
+samconfig.toml's configs and for configs the Rules must refuse; then runs the template's transforms
+(AWS::LanguageExtensions, then SAM's translator, as CloudFormation does at deploy) for samconfig.toml's
+configs, which `sam validate --lint` does not (it runs cfn-lint only). scripts/check-template.sh runs it.
 
     check_rules.py TEMPLATE SAMCONFIG
 
@@ -66,6 +68,31 @@ def config(samconfig, env):
     return dict(pair.split("=", 1) for pair in shlex.split(text))
 
 
+def translate(path, overrides):
+    """The API's OpenAPI body after both transforms, for these parameter values."""
+    from samcli.lib.cfn_language_extensions.api import process_template
+    from samtranslator.translator.transform import transform
+    from samtranslator.yaml_helper import yaml_parse
+
+    class NoManagedPolicies:
+        def load(self):
+            return {}
+
+    with open(path) as f:
+        template = yaml_parse(f.read())
+    values = {k: v["Default"] for k, v in template["Parameters"].items() if "Default" in v}
+    values.update(overrides)
+    transforms = template["Transform"] if isinstance(template["Transform"], list) else [template["Transform"]]
+    expanded = template
+    if "AWS::LanguageExtensions" in transforms:
+        expanded = process_template(template, parameter_values=values)
+    for resource in expanded["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":
+            resource["Properties"]["CodeUri"] = "s3://bucket/key"  # what `sam deploy` uploads
+    translated = transform(expanded, values, NoManagedPolicies())
+    return translated["Resources"]["HttpApi"]["Properties"]["Body"]
+
+
 def main():
     template, matches = decode(sys.argv[1])
     if matches:
@@ -105,6 +132,26 @@ def main():
             wrong.append(f"{label}: expected {expected or 'accepted'}, got {got or 'accepted'}")
     if wrong:
         raise SystemExit("template.yaml's Rules do not decide as intended:\n" + "\n".join(wrong))
+
+    for label, overrides in [("dev", dev), ("prod", prod), ("dev with the edge on", {**dev, **edge})]:
+        body = translate(sys.argv[1], overrides)
+        scopes = {
+            str(s)
+            for path in body["paths"].values()
+            for operation in path.values()
+            for requirement in operation.get("security", [])
+            for s in requirement.get("JwtAuthorizer", [])
+        }
+        wanted = {s for s in overrides.get("JwtAuthorizationScopes", "").split(",") if s}
+        origins = body["x-amazon-apigateway-cors"]["allowOrigins"]
+        disabled = body["servers"][0]["x-amazon-apigateway-endpoint-configuration"]["disableExecuteApiEndpoint"]
+        print(f"transform: {label}: scopes {sorted(scopes)}, CORS origins {origins}, execute-api disabled: {disabled}")
+        if scopes != wanted:
+            raise SystemExit(f"{label}: the routes require scopes {sorted(scopes)}, not {sorted(wanted)}")
+        if not isinstance(origins, list):
+            raise SystemExit(f"{label}: CORS origins are {origins!r}, not a list")
+        if disabled != (overrides.get("EdgeProtection") == "Enabled"):
+            raise SystemExit(f"{label}: disableExecuteApiEndpoint is {disabled}")
 
 
 main()
