@@ -77,6 +77,17 @@ venv() { # dir marker-command pip-specs...
 
 ensure_rust() {
   command -v cargo >/dev/null 2>&1 || { log "cargo is required"; exit 1; }
+  # rust-toolchain.toml names an exact release. A machine whose `stable` is that release but that has
+  # no toolchain by that name gets the name as a link to it, rather than rustup downloading it.
+  local pinned toolchains host stable
+  pinned=$(sed -n 's/^channel = "\(.*\)"$/\1/p' rust-toolchain.toml)
+  toolchains="${RUSTUP_HOME:-$HOME/.rustup}/toolchains"
+  host=$(RUSTUP_TOOLCHAIN=stable rustc -vV 2>/dev/null | sed -n 's/^host: //p')
+  stable=$(RUSTUP_TOOLCHAIN=stable rustc --version 2>/dev/null | cut -d' ' -f2)
+  if [ -n "$pinned" ] && [ -n "$host" ] && [ ! -e "$toolchains/$pinned-$host" ] && [ "$stable" = "$pinned" ]; then
+    log "linking toolchain $pinned (rust-toolchain.toml) to the installed stable $stable"
+    ln -s "stable-$host" "$toolchains/$pinned-$host"
+  fi
   for component in rustfmt clippy; do
     rustup component list --installed 2>/dev/null | grep -q "^$component" || rustup component add "$component"
   done
