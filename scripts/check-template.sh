@@ -2,24 +2,27 @@
 # Validates template.yaml offline: cfn-lint with the serverless rules (cfn-lint-serverless), SAM's
 # own validation with its linter, then the checkov security scan, which fails on any finding that is
 # neither fixed nor waived in the template with a written reason (Metadata: checkov: skip: comment).
+# Twice: as written, and with the optional edge on (CloudFront + WAF). `scripts/check-template.sh FILE`
+# checks FILE alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+template=${1:-template.yaml}
 export PATH="$PWD/.tools/sam/bin:$PATH" SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
-[ -x .tools/sam/bin/sam ] || scripts/tools.sh all
-.tools/sam/bin/python -c "import cfn_lint_serverless" 2>/dev/null ||
-  .tools/sam/bin/python -m pip install --quiet --disable-pip-version-check cfn-lint-serverless
+# The SAM CLI, cfn-lint and cfn-lint-serverless at their pinned versions (installed when missing).
+scripts/tools.sh sam
+echo "==> $template" >&2
+cfn-lint "$template" --append-rules cfn_lint_serverless.rules
+sam validate --lint --template-file "$template"
 # The operations side: alarms with OKActions, windows, dashboard, saved queries (issue 27).
-.tools/sam/bin/python scripts/test_template.py
-cfn-lint template.yaml --append-rules cfn_lint_serverless.rules
-sam validate --lint --template-file template.yaml
+if [ "$template" = template.yaml ]; then .tools/sam/bin/python scripts/test_template.py; fi
 
-[ -x .tools/checkov/bin/checkov ] || scripts/tools.sh checkov
+scripts/tools.sh checkov
 report=$(mktemp)
 trap 'rm -f "$report"' EXIT
 # Offline: no download from the Prisma Cloud platform, no PyPI version check, no id mapping.
 status=0
 CKV_SKIP_PACKAGE_UPDATE_CHECK=true BC_SKIP_MAPPING=true .tools/checkov/bin/checkov \
-  --file template.yaml --framework cloudformation --skip-download --compact -o json >"$report" || status=$?
+  --file "$template" --framework cloudformation --skip-download --compact -o json >"$report" || status=$?
 .tools/checkov/bin/python - "$report" "$status" <<'EOF'
 import json, sys
 
@@ -51,3 +54,32 @@ if problems:
           "- id: ... comment: <why it does not apply and what covers the risk>.", file=sys.stderr)
     sys.exit(1)
 EOF
+
+# --- The edge on: the same checks on a copy whose parameters default to EdgeProtection=Enabled, with
+# an origin domain, certificate and hosted zone (its Rules require the first two). Line numbers stay
+# those of template.yaml.
+if [ -z "${1:-}" ]; then
+  # The Rules as CloudFormation evaluates them: samconfig.toml's configs pass, prod with "*" origins or
+  # no scope is refused, and so is the edge without an origin or outside us-east-1.
+  .tools/sam/bin/python scripts/check_rules.py template.yaml samconfig.toml
+  edge_dir=$(mktemp -d)
+  trap 'rm -f "$report"; rm -rf "$edge_dir"' EXIT
+  .tools/checkov/bin/python - template.yaml "$edge_dir/template.yaml" <<'EOF'
+import re, sys
+
+source, target = sys.argv[1], sys.argv[2]
+text = open(source).read()
+defaults = {
+    "EdgeProtection": "Enabled",
+    "EdgeOriginDomainName": "api-origin.example.com",
+    "EdgeOriginCertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000",
+    "EdgeHostedZoneId": "Z0000000000000000000",
+}
+for name, value in defaults.items():
+    text, n = re.subn(rf"(\n  {name}:\n    Type: \w+\n    Default: )[^\n]*", rf'\g<1>"{value}"', text)
+    if n != 1:
+        sys.exit(f"template.yaml has no parameter {name} with a Default to turn the edge on")
+open(target, "w").write(text)
+EOF
+  scripts/check-template.sh "$edge_dir/template.yaml"
+fi

@@ -17,6 +17,14 @@ cargo fmt --all -- --check
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "cargo deny: licenses, bans and sources of the dependency graph (deny.toml); advisories when RustSec's database can be fetched"
+cargo deny --locked check --hide-inclusion-graph licenses bans sources
+if timeout 60 cargo deny fetch db >/dev/null 2>&1; then
+  cargo deny --locked --offline check --hide-inclusion-graph advisories
+else
+  echo "cargo deny: advisories SKIPPED: RustSec's advisory database (a git repository on GitHub) could not be fetched from here; licenses, bans and sources passed" >&2
+fi
+
 step "the contract: openapi.yaml and openapi.dev.yaml are what the wire types generate (utoipa)"
 cargo clippy -p upload-contract --features openapi --all-targets --locked -- -D warnings
 cargo test -p upload-contract --features openapi --locked

@@ -94,10 +94,9 @@ pub async fn create_bucket(client: &aws_sdk_s3::Client, bucket: &str) -> Result<
             ) => {}
         Err(e) => return Err(ApiError::upstream("creating the bucket", e)),
     }
+    // PUT only, as in the template: browsers send parts and never read from the bucket.
     let rule = CorsRule::builder()
         .allowed_methods("PUT")
-        .allowed_methods("GET")
-        .allowed_methods("HEAD")
         .allowed_origins("*")
         .allowed_headers("*")
         .expose_headers("ETag")

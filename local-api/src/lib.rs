@@ -3,6 +3,11 @@
 //! API Gateway would send, with the JWT authorizer's claims taken from the `x-user-id` header: that
 //! header is honoured here only, never by the functions. Browsers on other origins get CORS answers
 //! like the deployed API's `CorsConfiguration`, for the origins `CORS_ALLOWED_ORIGINS` lists.
+//!
+//! Since `x-user-id` lets any caller act as any user, only this machine may send it: connections from
+//! other addresses are refused, and so is every request whose `Host` is not a loopback name
+//! ([`is_loopback_host`]). A page on another site that rebinds its own DNS name to 127.0.0.1 (DNS
+//! rebinding) still sends its own name as `Host`, and gets 403 HOST_NOT_ALLOWED.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -133,6 +138,76 @@ impl Cors {
     }
 }
 
+/// Whether a `Host` header names this machine's loopback interface: `localhost`, an IPv4 loopback
+/// address (127.0.0.0/8) or `[::1]`, with or without a port. Any other name may be an attacker's
+/// domain rebound to 127.0.0.1.
+pub fn is_loopback_host(host: &str) -> bool {
+    let (name, port) = if let Some(rest) = host.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((ip, port)) => match ip.parse::<std::net::Ipv6Addr>() {
+                Ok(ip) if ip.is_loopback() => ("", port),
+                _ => return false,
+            },
+            None => return false,
+        }
+    } else {
+        match host.find(':') {
+            Some(colon) => (&host[..colon], &host[colon..]),
+            None => (host, ""),
+        }
+    };
+    let name_ok = name.is_empty() && host.starts_with('[')
+        || name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    let port_ok = port.is_empty()
+        || port
+            .strip_prefix(':')
+            .is_some_and(|p| !p.is_empty() && p.len() <= 5 && p.parse::<u16>().is_ok());
+    name_ok && port_ok
+}
+
+/// The refusal of a request from another machine or with a foreign `Host` (see the module's doc).
+fn not_local(what: &str) -> hyper::Response<Full<Bytes>> {
+    let body = json!({ "error": {
+        "code": "HOST_NOT_ALLOWED",
+        "message": format!(
+            "the local API answers only this machine by a loopback name (127.0.0.1, localhost, \
+             [::1]), since {IDENTITY_HEADER} lets any caller act as any user; {what}"
+        ),
+    }});
+    let mut response = hyper::Response::new(Full::new(Bytes::from(body.to_string())));
+    *response.status_mut() = StatusCode::FORBIDDEN;
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// [`not_local`] for a request that is not from this machine or names another host, else `None`.
+fn refuse_foreign(
+    peer_is_loopback: bool,
+    req: &hyper::Request<Incoming>,
+) -> Option<hyper::Response<Full<Bytes>>> {
+    if !peer_is_loopback {
+        return Some(not_local("this connection comes from another address"));
+    }
+    let host = req
+        .headers()
+        .get(hyper::header::HOST)
+        .map(|v| v.to_str().unwrap_or("(not text)"));
+    match host {
+        Some(host) if is_loopback_host(host) => None,
+        Some(host) => {
+            let host: String = host.chars().take(100).collect();
+            Some(not_local(&format!("this request names the host {host:?}")))
+        }
+        None => Some(not_local("this request has no Host header")),
+    }
+}
+
 /// Serves the API on `listener` until the task is dropped, with CORS from the environment.
 pub async fn serve(deps: Arc<Deps>, listener: TcpListener) -> std::io::Result<()> {
     serve_with_cors(deps, listener, Cors::from_env()).await
@@ -146,14 +221,20 @@ pub async fn serve_with_cors(
 ) -> std::io::Result<()> {
     let cors = Arc::new(cors);
     loop {
-        let (stream, _) = listener.accept().await?;
+        let (stream, peer) = listener.accept().await?;
+        let peer_is_loopback = peer.ip().to_canonical().is_loopback();
         let deps = deps.clone();
         let cors = cors.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let deps = deps.clone();
                 let cors = cors.clone();
-                async move { Ok::<_, Infallible>(handle_cors(&deps, &cors, req).await) }
+                async move {
+                    if let Some(refused) = refuse_foreign(peer_is_loopback, &req) {
+                        return Ok::<_, Infallible>(refused);
+                    }
+                    Ok(handle_cors(&deps, &cors, req).await)
+                }
             });
             if let Err(err) = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -495,6 +576,45 @@ mod tests {
             query_parameters("status=INITIATED&limit=5&cursor=c1.2%2E3&x=a&x=b+c"),
             Some(json!({"status": "INITIATED", "limit": "5", "cursor": "c1.2.3", "x": "a,b c"}))
         );
+    }
+
+    #[test]
+    fn only_loopback_names_are_local_hosts() {
+        for local in [
+            "127.0.0.1",
+            "127.0.0.1:3000",
+            "127.1.2.3:80",
+            "localhost",
+            "LocalHost:5173",
+            "[::1]",
+            "[::1]:3000",
+            "[0:0:0:0:0:0:0:1]:8080",
+        ] {
+            assert!(is_loopback_host(local), "{local}");
+        }
+        for foreign in [
+            "",
+            "evil.example",
+            "evil.example:3000",
+            "localhost.evil.example",
+            "localhost.evil.example:3000",
+            "127.0.0.1.evil.example",
+            "localhost:3000.evil.example",
+            "localhost:",
+            "localhost:99999",
+            "localhost:30:00",
+            "localhost:abc",
+            "sub.localhost",
+            "0.0.0.0:3000",
+            "10.0.0.2:3000",
+            "[::2]:3000",
+            "[::1",
+            "[::1]3000",
+            "[::1]:",
+            "::1",
+        ] {
+            assert!(!is_loopback_host(foreign), "{foreign}");
+        }
     }
 
     #[test]

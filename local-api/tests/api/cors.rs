@@ -152,3 +152,42 @@ async fn an_origin_that_is_not_allowed_is_refused() {
         Some("https://app.example.com")
     );
 }
+
+/// The bucket's CORS rule allows PUT and nothing else, in the template and on the local stack the
+/// browser tests (the demo page, the TypeScript client and Uppy in Chromium) upload through: what
+/// they do needs no GET or HEAD on the bucket.
+#[tokio::test]
+async fn the_bucket_rule_allows_put_only() {
+    let template =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml"))
+            .expect("template.yaml");
+    let rules = template
+        .split("CorsRules:")
+        .nth(1)
+        .expect("the bucket has a CORS rule");
+    assert!(
+        rules.trim_start().starts_with("- AllowedMethods: [PUT]\n"),
+        "template.yaml: {}",
+        &rules[..rules.len().min(80)]
+    );
+
+    let stack = Stack::start(S3Server::Moto).await;
+    let cors = stack
+        .deps
+        .aws
+        .s3
+        .get_bucket_cors()
+        .bucket(&stack.deps.config.bucket)
+        .send()
+        .await
+        .expect("the local bucket has a CORS rule");
+    let methods: Vec<Vec<&str>> = cors
+        .cors_rules()
+        .iter()
+        .map(|rule| rule.allowed_methods().iter().map(String::as_str).collect())
+        .collect();
+    assert_eq!(methods, [["PUT"]]);
+    assert!(cors.cors_rules()[0]
+        .expose_headers()
+        .contains(&"ETag".to_owned()));
+}

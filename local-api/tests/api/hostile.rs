@@ -62,15 +62,81 @@ async fn hostile_file_names_become_safe_keys() {
     let id = init["uploadId"].as_str().unwrap();
     let (_, status) = stack.get(Some("mallory"), &format!("/status/{id}")).await;
     assert_eq!(status["fileName"], "My \u{00E9}t\u{00E9}.mov", "{status}");
-    // Identity is sanitised into the key too.
+    // Identity is encoded into the key too: no path, no `..`, nobody else's prefix.
     let init = stack.initialize("../other-user", "a.mp4", 10).await;
     assert!(
         init["key"]
             .as_str()
             .unwrap()
-            .starts_with("uploads/other-user/"),
+            .starts_with("uploads/_2E_2E_2Fother-user/"),
         "{init}"
     );
+}
+
+/// Users whose ids differ only in punctuation (`a|b`, `a_b`, `a b`) once shared `uploads/a_b/`. Each
+/// now has a prefix of its own, which holds its objects and nobody else's, and each stored object is
+/// that user's bytes. Neither the file name nor the key reaches the logs at INFO and above.
+#[tokio::test]
+async fn users_differing_in_punctuation_get_their_own_prefixes() {
+    let stack = Stack::start(S3Server::Moto).await;
+    let users = ["a|b", "a_b", "a b"];
+    let name = "grandmas-birthday-4d1c9e.mp4";
+    let mut prefixes = Vec::new();
+    for (seed, user) in users.into_iter().enumerate() {
+        let file = file_bytes(1000, seed as u64);
+        let init = stack.initialize(user, name, file.len()).await;
+        let id = init["uploadId"].as_str().unwrap();
+        let key = init["key"].as_str().unwrap().to_owned();
+        let prefix = format!("uploads/{}/", shared::domain::key::owner_segment(user));
+        assert_eq!(key, format!("{prefix}{id}/{name}"));
+        let urls = stack.urls(user, id, 1, 1).await;
+        let parts = stack.upload_parts(&urls, &file, file.len(), &[1]).await;
+        let (status, done) = stack
+            .post(
+                Some(user),
+                "/complete",
+                &json!({ "uploadId": id, "parts": parts_json(&parts) }),
+            )
+            .await;
+        assert_eq!(status, 200, "{user}: {done}");
+        assert_eq!(sha256(&stack.read_object(&key).await), sha256(&file));
+        prefixes.push((prefix, key));
+    }
+    for (prefix, key) in &prefixes {
+        let listed = stack
+            .deps
+            .aws
+            .s3
+            .list_objects_v2()
+            .bucket(&stack.deps.config.bucket)
+            .prefix(prefix)
+            .send()
+            .await
+            .unwrap();
+        let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+        assert_eq!(keys, [key.as_str()], "{prefix}");
+    }
+    shared::cleanup::run(
+        &stack.deps,
+        &shared::cleanup::Limits {
+            max_aborts: 10,
+            deadline: std::time::Instant::now() + std::time::Duration::from_secs(60),
+        },
+    )
+    .await;
+    let logged: Vec<String> = logs()
+        .lines()
+        .filter(|l| {
+            [" INFO ", " WARN ", " ERROR "]
+                .iter()
+                .any(|level| l.contains(level))
+        })
+        .map(str::to_owned)
+        .collect();
+    assert!(!logged.is_empty(), "the flow logs at INFO");
+    for line in logged {
+        assert!(!line.contains(name), "a file name reached the logs: {line}");
+    }
 }
 
 #[tokio::test]
@@ -394,5 +460,79 @@ async fn active_content_types_are_stored_opaque_and_objects_download_as_attachme
                 && disposition.ends_with(&format!("; filename*=UTF-8''{encoded}")),
             "{declared}: {disposition}"
         );
+    }
+}
+
+/// DNS rebinding: a page on `evil.example` whose name now resolves to 127.0.0.1 reaches the local API
+/// with `Host: evil.example:PORT`. It is refused before any route runs, the demo page included, with
+/// a JSON error; the loopback names still work.
+#[tokio::test]
+async fn foreign_host_headers_are_refused() {
+    let stack = Stack::start(S3Server::Moto).await;
+    let port = stack
+        .base
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap();
+    let root = stack.base.trim_end_matches(shared::api::BASE_PATH);
+    let init_body = json!({ "fileName": "a.mp4", "fileType": "video/mp4", "fileSize": 10 });
+    for host in [
+        format!("evil.example:{port}"),
+        "evil.example".to_owned(),
+        format!("localhost.evil.example:{port}"),
+        format!("127.0.0.1.nip.io:{port}"),
+    ] {
+        let requests = [
+            stack
+                .http
+                .post(format!("{}/initialize", stack.base))
+                .json(&init_body),
+            stack.http.get(format!("{}/uploads", stack.base)),
+            stack.http.get(format!("{root}/")),
+            stack
+                .http
+                .request(
+                    reqwest::Method::OPTIONS,
+                    format!("{}/initialize", stack.base),
+                )
+                .header("origin", "http://localhost:5173")
+                .header("access-control-request-method", "POST"),
+        ];
+        for request in requests {
+            let response = request
+                .header("host", &host)
+                .header("x-user-id", "victim")
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let body: serde_json::Value = response.json().await.unwrap();
+            assert_eq!(
+                (status, code(&body)),
+                (403, "HOST_NOT_ALLOWED"),
+                "{host}: {body}"
+            );
+        }
+    }
+    let (status, listing) = stack.get(Some("victim"), "/uploads").await;
+    assert_eq!(status, 200, "{listing}");
+    assert_eq!(
+        listing["uploads"],
+        json!([]),
+        "nothing was created for the victim"
+    );
+    for host in [format!("localhost:{port}"), format!("127.0.0.1:{port}")] {
+        let response = stack
+            .http
+            .get(format!("{}/uploads", stack.base))
+            .header("host", &host)
+            .header("x-user-id", "victim")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{host}");
     }
 }

@@ -314,7 +314,9 @@ async fn abort_orphans(
             match ports.objects.abort(&upload.key, &upload.s3_upload_id).await {
                 Ok(_) => summary.orphans_aborted += 1,
                 Err(err) => {
-                    tracing::error!(key = %upload.key, "could not abort an orphan: {err}");
+                    // The key names the user and the file: log the upload id in it instead.
+                    let upload_id = upload.key.split('/').nth(2).unwrap_or_default();
+                    tracing::error!(upload_id, "could not abort an orphan: {err}");
                     summary.errors += 1;
                 }
             }
