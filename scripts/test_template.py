@@ -65,7 +65,8 @@ API_FUNCTIONS = {lid: name for lid, name in FUNCTION_NAMES.items() if lid != CLE
 LOG_GROUPS = {
     r["Properties"]["LogGroupName"]["Fn::Sub"].rsplit("${", 1)[1].rstrip("}"): name
     for name, r in RESOURCES.items()
-    if r["Type"] == "AWS::Logs::LogGroup" and "LogGroupName" in r["Properties"]
+    if r["Type"] == "AWS::Logs::LogGroup"
+    and str(r["Properties"].get("LogGroupName", {}).get("Fn::Sub", "")).startswith("/aws/lambda/")
 }
 
 
