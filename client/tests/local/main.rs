@@ -173,9 +173,16 @@ async fn upload_list_shows_the_caller_s_uploads_with_the_parts_held() {
     let upload_id = kill_after_two_parts(&stack, &file).await;
     // Somebody else's upload, which the list must never show.
     let bob = Api::new(&stack.base, Identity::User("list-bob".into())).expect("API");
-    bob.initialize("bob.mp4", "video/mp4", 1000, None, None)
-        .await
-        .expect("bob's upload");
+    bob.initialize(
+        "bob.mp4",
+        "video/mp4",
+        1000,
+        None,
+        None,
+        &Default::default(),
+    )
+    .await
+    .expect("bob's upload");
 
     let out = output(stack.cli(&["list"])).await;
     assert!(out.status.success(), "list failed: {}", stderr(&out));
