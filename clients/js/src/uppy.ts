@@ -48,6 +48,12 @@ export interface MultipartUploadOpts<M extends Meta, B extends Body>
    * string value the server accepts (default), `false` for none.
    */
   allowedMetaFields?: boolean | string[]
+  /**
+   * Accepted as @uppy/aws-s3 takes it, so its configurations type-check. Every file goes through
+   * the multipart API whatever it says: a file no larger than one part is one PUT, which is what
+   * `false` asks for; a larger one is always sent in parts, resumable.
+   */
+  shouldUseMultipart?: boolean | ((file: UppyFile<M, B>) => boolean)
 }
 
 const defaultOptions = {
@@ -169,7 +175,7 @@ export default class MultipartUpload<M extends Meta, B extends Body> extends Bas
         reject(new Error('MultipartUpload uploads local files only (no Companion)'))
         return
       }
-      const { headers, limit: _limit, id: _id, locale: _locale, allowedMetaFields, ...common } = this.opts
+      const { headers, limit: _limit, id: _id, locale: _locale, allowedMetaFields, shouldUseMultipart: _multipart, ...common } = this.opts
       // Uppy's file id (name, type, size, relative path, lastModified) keys the resumable upload,
       // so a retry or a re-added file after a reload continues where it stopped.
       const fingerprint = `uppy:${this.opts.endpoint}:${file.id}`

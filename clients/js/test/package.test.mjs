@@ -37,6 +37,7 @@ uppy.use(MultipartUpload, {
   retryDelays: [0, 1000, 3000],
   partSize: 8 * 1024 * 1024,
   allowedMetaFields: ['album'],
+  shouldUseMultipart: (file) => (file.size ?? 0) > 100 * 1024 * 1024,
 })
 uppy.on('upload-success', (_file, response) => {
   const key: string | undefined = response.body?.key
