@@ -1,5 +1,5 @@
 # The two commands a newcomer needs. Both install what is missing first.
-.PHONY: dev test bench package sync
+.PHONY: dev test bench package sync smoke
 
 # The local S3/DynamoDB stack and the whole API on http://127.0.0.1:$(PORT) (default 3000).
 dev:
@@ -23,3 +23,7 @@ package:
 # (scripts/sync.sh). Needs AWS credentials.
 sync:
 	scripts/sync.sh
+
+# A whole upload against a deployment: make smoke API_URL=https://... TOKEN=<a JWT> (docs/deploy.md).
+smoke:
+	scripts/smoke.sh "$(API_URL)" "$(TOKEN)"

@@ -14,7 +14,21 @@ echo "==> $template" >&2
 cfn-lint "$template" --append-rules cfn_lint_serverless.rules
 sam validate --lint --template-file "$template"
 # The operations side: alarms with OKActions, windows, dashboard, saved queries (issue 27).
-if [ "$template" = template.yaml ]; then .tools/sam/bin/python scripts/test_template.py; fi
+if [ "$template" = template.yaml ]; then
+  .tools/sam/bin/python scripts/test_template.py
+  # Both auth modes: by default (JwtIssuer empty) the stack creates its Cognito user pool; with an
+  # issuer of one's own it creates none. The second mode is checked on a copy whose defaults name one.
+  external=$(mktemp ./.template-external-XXXXXX.yaml)
+  sed -e '/^  JwtIssuer:$/,/^  [A-Z]/ s|^    Default: ""$|    Default: https://issuer.example.com/|' \
+      -e '/^  JwtAudience:$/,/^  [A-Z]/ s|^    Default: ""$|    Default: example-app-client|' "$template" >"$external"
+  grep -q 'Default: https://issuer.example.com/' "$external" && grep -q 'Default: example-app-client' "$external" ||
+    { rm -f "$external"; echo "check-template: could not set JwtIssuer/JwtAudience defaults in the copy" >&2; exit 1; }
+  status=0
+  cfn-lint "$external" --append-rules cfn_lint_serverless.rules || status=$?
+  [ "$status" != 0 ] || sam validate --lint --template-file "$external" || status=$?
+  rm -f "$external"
+  [ "$status" = 0 ] || { echo "check-template: the template with an external JwtIssuer fails" >&2; exit "$status"; }
+fi
 
 scripts/tools.sh checkov
 report=$(mktemp)

@@ -88,6 +88,7 @@ impl Api {
         file_size: u64,
         checksum_algorithm: Option<ChecksumAlgorithm>,
         fingerprint: Option<&str>,
+        metadata: &BTreeMap<String, String>,
     ) -> Result<InitializeResponse, Error> {
         let body = InitializeRequest {
             file_name: file_name.to_owned(),
@@ -96,6 +97,7 @@ impl Api {
             checksum_algorithm,
             part_size: None,
             fingerprint: fingerprint.map(str::to_owned),
+            metadata: (!metadata.is_empty()).then(|| metadata.clone()),
         };
         self.call(Method::POST, "/initialize", Some(&body)).await
     }

@@ -71,6 +71,10 @@ enum Command {
         /// bytes that differ (costs one extra read of the file)
         #[arg(long)]
         checksum: bool,
+        /// User metadata KEY=VALUE, stored on the object as x-amz-meta-KEY (repeatable; keys a-z,
+        /// 0-9 and -)
+        #[arg(long = "meta", value_name = "KEY=VALUE", value_parser = parse_meta)]
+        meta: Vec<(String, String)>,
     },
     /// Shows an upload's status
     Status { id: UploadId },
@@ -157,9 +161,11 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
             file,
             content_type,
             checksum,
+            meta,
         } => {
             let mut options = options(&cli, content_type.clone())?;
             options.checksum = *checksum;
+            options.metadata = meta.iter().cloned().collect();
             let uploader = Uploader::new(api, options);
             let progress = reporter(cli.no_progress, file);
             let work = uploader.upload(file, progress.clone());
@@ -173,6 +179,13 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
             transfer(work, progress, file).await
         }
     }
+}
+
+/// `--meta KEY=VALUE`; the server checks keys and values.
+fn parse_meta(raw: &str) -> Result<(String, String), String> {
+    raw.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("{raw:?}: give KEY=VALUE"))
 }
 
 fn options(cli: &Cli, content_type: Option<String>) -> Result<Options, Error> {

@@ -43,6 +43,8 @@ pub struct Options {
     pub faults: Faults,
     /// Start uploads with per-part SHA-256 checksums (resumes follow what the upload was started with).
     pub checksum: bool,
+    /// User metadata for new uploads (`--meta k=v`), set on the stored object as `x-amz-meta-k`.
+    pub metadata: BTreeMap<String, String>,
 }
 
 impl Default for Options {
@@ -58,6 +60,7 @@ impl Default for Options {
             part_delay: Duration::ZERO,
             faults: Faults::default(),
             checksum: false,
+            metadata: BTreeMap::new(),
         }
     }
 }
@@ -278,6 +281,7 @@ impl Uploader {
                     size,
                     algorithm.clone(),
                     Some(&fingerprint),
+                    &self.options.metadata,
                 )
             })
             .await?;

@@ -206,6 +206,7 @@ wire_enum! {
         InvalidFileSize = "INVALID_FILE_SIZE",
         InvalidPartSize = "INVALID_PART_SIZE",
         InvalidFingerprint = "INVALID_FINGERPRINT",
+        InvalidMetadata = "INVALID_METADATA",
         InvalidPartNumber = "INVALID_PART_NUMBER",
         InvalidPartRange = "INVALID_PART_RANGE",
         InvalidParts = "INVALID_PARTS",
@@ -270,10 +271,14 @@ pub struct InitializeRequest {
     /// Verify every part with this digest (the `PUT`s then carry it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
-    /// Preferred part size in bytes (5 MiB to 5 GiB, and at most 10,000 parts). Not in the
-    /// published contract yet: its limit depends on `fileSize`, which a schema cannot state.
+    /// Preferred part size in bytes: 5 MiB to 5 GiB, and large enough that `fileSize` fits in
+    /// 10,000 parts (else INVALID_PART_SIZE, whose message names the smallest that fits). Without it
+    /// the server chooses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(ignore))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 5_242_880, maximum = 5_368_709_120u64)
+    )]
     pub part_size: Option<u64>,
     /// The client's fingerprint of the file (1 to 128 characters, not only whitespace), e.g. a hash
     /// of its size and first and last MiB. When the caller has an unfinished upload with the same
@@ -282,6 +287,13 @@ pub struct InitializeRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128))]
     pub fingerprint: Option<String>,
+    /// User metadata, set on the stored object as S3 user metadata (`x-amz-meta-{key}`) and shown
+    /// by `status`. Keys: 1 to 128 characters of `a-z`, `0-9` and `-`; values: printable ASCII
+    /// strings without leading or trailing spaces; keys and values at most 2,048 bytes in all
+    /// (else INVALID_METADATA).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = json!({"album": "summer-2026"})))]
+    pub metadata: Option<BTreeMap<String, String>>,
 }
 
 /// `POST /presigned-url`: one part's upload URL.
@@ -522,6 +534,9 @@ pub struct StatusResponse {
     pub key: ObjectKey,
     pub file_name: String,
     pub file_type: String,
+    /// The user metadata sent to `initialize`, when there was any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<BTreeMap<String, String>>,
     pub file_size: u64,
     pub chunk_size: u64,
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10000))]

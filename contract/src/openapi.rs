@@ -178,7 +178,7 @@ second upload. With one, an unfinished upload of the caller's with the same fing
     responses(
         (status = 200, description = "An unfinished upload of the same file (same fingerprint and fileSize) resumed, with the parts storage holds.", body = InitializeResponse),
         (status = 201, description = "Upload started.", body = InitializeResponse),
-        (status = 400, description = "A field is missing or invalid (`fileSize` outside 1 byte to MAX_FILE_SIZE: INVALID_FILE_SIZE).", body = ApiErrorBody),
+        (status = 400, description = "A field is missing or invalid (`fileSize` outside 1 byte to MAX_FILE_SIZE: INVALID_FILE_SIZE; `metadata` keys, values or size: INVALID_METADATA).", body = ApiErrorBody),
         (status = 401, description = "No caller identity.", body = ApiErrorBody),
         (status = 413, description = "The request body is too large.", body = ApiErrorBody),
         (status = 415, description = "`fileType` is not allowed.", body = ApiErrorBody),

@@ -41,7 +41,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let key = format!("uploads/{owner}/{upload_id}/bench.bin");
         let s3_upload_id = deps
             .objects
-            .create_multipart(&key, "application/octet-stream", "attachment", None)
+            .create_multipart(
+                &key,
+                "application/octet-stream",
+                "attachment",
+                None,
+                &Default::default(),
+            )
             .await?;
         let record = UploadRecord {
             upload_id,
@@ -50,6 +56,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             s3_upload_id,
             file_name: "bench.bin".into(),
             file_type: "application/octet-stream".into(),
+            metadata: Default::default(),
             file_size: 100,
             part_size: 5 << 20,
             total_parts: 1,

@@ -285,6 +285,7 @@ fn batch_handler(c: &mut Criterion) {
         s3_upload_id: S3_UPLOAD_ID.into(),
         file_name: "holiday video.mp4".into(),
         file_type: "video/mp4".into(),
+        metadata: Default::default(),
         file_size: 10_000 * 8 * 1024 * 1024,
         part_size: 8 * 1024 * 1024,
         total_parts: 10_000,

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use crate::domain::checksum::ChecksumAlgorithm;
 use crate::domain::listing::Position;
+use crate::domain::metadata::Metadata;
 use crate::domain::record::{Transition, UploadRecord};
 use crate::domain::Status;
 use crate::metrics::Metric;
@@ -236,13 +237,14 @@ pub trait ObjectStore: Send + Sync {
     fn bucket(&self) -> &str;
 
     /// Starts a multipart upload of an object with these Content-Type and Content-Disposition
-    /// headers; its S3 upload id.
+    /// headers and user metadata (`x-amz-meta-*`); its S3 upload id.
     fn create_multipart<'a>(
         &'a self,
         key: &'a str,
         content_type: &'a str,
         content_disposition: &'a str,
         checksum: Option<ChecksumAlgorithm>,
+        metadata: &'a Metadata,
     ) -> BoxFuture<'a, Result<String, PortError>>;
 
     /// Every part held, in part-number order; `None` if the multipart upload no longer exists.

@@ -136,6 +136,7 @@ fn new_upload() -> NewUpload {
         file_name: "match.mp4".into(),
         file_type: "video/mp4".into(),
         file_size: FILE_SIZE,
+        metadata: [("album".to_owned(), "finals".to_owned())].into(),
         checksum_algorithm: None,
         part_size: Some(PART_SIZE),
         fingerprint: None,

@@ -22,10 +22,28 @@ async fn a_30_mb_file_goes_up_in_parallel_and_reads_back_identical() {
     let bytes = file_bytes(FILE_SIZE, 1);
     let file = scratch.file("match.mp4", &bytes);
 
-    let out = output(stack.cli(&["upload", path(&file), "--concurrency", "4"])).await;
+    let out = output(stack.cli(&[
+        "upload",
+        path(&file),
+        "--concurrency",
+        "4",
+        "--meta",
+        "album=summer 2026",
+        "--meta",
+        "shot-by=ana",
+    ]))
+    .await;
     assert!(out.status.success(), "upload failed: {}", stderr(&out));
     let result = stdout_json(&out);
     assert_eq!(result["completion"]["status"], "COMPLETED", "{result}");
+    // --meta: the upload's metadata, shown by `status`.
+    let id = result["uploadId"].as_str().expect("uploadId");
+    let status = stdout_json(&output(stack.cli(&["status", id])).await);
+    assert_eq!(
+        status["metadata"],
+        serde_json::json!({"album": "summer 2026", "shot-by": "ana"}),
+        "{status}"
+    );
     assert_eq!(result["stats"]["puts"], PARTS, "{result}");
     assert_eq!(result["stats"]["partsUploaded"], PARTS);
     assert_eq!(result["stats"]["retries"], 0);
@@ -173,9 +191,16 @@ async fn upload_list_shows_the_caller_s_uploads_with_the_parts_held() {
     let upload_id = kill_after_two_parts(&stack, &file).await;
     // Somebody else's upload, which the list must never show.
     let bob = Api::new(&stack.base, Identity::User("list-bob".into())).expect("API");
-    bob.initialize("bob.mp4", "video/mp4", 1000, None, None)
-        .await
-        .expect("bob's upload");
+    bob.initialize(
+        "bob.mp4",
+        "video/mp4",
+        1000,
+        None,
+        None,
+        &Default::default(),
+    )
+    .await
+    .expect("bob's upload");
 
     let out = output(stack.cli(&["list"])).await;
     assert!(out.status.success(), "list failed: {}", stderr(&out));

@@ -49,6 +49,8 @@ export interface UploadOptions extends ApiOptions {
   fileType?: string
   /** The preferred part size in bytes (servers that support it honour it between 5 MiB and 5 GiB). */
   partSize?: number
+  /** User metadata, stored on the object as S3 user metadata (`x-amz-meta-{key}`); keys `a-z0-9-`, ASCII values, 2 KB in all. */
+  metadata?: Record<string, string>
   /** Parts in flight (default 4). Memory stays small: parts are Blob slices, read as they go out. */
   concurrency?: number
   /** URLs per `batch-presigned-urls` call (default 4 × concurrency, at least 8, at most 1000). */
@@ -125,6 +127,7 @@ export async function upload(file: FileLike, options: UploadOptions): Promise<Up
         fileSize: file.size,
         ...(checksum ? { checksumAlgorithm: 'SHA256' as const } : {}),
         ...(options.partSize ? { partSize: options.partSize } : {}),
+        ...(options.metadata && Object.keys(options.metadata).length > 0 ? { metadata: options.metadata } : {}),
       },
       signal,
     )

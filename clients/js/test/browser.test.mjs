@@ -28,8 +28,8 @@ async function serveSite() {
   const port = await freePort()
   const files = {
     '/': [here('./browser/index.html'), 'text/html; charset=utf-8'],
-    '/page.js': [here('../dist/test-page/page.js'), 'text/javascript'],
-    '/page.css': [here('../dist/test-page/page.css'), 'text/css'],
+    '/page.js': [here('./page-dist/page.js'), 'text/javascript'],
+    '/page.css': [here('./page-dist/page.css'), 'text/css'],
     '/file.bin': [file.path, 'application/octet-stream'],
   }
   const server = createServer(async (req, res) => {
@@ -89,6 +89,23 @@ describe('in headless Chromium', { skip, timeout: 180_000 }, () => {
     }, { endpoint: api.endpoint, userId, pluginOptions })
   }
 
+  /** Part PUTs are counted (`puts`), and those of part `from` and up held (`held`) while `hold`. */
+  async function holdParts(page, from) {
+    const net = { puts: [], held: [], hold: true }
+    await page.route(`${motoUrl()}/**`, async (route) => {
+      const request = route.request()
+      if (request.method() === 'PUT') {
+        net.puts.push(partOf(request.url()))
+        if (net.hold && partOf(request.url()) >= from) {
+          net.held.push(route)
+          return
+        }
+      }
+      await route.continue().catch(() => {})
+    })
+    return net
+  }
+
   const storedParts = async (userId, uploadId) =>
     (await new ApiClient({ endpoint: api.endpoint, userId }).listParts(uploadId)).parts.map((p) => p.PartNumber)
 
@@ -120,20 +137,8 @@ describe('in headless Chromium', { skip, timeout: 180_000 }, () => {
 
     // Parts 3 and up are held at the network until the upload is paused, so the pause comes
     // after parts 1 and 2 are stored and while two more are on their way.
-    const puts = []
-    const held = []
-    let hold = true
-    await page.route(`${motoUrl()}/**`, async (route) => {
-      const request = route.request()
-      if (request.method() === 'PUT') {
-        puts.push(partOf(request.url()))
-        if (hold && partOf(request.url()) >= 3) {
-          held.push(route)
-          return
-        }
-      }
-      await route.continue().catch(() => {})
-    })
+    const net = await holdParts(page, 3)
+    const { puts, held } = net
 
     await page.locator('.uppy-Dashboard-input').first().setInputFiles(file.path)
     await page.locator('.uppy-StatusBar-actionBtn--upload').click()
@@ -148,7 +153,7 @@ describe('in headless Chromium', { skip, timeout: 180_000 }, () => {
 
     await page.getByRole('button', { name: 'Pause', exact: true }).click()
     await page.waitForFunction(() => window.uppy.getFiles()[0].isPaused === true)
-    hold = false
+    net.hold = false
     for (const route of held) await route.abort().catch(() => {})
     const before = await stored()
     assert.deepEqual(before, [1, 2])
@@ -180,6 +185,65 @@ describe('in headless Chromium', { skip, timeout: 180_000 }, () => {
     await page.close()
   })
 
+  test('Golden Retriever: a reload mid-upload resumes the upload; only the missing parts are sent', async () => {
+    const { page, errors } = await openPage()
+    // `store: null`: the upload id survives the reload only on the Uppy file, as Golden Retriever
+    // saved it (file.multipartUpload), so resuming proves the plugin reads it back.
+    const setup = () =>
+      page.evaluate((endpoint) => {
+        const { Uppy, Dashboard, GoldenRetriever, MultipartUpload } = window
+        window.events = []
+        const uppy = new Uppy({ id: 'restore', autoProceed: false })
+          .use(Dashboard, { inline: true, target: '#uppy', width: 840, height: 460, proudlyDisplayPoweredByUppy: false })
+          .use(GoldenRetriever, { indexedDB: { maxFileSize: 64 * 1024 * 1024 } }) // its default keeps files up to 10 MiB
+          .use(MultipartUpload, { endpoint, userId: 'gina', concurrency: 2, store: null })
+        uppy.on('upload-success', (f, response) => window.events.push({ name: 'upload-success', body: response.body }))
+        uppy.on('upload-error', (f, error, response) => window.events.push({ name: 'upload-error', message: error.message, response }))
+        uppy.on('multipart-upload:part-uploaded', (f, part) => window.events.push({ name: 'part', part }))
+        window.uppy = uppy
+      }, api.endpoint)
+    const net = await holdParts(page, 3)
+    const { puts, held } = net
+    await setup()
+    await page.locator('.uppy-Dashboard-input').first().setInputFiles(file.path)
+    await page.locator('.uppy-StatusBar-actionBtn--upload').click()
+    const uploadId = async () => page.evaluate(() => window.uppy.getFiles()[0]?.multipartUpload?.uploadId)
+    for (let i = 0; held.length < 2 || !(await uploadId()) || (await storedParts('gina', await uploadId())).length < 2; i++) {
+      assert.ok(i < 300, `parts 1 and 2 stored, 3 and 4 held (held ${held.length})`)
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    const id = await uploadId()
+    const partEvents = (await page.evaluate(() => window.events)).filter((e) => e.name === 'part').map((e) => e.part.partNumber).sort()
+    assert.deepEqual(partEvents, [1, 2], 'one per-part event for each stored part')
+    // Golden Retriever saves the state (throttled, 500 ms) and the file's blob in IndexedDB.
+    await page.waitForTimeout(1500)
+
+    net.hold = false
+    await page.reload()
+    for (const route of held) await route.abort().catch(() => {})
+    await page.waitForFunction(() => window.pageReady === true)
+    const sentBeforeReload = puts.length
+    await setup()
+    await page.waitForFunction(() => {
+      const f = window.uppy.getFiles()[0]
+      return f && f.isRestored && f.data && f.multipartUpload
+    }, null, { timeout: 30_000 }).catch(async (err) => {
+      const files = await page.evaluate(() => window.uppy.getFiles().map((f) => ({ restored: f.isRestored, ghost: f.isGhost, data: !!f.data, upload: f.multipartUpload })))
+      assert.fail(`Golden Retriever restored ${JSON.stringify(files)}: ${err.message}`)
+    })
+    assert.equal(await uploadId(), id, 'the file came back with its upload id')
+    await page.evaluate(() => window.uppy.emit('restore-confirmed'))
+    await page.waitForFunction(() => window.events.some((e) => e.name === 'upload-success' || e.name === 'upload-error'), null, { timeout: 60_000 })
+    const events = await page.evaluate(() => window.events)
+    const success = events.find((e) => e.name === 'upload-success')
+    assert.ok(success, JSON.stringify(events))
+    assert.equal(success.body.uploadId, id, 'the same upload went on')
+    assert.deepEqual(puts.slice(sentBeforeReload).sort(), [3, 4, 5], 'after the reload only the missing parts are PUT')
+    assert.ok((await readObject(api.bucket, success.body.key)).equals(file.bytes), 'byte for byte')
+    assert.deepEqual(errors, [])
+    await page.close()
+  })
+
   test("Uppy: a part that keeps failing ends in upload-error; the Dashboard's Retry resumes; Cancel aborts", async () => {
     const { page, errors } = await openPage()
     await setupUppy(page, 'frank', { concurrency: 2, maxRetries: 1, retryDelayMs: 50 })
@@ -203,6 +267,7 @@ describe('in headless Chromium', { skip, timeout: 180_000 }, () => {
     const uploadId = await page.evaluate(() => window.uppy.getFiles()[0].multipartUpload.uploadId)
     const error = (await page.evaluate(() => window.events)).find((e) => e.name === 'upload-error')
     assert.match(error.args[1].message, /part 4 failed after 2 tries/)
+    assert.equal(error.args[2]?.status, 503, 'upload-error carries the response that ended the upload')
     assert.equal(puts.filter((n) => n === 4).length, 2, 'part 4: one try and one retry')
     // The parts in flight when part 4 gave up were cut off; what storage holds is kept.
     await new Promise((r) => setTimeout(r, 300))

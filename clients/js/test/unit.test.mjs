@@ -55,3 +55,19 @@ test('stores and fingerprints', async () => {
   const file = { size: 10, type: 'video/mp4', lastModified: 5 }
   assert.notEqual(fingerprintOf(file, 'a.mp4', 'e'), fingerprintOf({ ...file, size: 11 }, 'a.mp4', 'e'))
 })
+
+test("retryDelays (Uppy's convention) replace the backoff, one entry per retry, the last repeating", () => {
+  const opts = { retryDelays: [0, 1000, 3000] }
+  assert.deepEqual([1, 2, 3, 4, 9].map((n) => backoffDelay(n, opts, () => 1)), [0, 1000, 3000, 3000, 3000])
+  assert.equal(backoffDelay(1, { retryDelays: [], retryDelayMs: 100 }, () => 1), 100, 'empty: the backoff')
+})
+
+test("allowedMetaFields picks the file's meta sent as the upload's metadata", async () => {
+  const { metadataOf } = await import('../dist/uppy.js')
+  const meta = { name: 'Été.mp4', type: 'video/mp4', album: 'summer', relativePath: null, Caption: 'x', take: 3 }
+  assert.deepEqual(metadataOf(meta, false), {})
+  // true: every field the server accepts (a-z0-9- keys, string printable-ASCII values).
+  assert.deepEqual(metadataOf(meta, true), { type: 'video/mp4', album: 'summer' })
+  // Named: sent as strings, as they are (the server refuses bad ones loudly).
+  assert.deepEqual(metadataOf(meta, ['album', 'take', 'relativePath', 'missing']), { album: 'summer', take: '3' })
+})

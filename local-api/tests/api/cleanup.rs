@@ -63,7 +63,13 @@ async fn cleanup_aborts_exactly_the_stale_and_orphaned_uploads() {
     stack
         .deps
         .objects
-        .create_multipart(&orphan_key, "video/mp4", "attachment", None)
+        .create_multipart(
+            &orphan_key,
+            "video/mp4",
+            "attachment",
+            None,
+            &Default::default(),
+        )
         .await
         .unwrap();
 

@@ -199,6 +199,7 @@ async fn the_cleanup_gives_back_what_a_dead_initialize_held() {
         s3_upload_id: "never-created".into(),
         file_name: "ghost.mp4".into(),
         file_type: "video/mp4".into(),
+        metadata: Default::default(),
         file_size: 1234,
         part_size: CHUNK as u64,
         total_parts: 1,
@@ -217,7 +218,13 @@ async fn the_cleanup_gives_back_what_a_dead_initialize_held() {
     stack
         .deps
         .objects
-        .create_multipart(&orphan_key, "video/mp4", "attachment", None)
+        .create_multipart(
+            &orphan_key,
+            "video/mp4",
+            "attachment",
+            None,
+            &Default::default(),
+        )
         .await
         .unwrap();
     assert_eq!(usage(&stack, user).await.active_uploads, 1);

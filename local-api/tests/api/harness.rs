@@ -249,6 +249,22 @@ impl Stack {
         object.body.collect().await.unwrap().into_bytes().to_vec()
     }
 
+    /// The stored object's headers (content type, disposition, user metadata), read back from S3.
+    pub async fn head_object(
+        &self,
+        key: &str,
+    ) -> aws_sdk_s3::operation::head_object::HeadObjectOutput {
+        self.deps
+            .aws
+            .s3
+            .head_object()
+            .bucket(&self.deps.config.bucket)
+            .key(key)
+            .send()
+            .await
+            .expect("object exists")
+    }
+
     /// The client's own (number, ETag) list after uploading `file` into `urls`.
     pub async fn upload_parts(
         &self,

@@ -434,16 +434,7 @@ async fn active_content_types_are_stored_opaque_and_objects_download_as_attachme
             .await;
         assert_eq!(status, 200, "{done}");
         let key = init["key"].as_str().unwrap();
-        let head = stack
-            .deps
-            .aws
-            .s3
-            .head_object()
-            .bucket(&stack.deps.config.bucket)
-            .key(key)
-            .send()
-            .await
-            .unwrap();
+        let head = stack.head_object(key).await;
         assert_eq!(head.content_type(), Some(stored), "{declared}");
         let file = key.rsplit('/').next().unwrap();
         let mut encoded = String::new();

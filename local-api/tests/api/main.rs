@@ -14,6 +14,7 @@ mod harness;
 mod hostile;
 mod listing;
 mod localstack;
+mod metadata;
 mod observability;
 mod quotas;
 mod rate_limits;

@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::checksum::ChecksumAlgorithm;
 use crate::domain::listing::Position;
+use crate::domain::metadata::Metadata;
 use crate::domain::record::{Completion, Transition};
 use crate::domain::{Status, UploadRecord};
 use crate::error::error_chain;
@@ -700,6 +701,10 @@ fn to_item(r: &UploadRecord) -> Item {
     if let Some(algorithm) = r.checksum_algorithm {
         item.insert("checksumAlgorithm".into(), s(algorithm.as_str()));
     }
+    if !r.metadata.is_empty() {
+        let map = r.metadata.iter().map(|(k, v)| (k.clone(), s(v))).collect();
+        item.insert("metadata".into(), AttributeValue::M(map));
+    }
     if let Some(since) = r.completing_since {
         item.insert("completingSince".into(), n(since));
     }
@@ -744,6 +749,17 @@ fn from_item(item: &Item) -> Result<UploadRecord, PortError> {
         s3_upload_id: get_s("s3UploadId")?,
         file_name: get_s("fileName")?,
         file_type: get_s("fileType")?,
+        metadata: match item.get("metadata") {
+            None => Metadata::new(),
+            Some(AttributeValue::M(map)) => map
+                .iter()
+                .map(|(k, v)| match v {
+                    AttributeValue::S(v) => Ok((k.clone(), v.clone())),
+                    _ => Err(corrupt("metadata")),
+                })
+                .collect::<Result<_, _>>()?,
+            Some(_) => return Err(corrupt("metadata")),
+        },
         file_size: get_n(item, "fileSize").ok_or_else(|| corrupt("fileSize"))?,
         part_size: get_n(item, "partSize").ok_or_else(|| corrupt("partSize"))?,
         total_parts: get_n(item, "totalParts").ok_or_else(|| corrupt("totalParts"))?,
@@ -775,6 +791,7 @@ mod tests {
             s3_upload_id: "s3-id".into(),
             file_name: "a.mp4".into(),
             file_type: "video/mp4".into(),
+            metadata: [("album".to_owned(), "Summer".to_owned())].into(),
             file_size: 12_345_678,
             part_size: 8 << 20,
             total_parts: 2,
@@ -807,6 +824,7 @@ mod tests {
             s3_upload_id: "s".into(),
             file_name: "f".into(),
             file_type: "t/t".into(),
+            metadata: Metadata::new(),
             file_size: 1,
             part_size: 1,
             total_parts: 1,

@@ -8,6 +8,7 @@ use aws_sdk_s3::types::{
 use aws_sdk_s3::Client;
 
 use crate::domain::checksum::ChecksumAlgorithm;
+use crate::domain::metadata::Metadata;
 use crate::error::error_chain;
 use crate::ports::{
     BoxFuture, CompleteError, CompletedObject, MultipartListing, ObjectHead, ObjectStore,
@@ -45,6 +46,7 @@ impl S3Objects {
         content_type: &str,
         content_disposition: &str,
         checksum: Option<ChecksumAlgorithm>,
+        metadata: &Metadata,
     ) -> Result<String, PortError> {
         let mut request = self
             .client
@@ -53,6 +55,9 @@ impl S3Objects {
             .key(key)
             .content_type(content_type)
             .content_disposition(content_disposition);
+        if !metadata.is_empty() {
+            request = request.set_metadata(Some(metadata.clone().into_iter().collect()));
+        }
         if let Some(algorithm) = checksum {
             request = request
                 .checksum_algorithm(s3_algorithm(algorithm))
@@ -294,8 +299,15 @@ impl ObjectStore for S3Objects {
         content_type: &'a str,
         content_disposition: &'a str,
         checksum: Option<ChecksumAlgorithm>,
+        metadata: &'a Metadata,
     ) -> BoxFuture<'a, Result<String, PortError>> {
-        Box::pin(self.create_multipart_upload(key, content_type, content_disposition, checksum))
+        Box::pin(self.create_multipart_upload(
+            key,
+            content_type,
+            content_disposition,
+            checksum,
+            metadata,
+        ))
     }
 
     fn list_parts<'a>(

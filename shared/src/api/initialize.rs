@@ -6,7 +6,7 @@ use lambda_http::Request;
 use super::{answer, caller, json_body, wire_id, Deps, Outcome};
 use crate::clock::rfc3339;
 use crate::domain::checksum::ChecksumAlgorithm;
-use crate::domain::validate;
+use crate::domain::{metadata, validate};
 use crate::usecases::initialize::{initialize, Initialized, NewUpload};
 use crate::wire::{self, InitializeResponse, ListedPart, ObjectKey, UploadStatus};
 
@@ -21,6 +21,7 @@ pub async fn handle(deps: &Deps, req: &Request) -> Outcome {
             &deps.config.allowed_content_types,
         )?,
         file_size: validate::file_size(&body, deps.config.max_file_size)?,
+        metadata: metadata::parse(body.opt_object("metadata")?)?,
         checksum_algorithm: body
             .opt_string("checksumAlgorithm")?
             .map(ChecksumAlgorithm::parse)

@@ -45,6 +45,7 @@ pub async fn status(deps: &Deps, req: &Request) -> Outcome {
             key: ObjectKey(record.key.clone()),
             file_name: record.file_name.clone(),
             file_type: record.file_type.clone(),
+            metadata: (!record.metadata.is_empty()).then(|| record.metadata.clone()),
             file_size: record.file_size,
             chunk_size: record.part_size,
             total_parts: record.total_parts,

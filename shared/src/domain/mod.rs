@@ -6,6 +6,7 @@ pub mod content;
 pub mod error;
 pub mod key;
 pub mod listing;
+pub mod metadata;
 pub mod record;
 pub mod sizing;
 pub mod validate;

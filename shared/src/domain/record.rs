@@ -9,6 +9,7 @@
 
 use crate::domain::checksum::ChecksumAlgorithm;
 use crate::domain::error::UploadError;
+use crate::domain::metadata::Metadata;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
@@ -50,6 +51,8 @@ pub struct UploadRecord {
     pub s3_upload_id: String,
     pub file_name: String,
     pub file_type: String,
+    /// The client's user metadata, also set on the object (`x-amz-meta-*`).
+    pub metadata: Metadata,
     pub file_size: u64,
     pub part_size: u64,
     pub total_parts: u32,
@@ -206,6 +209,7 @@ mod tests {
             s3_upload_id: "s3".into(),
             file_name: "f".into(),
             file_type: "video/mp4".into(),
+            metadata: Metadata::new(),
             file_size: 1,
             part_size: 5 << 20,
             total_parts: 1,

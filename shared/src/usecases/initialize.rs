@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::domain::checksum::ChecksumAlgorithm;
 use crate::domain::content;
 use crate::domain::key::{display_name, object_key, sanitise_file_name};
+use crate::domain::metadata::Metadata;
 use crate::domain::record::Transition;
 use crate::domain::sizing::{PartPlan, MAX_PARTS, MAX_PART_SIZE, MIN_PART_SIZE};
 use crate::domain::{validate, Status, UploadError, UploadRecord};
@@ -26,6 +27,8 @@ pub struct NewUpload {
     /// Validated; active types are stored as `application/octet-stream`.
     pub file_type: String,
     pub file_size: u64,
+    /// Checked user metadata (`domain::metadata`), set on the object.
+    pub metadata: Metadata,
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// The client's preferred part size, honoured when it fits S3's limits.
     pub part_size: Option<u64>,
@@ -180,7 +183,13 @@ async fn start(
     let disposition = content::attachment(&sanitise_file_name(&new.file_name));
     let s3_upload_id = ports
         .objects
-        .create_multipart(&key, &file_type, &disposition, new.checksum_algorithm)
+        .create_multipart(
+            &key,
+            &file_type,
+            &disposition,
+            new.checksum_algorithm,
+            &new.metadata,
+        )
         .await?;
     let now = ports.time.now();
     let expires_at = now + config.upload_ttl_secs as i64;
@@ -191,6 +200,7 @@ async fn start(
         s3_upload_id,
         file_name: display_name(&new.file_name),
         file_type,
+        metadata: new.metadata.clone(),
         file_size: new.file_size,
         part_size: plan.part_size,
         total_parts: plan.total_parts,

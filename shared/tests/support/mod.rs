@@ -19,6 +19,7 @@ use std::time::Duration;
 use shared::config::Config;
 use shared::domain::checksum::ChecksumAlgorithm;
 use shared::domain::listing::Position;
+use shared::domain::metadata::Metadata;
 use shared::domain::record::Transition;
 use shared::domain::{Status, UploadRecord};
 use shared::metrics::Metric;
@@ -704,6 +705,7 @@ impl ObjectStore for FakeObjects {
         _content_type: &'a str,
         _content_disposition: &'a str,
         _checksum: Option<ChecksumAlgorithm>,
+        _metadata: &'a Metadata,
     ) -> BoxFuture<'a, Result<String, PortError>> {
         Box::pin(async move {
             match self.faults.enter(&self.time, "CreateMultipartUpload").await {

@@ -1,4 +1,4 @@
-// Bundles the browser test page (the package, Uppy core and Dashboard) with esbuild into dist/test-page/.
+// Bundles the browser test page (the package, Uppy core and Dashboard) with esbuild into test/page-dist/ (not shipped).
 import { build } from 'esbuild'
 import { fileURLToPath } from 'node:url'
 
@@ -9,6 +9,6 @@ await build({
   bundle: true,
   format: 'esm',
   target: 'es2020',
-  outdir: 'dist/test-page',
+  outdir: 'test/page-dist',
   logLevel: 'warning',
 })

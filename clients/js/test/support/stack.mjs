@@ -187,3 +187,13 @@ export function fileStore(path) {
     },
   }
 }
+
+/** The stored object's user metadata (`x-amz-meta-*` headers, prefix removed), read from moto. */
+export async function objectMetadata(bucket, key) {
+  const path = key.split('/').map(encodeURIComponent).join('/')
+  const response = await fetch(`${motoUrl()}/${bucket}/${path}`, { method: 'HEAD' })
+  if (!response.ok) throw new Error(`HEAD object ${key}: ${response.status}`)
+  const out = {}
+  for (const [name, value] of response.headers) if (name.startsWith('x-amz-meta-')) out[name.slice(11)] = value
+  return out
+}
