@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make package` (also run by `make bench`, not by `make test`): the deploy build, `sam build` exactly as
-# README "Deploy" runs it (samconfig.toml's parameters; SAM_ENV=prod for `--config-env prod`), then a
+# docs/deploy.md runs it (samconfig.toml's parameters; SAM_ENV=prod for `--config-env prod`), then a
 # check of what it produced (scripts/check_package.py): one aarch64 `bootstrap` per function of
 # template.yaml, their sizes, the built template's runtimes and handlers.
 # Proven offline: `cargo fetch --locked` is the one step allowed to download (the crates Cargo.lock
