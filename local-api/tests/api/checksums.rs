@@ -197,7 +197,7 @@ async fn checksum_fields_are_validated() {
 /// whole-file value of the right shape.
 #[tokio::test]
 async fn required_checksums_and_whole_file_values_are_validated() {
-    let stack = Stack::start_with(S3Server::Moto, |v| {
+    let stack = &Stack::start_with(S3Server::Moto, |v| {
         v.insert("REQUIRE_CHECKSUM".into(), "true".into());
     })
     .await;
@@ -215,21 +215,13 @@ async fn required_checksums_and_whole_file_values_are_validated() {
     assert_eq!(status, 201, "{init}");
     assert_eq!(init["checksumHeader"], "x-amz-checksum-crc64nvme");
     let id = init["uploadId"].as_str().unwrap();
-    let (status, body) = stack
-        .post(
-            Some(USER),
-            "/presigned-url",
-            &json!({ "uploadId": id, "partNumber": 1, "checksum": "AAAAAA==" }),
-        )
-        .await;
+    let url = |checksum: &'static str| {
+        let request = json!({ "uploadId": id, "partNumber": 1, "checksum": checksum });
+        async move { stack.post(Some(USER), "/presigned-url", &request).await }
+    };
+    let (status, body) = url("AAAAAA==").await;
     assert_eq!((status, code(&body)), (400, "INVALID_CHECKSUM"), "{body}");
-    let (status, body) = stack
-        .post(
-            Some(USER),
-            "/presigned-url",
-            &json!({ "uploadId": id, "partNumber": 1, "checksum": "rosUhgp5mIg=" }),
-        )
-        .await;
+    let (status, body) = url("rosUhgp5mIg=").await;
     assert_eq!(status, 200, "{body}");
     assert!(body["presignedUrl"]
         .as_str()
