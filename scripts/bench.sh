@@ -22,6 +22,9 @@ cargo bench --locked -p shared --bench presign
 echo "==> the CLI's resume journal: 10,000 parts" >&2
 cargo run --release --locked -q -p upload-client --example bench_journal
 
+echo "==> what the default checksum costs: digests, and the CLI against s5cmd" >&2
+scripts/bench-integrity.sh
+
 echo "==> the deploy build (sam build, arm64) and its check" >&2
 scripts/package.sh
 

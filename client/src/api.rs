@@ -188,16 +188,19 @@ impl Api {
         self.call(Method::GET, &path, NO_BODY).await
     }
 
-    /// Completes the upload; without `parts` the server reads them from storage.
+    /// Completes the upload; without `parts` the server reads them from storage. `checksum` is
+    /// the whole file's base64 CRC64NVME (CRC64NVME uploads), which storage checks.
     pub async fn complete(
         &self,
         upload_id: &UploadId,
         parts: Option<&[CompletedPart]>,
+        checksum: Option<&str>,
     ) -> Result<CompleteResponse, Error> {
         let body = CompleteRequest {
             upload_id: *upload_id,
             key: None,
             parts: parts.map(<[CompletedPart]>::to_vec),
+            checksum: checksum.map(str::to_owned),
         };
         self.call(Method::POST, "/complete", Some(&body)).await
     }

@@ -22,6 +22,7 @@
 
 pub mod api;
 mod body;
+pub mod digest;
 mod error;
 pub mod state;
 pub mod upload;
@@ -29,5 +30,6 @@ pub mod upload;
 pub use api::{Api, Identity};
 /// The API's request and answer types, shared with the server.
 pub use contract as wire;
+pub use digest::Verify;
 pub use error::Error;
 pub use upload::{Faults, Options, Outcome, Plan, Progress, Silent, Stats, Uploader};

@@ -11,7 +11,9 @@ use clap::{Parser, Subcommand};
 use indicatif::{HumanBytes, HumanDuration, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use upload_client::state::{self, state_path};
 use upload_client::wire::{UploadId, UploadStatus, UploadSummary};
-use upload_client::{Api, Error, Faults, Identity, Options, Outcome, Plan, Progress, Uploader};
+use upload_client::{
+    Api, Error, Faults, Identity, Options, Outcome, Plan, Progress, Uploader, Verify,
+};
 
 /// Uploads large files through the multipart upload API: parts in parallel, failed parts retried
 /// alone, resumable after Ctrl-C or a crash.
@@ -67,10 +69,13 @@ enum Command {
         /// Media type (default: from the file's extension)
         #[arg(long = "type")]
         content_type: Option<String>,
-        /// Verify every part in storage: its SHA-256 is signed into its URL, and storage refuses
-        /// bytes that differ (costs one extra read of the file)
-        #[arg(long)]
+        /// Verify with SHA-256 per part (composite) instead of the default CRC64NVME of every
+        /// part and of the whole file, which storage checks at complete
+        #[arg(long, conflicts_with = "no_checksum")]
         checksum: bool,
+        /// Send no checksum: storage verifies nothing (as apps that predate checksums)
+        #[arg(long)]
+        no_checksum: bool,
         /// User metadata KEY=VALUE, stored on the object as x-amz-meta-KEY (repeatable; keys a-z,
         /// 0-9 and -)
         #[arg(long = "meta", value_name = "KEY=VALUE", value_parser = parse_meta)]
@@ -161,10 +166,15 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
             file,
             content_type,
             checksum,
+            no_checksum,
             meta,
         } => {
             let mut options = options(&cli, content_type.clone())?;
-            options.checksum = *checksum;
+            options.verify = match (checksum, no_checksum) {
+                (true, _) => Verify::Sha256,
+                (_, true) => Verify::Unverified,
+                _ => Verify::Crc64Nvme,
+            };
             options.metadata = meta.iter().cloned().collect();
             let uploader = Uploader::new(api, options);
             let progress = reporter(cli.no_progress, file);

@@ -17,9 +17,10 @@ use tokio::task::JoinSet;
 
 use crate::api::{excerpt, Api, PartUrl};
 use crate::body::CountingBody;
+use crate::digest::{self, PartDigests, Verify, Wanted};
 use crate::error::{error_chain, Error};
 use crate::state::{self, UploadState};
-use contract::{ChecksumAlgorithm, CompletedPart, ObjectKey, UploadId, UploadStatus};
+use contract::{CompletedPart, ListedPart, ObjectKey, UploadId, UploadStatus};
 
 /// How an upload runs.
 #[derive(Debug)]
@@ -41,8 +42,9 @@ pub struct Options {
     pub part_delay: Duration,
     /// Test aid: failures to inject (see [`Faults`]).
     pub faults: Faults,
-    /// Start uploads with per-part SHA-256 checksums (resumes follow what the upload was started with).
-    pub checksum: bool,
+    /// How new uploads are verified by storage (resumes follow what the upload was started with):
+    /// CRC64NVME of every part and of the whole file by default.
+    pub verify: Verify,
     /// User metadata for new uploads (`--meta k=v`), set on the stored object as `x-amz-meta-k`.
     pub metadata: BTreeMap<String, String>,
 }
@@ -59,7 +61,7 @@ impl Default for Options {
             put_timeout: Duration::from_secs(600),
             part_delay: Duration::ZERO,
             faults: Faults::default(),
-            checksum: false,
+            verify: Verify::default(),
             metadata: BTreeMap::new(),
         }
     }
@@ -134,9 +136,8 @@ pub struct Plan {
     pub chunk_size: u64,
     pub total_parts: u32,
     pub file_size: u64,
-    /// Parts carry their SHA-256, signed into their URLs.
-    #[serde(default)]
-    pub checksummed: bool,
+    /// What parts carry, signed into their URLs (and, for CRC64NVME, what complete checks).
+    pub verify: Verify,
 }
 
 impl Plan {
@@ -192,6 +193,10 @@ impl Progress for Silent {}
 #[derive(Clone, Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Stats {
+    /// Parts storage held that differ from the local bytes (or could not be checked): sent again.
+    pub parts_differing: u64,
+    /// Completes storage refused because the whole file's checksum did not match what it held.
+    pub checksum_mismatches: u64,
     /// Part `PUT` requests made (first tries and retries).
     pub puts: u64,
     /// Tries after a failure (parts and API calls).
@@ -209,6 +214,8 @@ pub struct Stats {
 
 #[derive(Default)]
 struct Counters {
+    parts_differing: AtomicU64,
+    checksum_mismatches: AtomicU64,
     puts: AtomicU64,
     retries: AtomicU64,
     url_refreshes: AtomicU64,
@@ -269,10 +276,11 @@ impl Uploader {
             Some(t) => t.clone(),
             None => guess_content_type(&name).to_owned(),
         };
-        let algorithm = self.options.checksum.then_some(ChecksumAlgorithm::Sha256);
+        let verify = self.options.verify;
+        let algorithm = verify.algorithm();
         // With the file's fingerprint a repeated initialize answers the same upload, so a lost
         // answer is retried safely, and a run whose state file was lost picks its upload up again.
-        let fingerprint = file_fingerprint(file, size, self.options.checksum).await?;
+        let fingerprint = file_fingerprint(file, size, verify).await?;
         let init = self
             .retry_api(&progress, || {
                 self.api.initialize(
@@ -285,26 +293,19 @@ impl Uploader {
                 )
             })
             .await?;
-        let listed = init.parts.as_deref().unwrap_or_default();
-        let held: BTreeMap<u32, Option<String>> = listed
-            .iter()
-            .filter(|p| (1..=init.total_parts).contains(&p.part_number))
-            .map(|p| (p.part_number, p.etag.clone()))
-            .collect();
-        let held_bytes: u64 = listed
-            .iter()
-            .filter(|p| held.contains_key(&p.part_number))
-            .map(|p| p.size)
-            .sum();
         let plan = Plan {
             upload_id: init.upload_id,
             key: init.key,
             chunk_size: init.chunk_size,
             total_parts: init.total_parts,
             file_size: size,
-            checksummed: self.options.checksum,
+            verify: Verify::of(init.checksum_algorithm.as_ref()).map_err(Error::State)?,
         };
         plan.check()?;
+        // A resumed upload (same fingerprint) may hold parts of another file with the same size
+        // and edges: keep only the parts whose stored bytes are the local ones.
+        let listed = init.parts.unwrap_or_default();
+        let checked = check_stored(file, &plan, &listed).await?;
         let saved = UploadState {
             upload_id: plan.upload_id,
             key: plan.key.clone(),
@@ -312,7 +313,7 @@ impl Uploader {
             total_parts: plan.total_parts,
             file_size: plan.file_size,
             api: self.api.base().to_owned(),
-            done: held,
+            done: checked.held.clone(),
             puts: 0,
         };
         state::save(&state_path, &saved)?;
@@ -321,8 +322,9 @@ impl Uploader {
             .collect();
         let already = u64::from(plan.total_parts) - todo.len() as u64;
         let run = self.run_for(file, state_path, plan, saved, progress);
+        run.checked(&checked);
         run.progress
-            .started(&run.plan, held_bytes, todo.len() as u32);
+            .started(&run.plan, checked.held_bytes, todo.len() as u32);
         run.clone()
             .send_parts(todo)
             .await
@@ -366,15 +368,8 @@ impl Uploader {
             chunk_size: status.chunk_size,
             total_parts: status.total_parts,
             file_size: status.file_size,
-            checksummed: match &status.checksum_algorithm {
-                None => false,
-                Some(ChecksumAlgorithm::Sha256) => true,
-                Some(other) => {
-                    return Err(Error::State(format!(
-                        "upload {upload_id} verifies parts with {other}; this client computes SHA256 only"
-                    )))
-                }
-            },
+            verify: Verify::of(status.checksum_algorithm.as_ref())
+                .map_err(|e| Error::State(format!("upload {upload_id}: {e}")))?,
         };
         plan.check()?;
         let mut saved = saved.unwrap_or_else(|| UploadState {
@@ -412,35 +407,22 @@ impl Uploader {
             }
         }
         // Storage is the truth: a part the killed run sent but never recorded counts, a recorded
-        // one storage lost (or holds with the wrong size) is sent again.
+        // one storage lost (or holds with the wrong size) is sent again, and so is one whose
+        // stored bytes are not the local ones (the file was edited since).
         let listed = self
             .retry_api(&progress, || self.api.parts(upload_id))
             .await?;
-        let mut held = BTreeMap::new();
-        let mut held_bytes = 0;
-        for part in listed {
-            let (_, len) = plan.range(part.part_number);
-            if part.part_number < 1 || part.part_number > plan.total_parts || part.size != len {
-                continue;
-            }
-            // Keep only ETags this client received itself and storage still agrees with.
-            let ours = saved.done.get(&part.part_number).cloned().flatten();
-            let etag = match (&ours, &part.etag) {
-                (Some(ours), Some(theirs)) if ours != theirs => None,
-                _ => ours,
-            };
-            held.insert(part.part_number, etag);
-            held_bytes += len;
-        }
-        saved.done = held;
+        let checked = check_stored(file, &plan, &listed).await?;
+        saved.done = checked.held.clone();
         state::save(&state_path, &saved)?;
         let todo: Vec<u32> = (1..=plan.total_parts)
             .filter(|n| !saved.done.contains_key(n))
             .collect();
         let already = (plan.total_parts as usize - todo.len()) as u64;
         let run = self.run_for(file, state_path, plan, saved, progress);
+        run.checked(&checked);
         run.progress
-            .started(&run.plan, held_bytes, todo.len() as u32);
+            .started(&run.plan, checked.held_bytes, todo.len() as u32);
         if !todo.is_empty() {
             run.clone()
                 .send_parts(todo)
@@ -465,6 +447,7 @@ impl Uploader {
             state_path,
             plan,
             saved: Mutex::new(saved),
+            crcs: Mutex::new(BTreeMap::new()),
             journal: Arc::new(Mutex::new(None)),
             progress,
             counters: Counters::default(),
@@ -488,6 +471,9 @@ struct Run {
     state_path: PathBuf,
     plan: Plan,
     saved: Mutex<UploadState>,
+    /// Each part's CRC64NVME of the local bytes, computed once: before its URL is asked for, or
+    /// when its stored copy was checked. Complete combines them into the whole file's.
+    crcs: Mutex<BTreeMap<u32, u64>>,
     /// The state file, open for appending once the first part is stored.
     journal: Arc<Mutex<Option<state::Journal>>>,
     progress: Arc<dyn Progress>,
@@ -563,16 +549,12 @@ impl Run {
             }
             let end = todo[j];
             let wanted: HashSet<u32> = todo[i..=j].iter().copied().collect();
-            let checksums = match self.plan.checksummed {
-                false => None,
-                true => {
+            let checksums = match self.plan.verify {
+                Verify::Unverified => None,
+                _ => {
                     let mut sums = BTreeMap::new();
                     for &part in &todo[i..=j] {
-                        let (offset, len) = self.plan.range(part);
-                        sums.insert(
-                            part.to_string(),
-                            sha256_base64(&self.file, offset, len).await?,
-                        );
+                        sums.insert(part.to_string(), self.part_checksum(part).await?);
                     }
                     Some(sums)
                 }
@@ -653,13 +635,49 @@ impl Run {
         }
     }
 
+    /// Part `part`'s checksum in the upload's algorithm, as its URL is signed with it: computed
+    /// from the local bytes, or (CRC64NVME) the value computed earlier, so the part that goes out
+    /// is the one the whole file's value is combined from.
+    async fn part_checksum(&self, part: u32) -> Result<String, Error> {
+        let known = self.crcs.lock().ok().and_then(|c| c.get(&part).copied());
+        if let (Verify::Crc64Nvme, Some(crc)) = (self.plan.verify, known) {
+            return Ok(digest::crc64nvme_base64(crc));
+        }
+        let wanted = Wanted {
+            sha256: self.plan.verify == Verify::Sha256,
+            md5: false,
+        };
+        let digests = self.local_digests(part, wanted).await?;
+        Ok(match self.plan.verify {
+            Verify::Sha256 => digests.sha256.unwrap_or_default(),
+            _ => digest::crc64nvme_base64(digests.crc64nvme),
+        })
+    }
+
+    /// The digests of part `part`'s local bytes; remembers its CRC64NVME.
+    async fn local_digests(&self, part: u32, wanted: Wanted) -> Result<PartDigests, Error> {
+        let (offset, len) = self.plan.range(part);
+        let digests = digest::part_digests(&self.file, offset, len, wanted).await?;
+        if let Ok(mut crcs) = self.crcs.lock() {
+            crcs.insert(part, digests.crc64nvme);
+        }
+        Ok(digests)
+    }
+
+    /// Takes over what a check of the stored parts learnt: the local CRCs and the differing count.
+    fn checked(&self, checked: &Checked) {
+        if let Ok(mut crcs) = self.crcs.lock() {
+            crcs.extend(checked.crcs.iter().map(|(n, c)| (*n, *c)));
+        }
+        self.counters
+            .parts_differing
+            .fetch_add(checked.differing, Ordering::Relaxed);
+    }
+
     async fn refresh(&self, part: u32) -> Result<PartUrl, Error> {
-        let checksum = match self.plan.checksummed {
-            false => None,
-            true => {
-                let (offset, len) = self.plan.range(part);
-                Some(sha256_base64(&self.file, offset, len).await?)
-            }
+        let checksum = match self.plan.verify {
+            Verify::Unverified => None,
+            _ => Some(self.part_checksum(part).await?),
         };
         let url = retry_api(
             &self.options,
@@ -783,9 +801,75 @@ impl Run {
         Ok(())
     }
 
-    /// `complete`, with the client's ETags when it has every part's, then removes the state file.
-    async fn finish(&self, already_stored: u64) -> Result<Outcome, Error> {
+    /// `complete`, with the client's ETags when it has every part's (and, for CRC64NVME, the whole
+    /// file's value for storage to check), then removes the state file. When storage finds that
+    /// the file's value does not match what it holds, the differing parts are found, sent again
+    /// and completed again, at most [`REPAIRS`] times.
+    async fn finish(self: &Arc<Self>, already_stored: u64) -> Result<Outcome, Error> {
+        let mut repairs = 0;
+        loop {
+            match self.complete_once(already_stored).await {
+                Err(Error::Api { code, message, .. }) if code == "CHECKSUM_MISMATCH" => {
+                    self.counters
+                        .checksum_mismatches
+                        .fetch_add(1, Ordering::Relaxed);
+                    repairs += 1;
+                    if repairs > REPAIRS {
+                        return Err(Error::State(format!(
+                            "storage still refuses the file after {REPAIRS} repairs ({message}): is the file being written to? The upload stays resumable"
+                        )));
+                    }
+                    self.progress.retrying(
+                        0,
+                        &format!("{code}: {message}"),
+                        repairs + 1,
+                        Duration::ZERO,
+                    );
+                    self.repair().await?;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// After storage refused the whole file's checksum: compares every stored part with the local
+    /// bytes (read again), and sends again those that differ.
+    async fn repair(self: &Arc<Self>) -> Result<(), Error> {
+        let id = self.plan.upload_id;
+        let listed = retry_api(
+            &self.options,
+            self.progress.as_ref(),
+            Some(&self.counters),
+            || self.api.parts(&id),
+        )
+        .await?;
+        if let Ok(mut crcs) = self.crcs.lock() {
+            crcs.clear();
+        }
+        let checked = check_stored(&self.file, &self.plan, &listed).await?;
+        self.checked(&checked);
+        let todo: Vec<u32> = (1..=self.plan.total_parts)
+            .filter(|n| !checked.held.contains_key(n))
+            .collect();
+        if let Ok(mut saved) = self.saved.lock() {
+            saved.done = checked.held;
+        }
+        if todo.is_empty() {
+            return Ok(()); // the file's value is computed afresh from the bytes just read
+        }
+        self.clone()
+            .send_parts(todo)
+            .await
+            .inspect_err(|_| self.save())
+    }
+
+    async fn complete_once(&self, already_stored: u64) -> Result<Outcome, Error> {
         self.progress.completing();
+        let whole_file = match self.plan.verify {
+            Verify::Crc64Nvme => Some(self.whole_file_crc().await?),
+            _ => None,
+        };
+        let crcs = self.crcs.lock().map(|c| c.clone()).unwrap_or_default();
         let parts: Option<Vec<CompletedPart>> = {
             let saved = self
                 .saved
@@ -804,16 +888,23 @@ impl Run {
                             etag,
                             checksum_sha256: None,
                             checksum_crc32c: None,
+                            checksum_crc64nvme: whole_file
+                                .and(crcs.get(&n))
+                                .map(|c| digest::crc64nvme_base64(*c)),
                         })
                 })
                 .collect()
         };
         let id = &self.plan.upload_id;
+        let whole_file = whole_file.map(digest::crc64nvme_base64);
         let completion = retry_api(
             &self.options,
             self.progress.as_ref(),
             Some(&self.counters),
-            || self.api.complete(id, parts.as_deref()),
+            || {
+                self.api
+                    .complete(id, parts.as_deref(), whole_file.as_deref())
+            },
         )
         .await?;
         state::remove(&self.state_path)?;
@@ -826,6 +917,21 @@ impl Run {
         })
     }
 
+    /// The whole file's CRC64NVME, combined from its parts' (computing any not known yet, e.g.
+    /// when this run joins a complete another one started).
+    async fn whole_file_crc(&self) -> Result<u64, Error> {
+        let mut parts = Vec::with_capacity(self.plan.total_parts as usize);
+        for n in 1..=self.plan.total_parts {
+            let known = self.crcs.lock().ok().and_then(|c| c.get(&n).copied());
+            let crc = match known {
+                Some(crc) => crc,
+                None => self.local_digests(n, Wanted::default()).await?.crc64nvme,
+            };
+            parts.push((crc, self.plan.range(n).1));
+        }
+        digest::combine(parts).ok_or_else(|| Error::State("an upload has at least one part".into()))
+    }
+
     fn stats(&self, already_stored: u64) -> Stats {
         let c = &self.counters;
         Stats {
@@ -834,10 +940,59 @@ impl Run {
             url_refreshes: c.url_refreshes.load(Ordering::Relaxed),
             url_batches: c.url_batches.load(Ordering::Relaxed),
             parts_uploaded: c.parts_uploaded.load(Ordering::Relaxed),
+            parts_differing: c.parts_differing.load(Ordering::Relaxed),
+            checksum_mismatches: c.checksum_mismatches.load(Ordering::Relaxed),
             parts_already_stored: already_stored,
             bytes_uploaded: c.bytes_uploaded.load(Ordering::Relaxed),
         }
     }
+}
+
+/// How many times complete repairs differing parts after storage refused the whole file's value.
+const REPAIRS: u32 = 2;
+
+/// The stored parts whose bytes are the local ones, with what checking them learnt.
+struct Checked {
+    /// Part number to its ETag, as storage reports it.
+    held: BTreeMap<u32, Option<String>>,
+    held_bytes: u64,
+    /// The local bytes' CRC64NVME of every part read.
+    crcs: BTreeMap<u32, u64>,
+    /// Parts storage holds that differ from the local bytes or could not be checked.
+    differing: u64,
+}
+
+/// Compares every part storage holds (`listed`) with the local bytes: by its stored checksum where
+/// there is one, else by its ETag as an MD5; a part of the wrong size, or one that cannot be
+/// checked, is not kept. Reads each listed part once, one at a time (memory stays at 1 MiB).
+async fn check_stored(file: &Path, plan: &Plan, listed: &[ListedPart]) -> Result<Checked, Error> {
+    let mut checked = Checked {
+        held: BTreeMap::new(),
+        held_bytes: 0,
+        crcs: BTreeMap::new(),
+        differing: 0,
+    };
+    for part in listed {
+        let n = part.part_number;
+        let (offset, len) = plan.range(n);
+        if n < 1 || n > plan.total_parts || checked.held.contains_key(&n) {
+            continue;
+        }
+        if part.size != len {
+            checked.differing += 1;
+            continue;
+        }
+        let wanted = digest::wanted_for(part, plan.verify);
+        let local = digest::part_digests(file, offset, len, wanted).await?;
+        checked.crcs.insert(n, local.crc64nvme);
+        if digest::same_bytes(part, &local, plan.verify) {
+            checked.held.insert(n, part.etag.clone());
+            checked.held_bytes += len;
+        } else {
+            checked.differing += 1;
+        }
+    }
+    Ok(checked)
 }
 
 /// Runs an API call, trying again after a pause while it fails transiently.
@@ -921,32 +1076,6 @@ fn file_size(file: &Path) -> Result<u64, Error> {
     Ok(meta.len())
 }
 
-/// One part's bytes: seek and read into a buffer of its own, off the async threads.
-/// The base64 SHA-256 of `len` bytes of `file` from `offset`, read in 1 MiB pieces (memory stays
-/// small whatever the part size), as `x-amz-checksum-sha256` carries it.
-async fn sha256_base64(file: &Path, offset: u64, len: u64) -> Result<String, Error> {
-    use sha2::{Digest, Sha256};
-    let path = file.to_owned();
-    let digest = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
-        let mut handle = std::fs::File::open(&path)?;
-        handle.seek(SeekFrom::Start(offset))?;
-        let mut piece = vec![0; 1 << 20];
-        let mut hasher = Sha256::new();
-        let mut left = len;
-        while left > 0 {
-            let n = left.min(piece.len() as u64) as usize;
-            handle.read_exact(&mut piece[..n])?;
-            hasher.update(&piece[..n]);
-            left -= n as u64;
-        }
-        Ok(hasher.finalize().to_vec())
-    })
-    .await
-    .map_err(|e| Error::State(format!("hashing a part stopped unexpectedly: {e}")))?
-    .map_err(|e| Error::State(format!("reading {} to hash a part: {e}", file.display())))?;
-    Ok(base64(&digest))
-}
-
 /// Standard base64 with padding.
 pub fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -964,6 +1093,7 @@ pub fn base64(bytes: &[u8]) -> String {
     out
 }
 
+/// One part's bytes: seek and read into a buffer of its own, off the async threads.
 async fn read_part(file: &Path, offset: u64, len: u64) -> Result<Bytes, Error> {
     let path = file.to_owned();
     let read = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
@@ -1013,8 +1143,9 @@ pub fn guess_content_type(name: &str) -> &'static str {
 }
 
 /// What identifies `file` across runs, reinstalls and renames: a SHA-256 of its size, whether the
-/// upload is checksummed, and its first and last MiB (read on a blocking thread).
-async fn file_fingerprint(file: &Path, size: u64, checksummed: bool) -> Result<String, Error> {
+/// upload is verified and how, and its first and last MiB (read on a blocking thread). The
+/// TypeScript client computes the same value (clients/js/src/checksum.ts).
+async fn file_fingerprint(file: &Path, size: u64, verify: Verify) -> Result<String, Error> {
     use sha2::{Digest, Sha256};
     use std::io::{Read, Seek, SeekFrom};
     const EDGE: u64 = 1024 * 1024;
@@ -1029,7 +1160,8 @@ async fn file_fingerprint(file: &Path, size: u64, checksummed: bool) -> Result<S
         };
         let edge = EDGE.min(size);
         let mut hasher = Sha256::new();
-        hasher.update(format!("upload-fingerprint-v1|{size}|{checksummed}|").as_bytes());
+        let word = verify.fingerprint_word();
+        hasher.update(format!("upload-fingerprint-v1|{size}|{word}|").as_bytes());
         hasher.update(read(0, edge)?);
         hasher.update(read(size - edge, edge)?);
         Ok::<_, std::io::Error>(
@@ -1173,26 +1305,6 @@ mod tests {
         assert_eq!(base64(&[0xff, 0xfe, 0xfd]), "//79");
     }
 
-    #[tokio::test]
-    async fn a_part_s_checksum_is_the_sha256_of_exactly_its_bytes() {
-        use sha2::{Digest, Sha256};
-        let bytes: Vec<u8> = (0..3_000_001u32).map(|i| (i * 7 % 251) as u8).collect();
-        let path = std::env::temp_dir().join(format!("part-sum-{}.bin", std::process::id()));
-        std::fs::write(&path, &bytes).unwrap();
-        // Crosses the 1 MiB read pieces, and starts mid-file as every part after the first does.
-        let (offset, len) = (1_000_003u64, 1_900_000u64);
-        let ours = sha256_base64(&path, offset, len).await.unwrap();
-        let slice = &bytes[offset as usize..(offset + len) as usize];
-        assert_eq!(ours, base64(&Sha256::digest(slice)));
-        assert_ne!(ours, base64(&Sha256::digest(&slice[1..])));
-        let past_the_end = sha256_base64(&path, 2_000_000, 1_000_002).await;
-        assert!(
-            past_the_end.is_err(),
-            "a file shorter than the plan is an error"
-        );
-        std::fs::remove_file(&path).unwrap();
-    }
-
     #[test]
     fn plans_cover_the_file() {
         let plan = Plan {
@@ -1201,7 +1313,7 @@ mod tests {
             chunk_size: 10,
             total_parts: 3,
             file_size: 25,
-            checksummed: false,
+            verify: Verify::Unverified,
         };
         assert!(plan.check().is_ok());
         assert_eq!(plan.range(1), (0, 10));

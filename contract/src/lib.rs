@@ -5,7 +5,7 @@
 //! Field names are the wire's (`camelCase`, plus the S3-style `PartNumber`/`ETag`/`Size` of part
 //! lists that seed-era apps send and read). Optional request fields may be absent or `null`.
 //!
-//! Enums ([`UploadStatus`], [`ErrorCode`], [`ChecksumAlgorithm`]) read a value this build does not
+//! Enums ([`UploadStatus`], [`ErrorCode`], [`ChecksumAlgorithm`], [`ChecksumType`]) read a value this build does not
 //! know as `Unknown(value)` instead of failing: a newer server may add one, and a client must treat
 //! an unknown status as "not finished" and an unknown error code by its HTTP status.
 
@@ -188,8 +188,20 @@ impl UploadStatus {
 wire_enum! {
     /// How parts are verified: every part's `PUT` carries this digest, signed into its URL.
     ChecksumAlgorithm {
+        /// Full object: complete also carries the whole file's CRC64NVME, which storage checks.
+        Crc64Nvme = "CRC64NVME",
         Sha256 = "SHA256",
         Crc32c = "CRC32C",
+    }
+}
+
+wire_enum! {
+    /// What an object's checksum covers.
+    ChecksumType {
+        /// The whole file's bytes (CRC64NVME), checked by storage against the client's value.
+        FullObject = "FULL_OBJECT",
+        /// A digest of the parts' digests (`base64-N`); every part was checked.
+        Composite = "COMPOSITE",
     }
 }
 
@@ -221,6 +233,10 @@ wire_enum! {
         EtagMismatch = "ETAG_MISMATCH",
         PartSizeMismatch = "PART_SIZE_MISMATCH",
         PartsRejected = "PARTS_REJECTED",
+        /// Complete: storage's bytes differ from the whole-file checksum sent; resend differing parts.
+        ChecksumMismatch = "CHECKSUM_MISMATCH",
+        /// Initialize: this deployment requires `checksumAlgorithm`.
+        ChecksumRequired = "CHECKSUM_REQUIRED",
         // 401, 403, 404, 405
         Unauthenticated = "UNAUTHENTICATED",
         CorsOriginNotAllowed = "CORS_ORIGIN_NOT_ALLOWED",
@@ -249,7 +265,7 @@ wire_enum! {
 
 /// `POST /initialize`: the file to upload. The server plans the parts and chooses the key.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "openapi", schema(example = json!({"fileName": "video.mp4", "fileType": "video/mp4", "fileSize": 3221225472u64, "checksumAlgorithm": "SHA256"})))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"fileName": "video.mp4", "fileType": "video/mp4", "fileSize": 3221225472u64, "checksumAlgorithm": "CRC64NVME"})))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InitializeRequest {
@@ -268,7 +284,9 @@ pub struct InitializeRequest {
         schema(minimum = 1, maximum = 5_497_558_138_880u64)
     )]
     pub file_size: u64,
-    /// Verify every part with this digest (the `PUT`s then carry it).
+    /// Verify every part with this digest (the `PUT`s then carry it). `CRC64NVME` (recommended)
+    /// also has storage check the whole file at complete. Without it the upload is unverified
+    /// (a deployment may require it: `400 CHECKSUM_REQUIRED`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// Preferred part size in bytes: 5 MiB to 5 GiB, and large enough that `fileSize` fits in
@@ -357,6 +375,12 @@ pub struct CompletedPart {
         skip_serializing_if = "Option::is_none"
     )]
     pub checksum_crc32c: Option<String>,
+    #[serde(
+        rename = "ChecksumCRC64NVME",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub checksum_crc64nvme: Option<String>,
 }
 
 /// `POST /complete`: verify every part and assemble the object, exactly once.
@@ -372,6 +396,11 @@ pub struct CompleteRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 10000))]
     pub parts: Option<Vec<CompletedPart>>,
+    /// The whole file's base64 CRC64NVME (big-endian, 8 bytes); required for `CRC64NVME` uploads,
+    /// refused for others. Storage refuses to create an object whose bytes differ
+    /// (`400 CHECKSUM_MISMATCH`; the upload stays resumable).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
 }
 
 /// `POST /abort`: drop the upload and its parts.
@@ -482,9 +511,15 @@ pub struct CompleteResponse {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub completed_at: Option<String>,
-    /// The object's checksum as storage reports it (`base64-N` for multipart objects).
+    /// The object's checksum as storage reports it: the whole file's CRC64NVME (`FULL_OBJECT`,
+    /// checked against the client's value), or `base64-N` (`COMPOSITE`); `null` when unverified.
     #[serde(default)]
     pub checksum: Option<String>,
+    /// The upload's algorithm; absent when the upload was not verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum_algorithm: Option<ChecksumAlgorithm>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum_type: Option<ChecksumType>,
 }
 
 /// `200` of `POST /abort`.
@@ -511,6 +546,10 @@ pub struct ListedPart {
     /// Bytes.
     #[serde(rename = "Size")]
     pub size: u64,
+    /// The part's base64 checksum in the upload's `checksumAlgorithm`, where storage reports one:
+    /// compare it with the local bytes before keeping the part.
+    #[serde(rename = "Checksum", default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
 }
 
 /// `200` of `GET /parts/{uploadId}`: the parts storage holds, in part order.
@@ -560,6 +599,8 @@ pub struct StatusResponse {
     pub checksum: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum_type: Option<ChecksumType>,
 }
 
 /// One of the caller's uploads in a listing. `uploadedParts` and `uploadedBytes` (what storage holds)
@@ -670,6 +711,7 @@ mod tests {
             part_number: 2,
             etag: None,
             size: 5 << 30,
+            checksum: None,
         })
         .unwrap();
         assert_eq!(

@@ -74,7 +74,7 @@ finished\"; an unknown error code is handled by its HTTP status.",
     ),
     paths(initialize, presigned_url, batch_presigned_urls, complete, abort, list_parts, status, list_uploads),
     components(schemas(
-        UploadId, ObjectKey, UploadStatus, ChecksumAlgorithm, ErrorCode, ApiErrorBody, ApiErrorDetail,
+        UploadId, ObjectKey, UploadStatus, ChecksumAlgorithm, ChecksumType, ErrorCode, ApiErrorBody, ApiErrorDetail,
         InitializeRequest, InitializeResponse, PresignedUrlRequest, PresignedUrlResponse,
         BatchPresignedUrlsRequest, BatchPresignedUrlsResponse, PartUrl, CompleteRequest,
         CompletedPart, CompleteResponse, AbortRequest, AbortResponse, ListPartsResponse, ListedPart,
@@ -417,6 +417,9 @@ macro_rules! enum_schemas {
 enum_schemas! {
     UploadStatus: "Where an upload is: INITIATED (parts may be sent), COMPLETING (a complete is \
 assembling the object), COMPLETED, ABORTED, EXPIRED (not completed in time; parts discarded).",
-    ChecksumAlgorithm: "The digest every part's PUT carries, signed into its URL.",
+    ChecksumAlgorithm: "The digest every part's PUT carries, signed into its URL. CRC64NVME \
+(recommended): storage also checks the whole file's CRC64NVME, sent at complete.",
+    ChecksumType: "What an object's checksum covers: FULL_OBJECT (the whole file, checked against the \
+client's value) or COMPOSITE (the parts' digests).",
     ErrorCode: "The machine-readable code of an error answer; branch on it, show the message.",
 }

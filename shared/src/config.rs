@@ -72,6 +72,9 @@ pub struct Config {
     /// `COMPLETING_STALE_SECONDS`: a completion older than this lost its function (Lambda's limit is
     /// 15 minutes) and is taken over; default 960 s.
     pub completing_stale_secs: u64,
+    /// `REQUIRE_CHECKSUM`: initialize without `checksumAlgorithm` gets 400 `CHECKSUM_REQUIRED`;
+    /// for deployments whose clients all send one. Default false (shipped apps send none).
+    pub require_checksum: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -121,6 +124,7 @@ impl Config {
                 .transpose()?,
             rate_limit_urls_per_minute: env.parse("RATE_LIMIT_URLS_PER_MINUTE", 20_000)?,
             completing_stale_secs: env.parse("COMPLETING_STALE_SECONDS", 16 * 60)?,
+            require_checksum: env.parse("REQUIRE_CHECKSUM", false)?,
             cleanup_max_aborts: env.parse("CLEANUP_MAX_ABORTS", 1000)?,
             max_active_uploads_per_user: env.parse("MAX_ACTIVE_UPLOADS_PER_USER", 100)?,
             max_bytes_in_flight_per_user: env.parse("MAX_BYTES_IN_FLIGHT_PER_USER", 10 * TIB)?,

@@ -254,13 +254,15 @@ pub trait ObjectStore: Send + Sync {
         s3_upload_id: &'a str,
     ) -> BoxFuture<'a, Result<Option<Vec<StoredPart>>, PortError>>;
 
-    /// Completes with `parts`, never overwriting an existing object.
+    /// Completes with `parts`, never overwriting an existing object. `whole_file` is the client's
+    /// checksum of the whole file for full-object uploads (CRC64NVME): storage refuses other bytes.
     fn complete<'a>(
         &'a self,
         key: &'a str,
         s3_upload_id: &'a str,
         parts: &'a [PartRef],
         checksum: Option<ChecksumAlgorithm>,
+        whole_file: Option<&'a str>,
     ) -> BoxFuture<'a, Result<CompletedObject, CompleteError>>;
 
     /// `true` if this call aborted it, `false` if it was already gone.

@@ -210,7 +210,7 @@ async fn call(
             .map(|r| Reply::Initialized(Box::new(r.record))),
         UseCase::Complete | UseCase::CompleteWithParts | UseCase::CompleteTakeover => {
             let record = owned(ports, upload_id, USER).await?;
-            complete::complete(ports, config, record, parts_sent)
+            complete::complete(ports, config, record, parts_sent, None)
                 .await
                 .map(|r| Reply::Completed(Box::new(r)))
         }
@@ -380,7 +380,7 @@ async fn prepare(world: &World, use_case: UseCase) -> Option<UploadRecord> {
             }
             let done = start().await;
             put_parts(world, &done, |_| true);
-            complete::complete(ports, &world.config, done, None)
+            complete::complete(ports, &world.config, done, None, None)
                 .await
                 .expect("set-up complete");
             let lost = start().await;

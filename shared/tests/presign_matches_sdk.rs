@@ -118,6 +118,7 @@ fn case(seed: u64) -> Case {
             "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
         )),
         Some((ChecksumAlgorithm::Crc32c, "yZRlqg==")),
+        Some((ChecksumAlgorithm::Crc64Nvme, "rosUhgp5mIg=")),
     ]);
     Case {
         seed,
@@ -178,6 +179,7 @@ async fn sdk_url(case: &Case) -> Result<String, String> {
     let request = match case.checksum {
         Some((ChecksumAlgorithm::Sha256, value)) => request.checksum_sha256(value),
         Some((ChecksumAlgorithm::Crc32c, value)) => request.checksum_crc32_c(value),
+        Some((ChecksumAlgorithm::Crc64Nvme, value)) => request.checksum_crc64_nvme(value),
         None => request,
     };
     let presigned = match request.presigned(presigning).await {

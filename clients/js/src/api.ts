@@ -2,7 +2,7 @@
 // the repository's openapi.yaml by `npm run generate`; tsc --strict then checks this file against it).
 
 import type { components, operations } from './generated/openapi.js'
-import { UploadError, abortError, isRetryableStatus } from './errors.js'
+import { UploadError, abortError, isRetryableAnswer } from './errors.js'
 import { backoffDelay, sleep, type RetryOptions } from './retry.js'
 
 type JsonBody<O extends keyof operations> = operations[O] extends {
@@ -37,7 +37,10 @@ type Headers = Record<string, string>
 export interface ApiOptions extends RetryOptions {
   /** The API's base URL, e.g. `https://api.example.com/api/v1/multipart-upload`. */
   endpoint: string
-  /** A JWT sent as `Authorization: Bearer`, or a function returning a fresh one before each call. */
+  /**
+   * A JWT sent as `Authorization: Bearer`, or a function returning a fresh one before each call;
+   * a function is asked once more when the API answers 401 (an expired token), and the call repeated.
+   */
   token?: string | (() => string | Promise<string>)
   /** `make dev`'s local identity (the `x-user-id` header); ignored by the deployed API. */
   userId?: string
@@ -119,9 +122,13 @@ export class ApiClient {
     return out
   }
 
-  /** One call, retried alone on no answer, 408, 429 (after `Retry-After`) and 5xx. */
+  /**
+   * One call, retried alone on no answer, 408, 429 (after `Retry-After`) and 5xx, never on an answer
+   * that will not change (`QUOTA_EXCEEDED`, validation errors); once more on 401 with a token function.
+   */
   async #call<T>(method: 'GET' | 'POST', path: string, body: unknown, signal?: AbortSignal): Promise<T> {
     const maxRetries = this.#opts.maxRetries ?? 5
+    let refreshed = false
     for (let attempt = 0; ; attempt++) {
       if (signal?.aborted) throw abortError(signal)
       let failure: UploadError
@@ -142,13 +149,18 @@ export class ApiClient {
         }
         if (response.ok && json !== undefined) return json as T
         failure = errorFromAnswer(response.status, json, text, `${method} ${path}`)
-        if (!isRetryableStatus(response.status)) throw failure
+        if (response.status === 401 && typeof this.#opts.token === 'function' && !refreshed) {
+          refreshed = true // the token function is asked again by #headers
+          attempt--
+          continue
+        }
+        if (!isRetryableAnswer(failure)) throw failure
         const after = Number(response.headers.get('retry-after'))
         if (Number.isFinite(after) && after > 0) retryAfterMs = after * 1000
       } catch (err) {
         if (signal?.aborted) throw abortError(signal)
         if (err instanceof UploadError) {
-          if (err.status === undefined || !isRetryableStatus(err.status)) throw err
+          if (!isRetryableAnswer(err)) throw err
           failure = err
         } else {
           failure = new UploadError('NETWORK_ERROR', `${method} ${path}: ${describe(err)}`, { cause: err })

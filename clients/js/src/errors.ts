@@ -1,6 +1,11 @@
 // Errors the client throws. Every one carries a stable `code`: the API's `error.code` when the API
 // refused (e.g. `MISSING_PARTS`, `UPLOAD_EXPIRED`), otherwise one of the client's own codes below.
 
+import type { components } from './generated/openapi.js'
+
+/** The API's error codes, as the contract (openapi.yaml) lists them. */
+export type ErrorCode = components['schemas']['ErrorCode']
+
 /** Codes the client itself uses, beside the API's. */
 export type ClientErrorCode =
   /** No answer (offline, DNS, connection reset) after every retry. */
@@ -13,10 +18,15 @@ export type ClientErrorCode =
   | 'ABORTED'
   /** A checksum was asked for, but this runtime has no WebCrypto and no `sha256` option was given. */
   | 'CHECKSUM_UNAVAILABLE'
+  /** An explicitly named upload is for another file size. */
+  | 'FILE_MISMATCH'
 
 export class UploadError extends Error {
-  /** The API's `error.code`, or a {@link ClientErrorCode}. */
-  readonly code: string
+  /**
+   * The API's `error.code`, or a {@link ClientErrorCode}; a code this build does not know (a newer
+   * server's) is kept as it came: branch on `status` then.
+   */
+  readonly code: ErrorCode | ClientErrorCode | (string & {})
   /** The HTTP status, when an answer came. */
   readonly status: number | undefined
   /** The part concerned, for part PUTs. */
@@ -25,7 +35,7 @@ export class UploadError extends Error {
   uploadId: string | undefined
 
   constructor(
-    code: string,
+    code: ErrorCode | ClientErrorCode | (string & {}),
     message: string,
     init: { status?: number; partNumber?: number; uploadId?: string; cause?: unknown } = {},
   ) {
@@ -57,4 +67,9 @@ export function abortError(signal: AbortSignal | undefined): UploadError {
 /** Retryable: no answer, 408, 429 and 5xx. */
 export function isRetryableStatus(status: number): boolean {
   return status === 408 || status === 429 || status >= 500
+}
+
+/** An API answer worth another try: a retryable status, except a quota that waiting will not free. */
+export function isRetryableAnswer(err: UploadError): boolean {
+  return err.status !== undefined && isRetryableStatus(err.status) && err.code !== 'QUOTA_EXCEEDED'
 }

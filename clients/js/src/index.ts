@@ -1,5 +1,6 @@
 // Resumable, parallel multipart uploads to the upload API, for browsers, React Native and Node 20+.
-// No runtime dependencies: fetch, Blob, AbortController and (for checksums) WebCrypto.
+// Runtime dependency: `@aws-sdk/crc64-nvme` (the default CRC64NVME checksum); otherwise fetch, Blob,
+// AbortController and (for SHA-256 checksums and the content fingerprint) WebCrypto.
 
 export { upload, abortUpload } from './upload.js'
 export type { UploadOptions, UploadResult, UploadStart, PartDone, RetryInfo } from './upload.js'

@@ -9,8 +9,19 @@ import {
   type CompletedPart,
   type PartUrl,
   type StatusResponse,
+  type StoredPart,
 } from './api.js'
-import { sha256Base64, type Sha256 } from './checksum.js'
+import {
+  combineCrc64nvme,
+  contentFingerprint,
+  crc64nvme,
+  crc64nvmeBase64,
+  readBlob,
+  sha256Base64,
+  type ChecksumChoice,
+  type Sha256,
+} from './checksum.js'
+import { md5Hex } from './md5.js'
 import { UploadError, abortError, isRetryableStatus } from './errors.js'
 import { ProgressMeter, type UploadProgress } from './progress.js'
 import { backoffDelay, sleep } from './retry.js'
@@ -55,8 +66,12 @@ export interface UploadOptions extends ApiOptions {
   concurrency?: number
   /** URLs per `batch-presigned-urls` call (default 4 × concurrency, at least 8, at most 1000). */
   batchSize?: number
-  /** Ask storage to verify each part's SHA-256 (WebCrypto, or the `sha256` option). */
-  checksum?: boolean | 'SHA256'
+  /**
+   * How storage verifies the upload. Default `CRC64NVME`: every part's CRC64NVME is signed into its
+   * URL and storage checks the whole file's at complete. `SHA256` (or `true`): each part's SHA-256
+   * (WebCrypto, or the `sha256` option). `false`: nothing (as apps that predate checksums).
+   */
+  checksum?: boolean | 'SHA256' | 'CRC64NVME'
   /** A SHA-256 function for runtimes without `crypto.subtle`. */
   sha256?: Sha256
   /** Aborting stops the upload (pause); it stays resumable. Cancel with `abortUpload`. */
@@ -89,10 +104,26 @@ interface Plan {
   key: string
   chunkSize: number
   totalParts: number
-  checksum: boolean
+  checksum: ChecksumChoice
   resumed: boolean
   /** part number -> ETag (null when storage or CORS did not tell) of parts already stored. */
   stored: Map<number, { etag: string | null; checksum?: string }>
+  /** part number -> CRC64NVME of the local bytes, computed once; complete combines them. */
+  crcs: Map<number, bigint>
+}
+
+/** Complete repairs differing parts at most this often after storage refused the file's checksum. */
+const REPAIRS = 2
+
+function choiceOf(option: UploadOptions['checksum']): ChecksumChoice {
+  if (option === undefined || option === 'CRC64NVME') return 'CRC64NVME'
+  return option === true || option === 'SHA256' ? 'SHA256' : false
+}
+
+function planChoice(algorithm: string | null | undefined): ChecksumChoice {
+  if (!algorithm) return false
+  if (algorithm === 'CRC64NVME' || algorithm === 'SHA256') return algorithm
+  throw new UploadError('CHECKSUM_UNAVAILABLE', `this client computes CRC64NVME and SHA256, not ${algorithm}`)
 }
 
 /** Uploads `file`, resuming an earlier upload of it when the store or `uploadId` names one. */
@@ -109,7 +140,7 @@ export async function upload(file: FileLike, options: UploadOptions): Promise<Up
   const saved = options.uploadId ? null : await loadSaved(store, fingerprint)
   const earlier = options.uploadId ?? saved?.uploadId
   if (earlier) {
-    const found = await resume(api, earlier, file.size, signal, options.uploadId !== undefined)
+    const found = await resume(api, file, earlier, options, options.uploadId !== undefined)
     if (found?.completed) {
       // Completed earlier, e.g. by a run that died before it could forget the upload.
       await forget(store, fingerprint)
@@ -119,13 +150,17 @@ export async function upload(file: FileLike, options: UploadOptions): Promise<Up
     if (!plan) await forget(store, fingerprint)
   }
   if (!plan) {
-    const checksum = options.checksum === true || options.checksum === 'SHA256'
+    const choice = choiceOf(options.checksum)
+    // The file's content fingerprint makes initialize safe to retry: a lost answer's retry gets the
+    // same upload back (resumed), as does a run that lost the store entry.
+    const content = await contentFingerprint(file, choice, options.sha256)
     const init = await api.initialize(
       {
         fileName,
         fileType,
         fileSize: file.size,
-        ...(checksum ? { checksumAlgorithm: 'SHA256' as const } : {}),
+        ...(choice ? { checksumAlgorithm: choice } : {}),
+        ...(content ? { fingerprint: content } : {}),
         ...(options.partSize ? { partSize: options.partSize } : {}),
         ...(options.metadata && Object.keys(options.metadata).length > 0 ? { metadata: options.metadata } : {}),
       },
@@ -136,10 +171,13 @@ export async function upload(file: FileLike, options: UploadOptions): Promise<Up
       key: init.key,
       chunkSize: init.chunkSize,
       totalParts: init.totalParts,
-      checksum: init.checksumAlgorithm === 'SHA256',
-      resumed: false,
+      checksum: planChoice(init.checksumAlgorithm),
+      resumed: init.resumed === true,
       stored: new Map(),
+      crcs: new Map(),
     }
+    // Resumed by fingerprint: the stored parts may be another file's with the same size and edges.
+    if (init.parts?.length) await keepMatching(plan, file, init.parts, options)
     await save(store, fingerprint, {
       uploadId: init.uploadId,
       key: init.key,
@@ -161,9 +199,9 @@ export async function upload(file: FileLike, options: UploadOptions): Promise<Up
       partsAlreadyStored: p.stored.size,
     })
     const sent = await sendParts(api, file, p, options)
-    const completed = await complete(api, p, options)
+    const done = await finish(api, file, p, options)
     await forget(store, fingerprint)
-    return { ...completed, resumed: p.resumed, partsSent: sent }
+    return { ...done.completed, resumed: p.resumed, partsSent: sent + done.sent }
   } catch (err) {
     if (err instanceof UploadError) err.uploadId ??= p.uploadId
     throw err
@@ -200,11 +238,13 @@ export async function abortUpload(
  */
 async function resume(
   api: ApiClient,
+  file: Blob,
   uploadId: string,
-  fileSize: number,
-  signal: AbortSignal | undefined,
+  options: UploadOptions,
   explicit: boolean,
 ): Promise<{ plan: Plan; completed?: undefined } | { completed: CompleteResponse; plan?: undefined } | null> {
+  const signal = options.signal
+  const fileSize = file.size
   let status: StatusResponse
   try {
     status = await api.status(uploadId, signal)
@@ -233,6 +273,8 @@ async function resume(
           location: status.location ?? null,
           completedAt: status.completedAt ?? null,
           checksum: status.checksum ?? null,
+          ...(status.checksumAlgorithm ? { checksumAlgorithm: status.checksumAlgorithm } : {}),
+          ...(status.checksumType ? { checksumType: status.checksumType } : {}),
         },
       }
     case 'ABORTED':
@@ -241,24 +283,49 @@ async function resume(
       throw new UploadError(`UPLOAD_${status.status}`, `upload ${uploadId} is ${status.status}`, { uploadId })
   }
   const listed = await api.listParts(uploadId, signal)
-  const stored = new Map<number, { etag: string | null }>()
-  for (const part of listed.parts) {
-    // A part of the wrong size (another file, a cut-off PUT) is sent again.
-    if (part.Size === partSize(part.PartNumber, status.chunkSize, fileSize)) {
-      stored.set(part.PartNumber, { etag: part.ETag ?? null })
+  const plan: Plan = {
+    uploadId,
+    key: status.key,
+    chunkSize: status.chunkSize,
+    totalParts: status.totalParts,
+    checksum: planChoice(status.checksumAlgorithm),
+    resumed: true,
+    stored: new Map(),
+    crcs: new Map(),
+  }
+  await keepMatching(plan, file, listed.parts, options)
+  return { plan }
+}
+
+/**
+ * Keeps the stored parts whose bytes are the local ones: by the part's stored checksum in the
+ * upload's algorithm where storage reports one, else by its ETag as an MD5. A part of the wrong
+ * size (another file, a cut-off PUT), one that differs (the file was edited) or one that cannot be
+ * checked is sent again. Reads each listed part once.
+ */
+async function keepMatching(plan: Plan, file: Blob, parts: StoredPart[], options: UploadOptions): Promise<void> {
+  plan.stored.clear()
+  for (const part of parts) {
+    const n = part.PartNumber
+    if (n < 1 || n > plan.totalParts || part.Size !== partSize(n, plan.chunkSize, file.size)) continue
+    const bytes = slicePart(file, plan, n)
+    let same = false
+    const storedSum = plan.checksum ? part.Checksum : undefined
+    if (storedSum) {
+      const crc = plan.checksum === 'CRC64NVME' ? await crc64nvme(bytes) : undefined
+      if (crc !== undefined) plan.crcs.set(n, crc)
+      const ours = crc !== undefined ? crc64nvmeBase64(crc) : await sha256Base64(bytes, options.sha256)
+      same = ours === storedSum.trim()
+    } else {
+      const etag = (part.ETag ?? '').trim().replace(/^"|"$/g, '').toLowerCase()
+      if (/^[0-9a-f]{32}$/.test(etag)) same = md5Hex(new Uint8Array(await readBlob(bytes))) === etag
     }
+    if (same) plan.stored.set(n, { etag: part.ETag ?? null, ...(storedSum ? { checksum: storedSum } : {}) })
   }
-  return {
-    plan: {
-      uploadId,
-      key: status.key,
-      chunkSize: status.chunkSize,
-      totalParts: status.totalParts,
-      checksum: status.checksumAlgorithm === 'SHA256',
-      resumed: true,
-      stored,
-    },
-  }
+}
+
+function slicePart(file: Blob, plan: Plan, n: number): Blob {
+  return file.slice((n - 1) * plan.chunkSize, Math.min(file.size, n * plan.chunkSize))
 }
 
 function partSize(n: number, chunk: number, fileSize: number): number {
@@ -281,12 +348,20 @@ async function sendParts(api: ApiClient, file: Blob, plan: Plan, options: Upload
   options.signal?.addEventListener('abort', onOuterAbort, { once: true })
   let fatal: unknown
 
-  const slice = (n: number) => file.slice((n - 1) * plan.chunkSize, Math.min(file.size, n * plan.chunkSize))
+  const slice = (n: number) => slicePart(file, plan, n)
   const digests = new Map<number, Promise<string>>()
+  // The part's checksum in the upload's algorithm, computed once from the bytes before its URL is
+  // asked for; a CRC64NVME is kept for the whole file's value.
   const digest = (n: number) => {
     let d = digests.get(n)
     if (!d) {
-      d = sha256Base64(slice(n), options.sha256)
+      d =
+        plan.checksum === 'CRC64NVME'
+          ? crc64nvme(slice(n)).then((crc) => {
+              plan.crcs.set(n, crc)
+              return crc64nvmeBase64(crc)
+            })
+          : sha256Base64(slice(n), options.sha256)
       digests.set(n, d)
     }
     return d
@@ -463,8 +538,41 @@ async function sendParts(api: ApiClient, file: Blob, plan: Plan, options: Upload
   return sent
 }
 
-/** `POST /complete`, with the parts when every ETag is known, else letting the server read them. */
-async function complete(api: ApiClient, plan: Plan, options: UploadOptions): Promise<CompleteResponse> {
+/**
+ * `POST /complete`, with the parts when every ETag is known, else letting the server read them, and
+ * for CRC64NVME the whole file's value, combined from the parts'. When storage refuses that value
+ * (`CHECKSUM_MISMATCH`), the parts that differ are found and sent again, at most {@link REPAIRS} times.
+ */
+async function finish(api: ApiClient, file: Blob, plan: Plan, options: UploadOptions): Promise<{ completed: CompleteResponse; sent: number }> {
+  let sent = 0
+  for (let repairs = 0; ; repairs++) {
+    try {
+      return { completed: await complete(api, file, plan, options), sent }
+    } catch (err) {
+      if (!(err instanceof UploadError && err.code === 'CHECKSUM_MISMATCH') || repairs >= REPAIRS) throw err
+      options.onRetry?.({ partNumber: 0, attempt: repairs + 1, delayMs: 0, error: err })
+      const listed = await api.listParts(plan.uploadId, options.signal)
+      plan.crcs.clear()
+      await keepMatching(plan, file, listed.parts, options)
+      sent += await sendParts(api, file, plan, options)
+    }
+  }
+}
+
+async function complete(api: ApiClient, file: Blob, plan: Plan, options: UploadOptions): Promise<CompleteResponse> {
+  let whole: string | undefined
+  if (plan.checksum === 'CRC64NVME') {
+    const crcs: bigint[] = []
+    for (let n = 1; n <= plan.totalParts; n++) {
+      let crc = plan.crcs.get(n)
+      if (crc === undefined) {
+        crc = await crc64nvme(slicePart(file, plan, n))
+        plan.crcs.set(n, crc)
+      }
+      crcs.push(crc)
+    }
+    whole = crc64nvmeBase64(combineCrc64nvme(crcs, plan.chunkSize, partSize(plan.totalParts, plan.chunkSize, file.size)))
+  }
   const parts: CompletedPart[] = []
   for (let n = 1; n <= plan.totalParts; n++) {
     const part = plan.stored.get(n)
@@ -472,12 +580,19 @@ async function complete(api: ApiClient, plan: Plan, options: UploadOptions): Pro
       parts.length = 0
       break
     }
-    parts.push({ PartNumber: n, ETag: part.etag, ...(part.checksum ? { ChecksumSHA256: part.checksum } : {}) })
+    const crc = plan.crcs.get(n)
+    const sum =
+      plan.checksum === 'CRC64NVME' && crc !== undefined
+        ? { ChecksumCRC64NVME: crc64nvmeBase64(crc) }
+        : plan.checksum === 'SHA256' && part.checksum
+          ? { ChecksumSHA256: part.checksum }
+          : {}
+    parts.push({ PartNumber: n, ETag: part.etag, ...sum })
   }
   for (let attempt = 1; ; attempt++) {
     try {
       return await api.complete(
-        { uploadId: plan.uploadId, ...(parts.length ? { parts } : {}) },
+        { uploadId: plan.uploadId, ...(parts.length ? { parts } : {}), ...(whole ? { checksum: whole } : {}) },
         options.signal,
       )
     } catch (err) {

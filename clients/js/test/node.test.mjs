@@ -9,7 +9,34 @@ import { after, before, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 
 import { ApiClient, Upload, UploadError, isAbortError, memoryStore, upload } from '../dist/index.js'
+import { crc64nvmeBase64 } from '../dist/checksum.js'
 import { MIB, fileStore, instrumentedFetch, makeFile, multipartEtag, readObject, startApi } from './support/stack.mjs'
+
+/** CRC-64/NVME, table-driven in two 32-bit halves (independent of the client's implementation). */
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let lo = n
+  let hi = 0
+  for (let k = 0; k < 8; k++) {
+    const bit = lo & 1
+    lo = ((lo >>> 1) | ((hi & 1) << 31)) >>> 0
+    hi = hi >>> 1
+    if (bit) {
+      hi = (hi ^ 0x9a6c9329) >>> 0
+      lo = (lo ^ 0xac4bc9b5) >>> 0
+    }
+  }
+  return [hi, lo]
+})
+function crc64(bytes) {
+  let hi = 0xffffffff
+  let lo = 0xffffffff
+  for (const byte of bytes) {
+    const [th, tl] = CRC_TABLE[(lo ^ byte) & 0xff]
+    lo = (((lo >>> 8) | ((hi & 0xff) << 24)) ^ tl) >>> 0
+    hi = ((hi >>> 8) ^ th) >>> 0
+  }
+  return (BigInt((hi ^ 0xffffffff) >>> 0) << 32n) | BigInt((lo ^ 0xffffffff) >>> 0)
+}
 
 const SIZE = 23 * MIB
 const CHUNK = 5 * MIB
@@ -257,6 +284,65 @@ describe('upload()', { timeout: 120_000 }, () => {
       assert.equal(batch.body.checksums[String(put.part)], digest)
       assert.equal(put.headers['x-amz-checksum-sha256'], digest)
     }
+  })
+})
+
+describe('integrity: CRC64NVME by default, fingerprints, checked resumes', { timeout: 120_000 }, () => {
+  test('the default upload signs each part\'s CRC64NVME and hands complete the whole file\'s', async () => {
+    const { fetch, calls, puts } = instrumentedFetch()
+    const result = await upload(file.blob, base({ fetch, userId: 'crc-default' }))
+    await assertStored(result)
+    const init = calls.find((c) => c.path.endsWith('/initialize'))
+    assert.equal(init.body.checksumAlgorithm, 'CRC64NVME')
+    assert.match(init.body.fingerprint, /^[0-9a-f]{64}$/)
+    const crc = (bytes) => crc64nvmeBase64(crc64(bytes))
+    for (const put of puts) {
+      const part = file.bytes.subarray((put.part - 1) * CHUNK, put.part * CHUNK)
+      assert.equal(put.headers['x-amz-checksum-crc64nvme'], crc(part))
+    }
+    const complete = calls.find((c) => c.path.endsWith('/complete'))
+    assert.equal(complete.body.checksum, crc(file.bytes), 'the whole file\'s CRC64NVME, combined from the parts')
+    assert.equal(result.checksumAlgorithm, 'CRC64NVME')
+    assert.equal(result.checksumType, 'FULL_OBJECT')
+  })
+
+  test('a lost initialize answer is retried with the fingerprint: no second upload', async () => {
+    const inner = instrumentedFetch()
+    let lost = 0
+    const fetch = async (input, init = {}) => {
+      const response = await inner.fetch(input, init)
+      if (String(input).endsWith('/initialize') && lost++ === 0) throw new TypeError('fetch failed (answer lost, injected)')
+      return response
+    }
+    const user = 'lost-answer'
+    const result = await upload(file.blob, base({ fetch, userId: user }))
+    await assertStored(result)
+    assert.equal(inner.calls.filter((c) => c.path.endsWith('/initialize')).length, 2, 'initialize was sent twice')
+    const uploads = await new ApiClient(base({ userId: user })).listUploads()
+    assert.deepEqual(uploads.uploads.map((u) => [u.uploadId, u.status]), [[result.uploadId, 'COMPLETED']], 'one upload')
+  })
+
+  test('an edited file resumed by fingerprint sends the parts that differ again (moto: the client checks)', async () => {
+    const user = 'editor'
+    const controller = new AbortController()
+    const first = await upload(file.blob, base({
+      userId: user,
+      concurrency: 1,
+      signal: controller.signal,
+      onPartComplete: (p) => p.partNumber === 3 && controller.abort(),
+    })).then(() => assert.fail('must abort'), (e) => e)
+    assert.ok(isAbortError(first))
+    // 4 KiB change in the middle of part 2: same size, same first and last MiB, same fingerprint.
+    const edited = Buffer.from(file.bytes)
+    for (let i = CHUNK + 2 * MIB; i < CHUNK + 2 * MIB + 4096; i++) edited[i] ^= 0x5a
+    const { fetch, puts } = instrumentedFetch()
+    const started = []
+    const result = await upload(new Blob([edited]), base({ fetch, userId: user, onStart: (s) => started.push(s) }))
+    assert.equal(started[0].uploadId, first.uploadId, 'resumed by fingerprint')
+    assert.equal(started[0].partsAlreadyStored, 2, 'parts 1 and 3 kept, part 2 not')
+    assert.deepEqual(puts.map((p) => p.part).sort(), [2, 4, 5])
+    const stored = await readObject(api.bucket, result.key)
+    assert.ok(stored.equals(edited), 'the stored object is the edited file, not a mix')
   })
 })
 

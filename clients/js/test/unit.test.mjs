@@ -3,8 +3,9 @@ import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { test } from 'node:test'
 
-import { base64, sha256Base64 } from '../dist/checksum.js'
-import { memoryStore, fingerprintOf } from '../dist/index.js'
+import { base64, combineCrc64nvme, contentFingerprint, crc64nvme, crc64nvmeBase64, sha256Base64 } from '../dist/checksum.js'
+import { ApiClient, UploadError, memoryStore, fingerprintOf } from '../dist/index.js'
+import { md5Hex } from '../dist/md5.js'
 import { ProgressMeter } from '../dist/progress.js'
 import { backoffDelay } from '../dist/retry.js'
 import { partHeaders } from '../dist/transport.js'
@@ -70,4 +71,79 @@ test("allowedMetaFields picks the file's meta sent as the upload's metadata", as
   assert.deepEqual(metadataOf(meta, true), { type: 'video/mp4', album: 'summer' })
   // Named: sent as strings, as they are (the server refuses bad ones loudly).
   assert.deepEqual(metadataOf(meta, ['album', 'take', 'relativePath', 'missing']), { album: 'summer', take: '3' })
+})
+
+test('CRC64NVME: the catalogue check value, base64 big-endian, and parts combined into the whole', async () => {
+  const check = await crc64nvme(new Blob([new TextEncoder().encode('123456789')]))
+  assert.equal(check, 0xae8b14860a799888n)
+  assert.equal(crc64nvmeBase64(check), 'rosUhgp5mIg=')
+  const data = new Uint8Array(1_000_003).map((_, i) => (i * 31 + 7) & 255)
+  const whole = await crc64nvme(new Blob([data]))
+  for (const chunk of [1, 1000, 333_334, 500_000]) {
+    const parts = []
+    for (let i = 0; i < data.length; i += chunk) parts.push(await crc64nvme(new Blob([data.subarray(i, i + chunk)])))
+    const last = data.length - chunk * (parts.length - 1)
+    assert.equal(combineCrc64nvme(parts, chunk, last), whole, `parts of ${chunk}`)
+  }
+})
+
+test('MD5 (for comparing a stored part with its ETag) matches Node', () => {
+  for (const len of [0, 1, 55, 56, 63, 64, 65, 1000, 100_000]) {
+    const bytes = new Uint8Array(len).map((_, i) => (i * 13 + 5) & 255)
+    assert.equal(md5Hex(bytes), createHash('md5').update(bytes).digest('hex'), `${len} bytes`)
+  }
+})
+
+test("the content fingerprint is the CLI's: SHA-256 of size, checksum word, first and last MiB", async () => {
+  const data = new Uint8Array(3 * 1024 * 1024 + 5).map((_, i) => (i * 7) & 255)
+  const head = Buffer.from(`upload-fingerprint-v1|${data.length}|CRC64NVME|`)
+  const expected = createHash('sha256')
+    .update(head)
+    .update(data.subarray(0, 1 << 20))
+    .update(data.subarray(data.length - (1 << 20)))
+    .digest('hex')
+  assert.equal(await contentFingerprint(new Blob([data]), 'CRC64NVME'), expected)
+  assert.notEqual(await contentFingerprint(new Blob([data]), false), expected)
+})
+
+/** A fetch that answers each call with the next of `answers` ([status, body]) and records calls. */
+function scripted(answers) {
+  const calls = []
+  const fetch = async (url, init) => {
+    calls.push({ url, init })
+    const [status, body] = answers[Math.min(calls.length, answers.length) - 1]
+    return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } })
+  }
+  return { fetch, calls }
+}
+
+test('answers that will not change are not retried: QUOTA_EXCEEDED (429) and validation (400)', async () => {
+  for (const [status, code] of [[429, 'QUOTA_EXCEEDED'], [400, 'INVALID_FILE_SIZE']]) {
+    const { fetch, calls } = scripted([[status, { error: { code, message: 'no' } }]])
+    const client = new ApiClient({ endpoint: 'http://api.test', fetch, retryDelayMs: 1 })
+    await assert.rejects(client.initialize({ fileName: 'a', fileType: 'video/mp4', fileSize: 1 }), (err) => {
+      assert.ok(err instanceof UploadError)
+      assert.equal(err.code, code)
+      return true
+    })
+    assert.equal(calls.length, 1, `${code}: one call`)
+  }
+  const { fetch, calls } = scripted([[429, { error: { code: 'RATE_LIMITED', message: 'slow down' } }], [200, { uploads: [] }]])
+  const client = new ApiClient({ endpoint: 'http://api.test', fetch, retryDelayMs: 1 })
+  await client.listUploads()
+  assert.equal(calls.length, 2, 'RATE_LIMITED is retried')
+})
+
+test('a token function is asked again once on 401, and the call repeated', async () => {
+  let issued = 0
+  const token = () => `t${++issued}`
+  const { fetch, calls } = scripted([[401, { error: { code: 'UNAUTHENTICATED', message: 'expired' } }], [200, { uploads: [] }]])
+  await new ApiClient({ endpoint: 'http://api.test', fetch, token }).listUploads()
+  assert.deepEqual(calls.map((c) => c.init.headers.authorization), ['Bearer t1', 'Bearer t2'])
+  const twice = scripted([[401, { error: { code: 'UNAUTHENTICATED', message: 'expired' } }]])
+  await assert.rejects(new ApiClient({ endpoint: 'http://api.test', fetch: twice.fetch, token }).listUploads(), /expired/)
+  assert.equal(twice.calls.length, 2, 'refreshed once, then the 401 stands')
+  const fixed = scripted([[401, { error: { code: 'UNAUTHENTICATED', message: 'expired' } }]])
+  await assert.rejects(new ApiClient({ endpoint: 'http://api.test', fetch: fixed.fetch, token: 'static' }).listUploads())
+  assert.equal(fixed.calls.length, 1, 'a fixed token is not retried')
 })

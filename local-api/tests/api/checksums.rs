@@ -191,3 +191,71 @@ async fn checksum_fields_are_validated() {
         .await;
     assert_eq!((status, code(&body)), (400, "CHECKSUM_NOT_ENABLED"));
 }
+
+/// A deployment may require checksums (REQUIRE_CHECKSUM): initialize without one is a clear 400;
+/// with CRC64NVME the parts are signed with `x-amz-checksum-crc64nvme` and complete takes only a
+/// whole-file value of the right shape.
+#[tokio::test]
+async fn required_checksums_and_whole_file_values_are_validated() {
+    let stack = &Stack::start_with(S3Server::Moto, |v| {
+        v.insert("REQUIRE_CHECKSUM".into(), "true".into());
+    })
+    .await;
+    let (status, body) = stack
+        .post(
+            Some(USER),
+            "/initialize",
+            &json!({ "fileName": "a.mp4", "fileType": "video/mp4", "fileSize": 10 }),
+        )
+        .await;
+    assert_eq!((status, code(&body)), (400, "CHECKSUM_REQUIRED"), "{body}");
+    let (status, init) = stack
+        .post(Some(USER), "/initialize", &json!({ "fileName": "a.mp4", "fileType": "video/mp4", "fileSize": 10, "checksumAlgorithm": "CRC64NVME" }))
+        .await;
+    assert_eq!(status, 201, "{init}");
+    assert_eq!(init["checksumHeader"], "x-amz-checksum-crc64nvme");
+    let id = init["uploadId"].as_str().unwrap();
+    let url = |checksum: &'static str| {
+        let request = json!({ "uploadId": id, "partNumber": 1, "checksum": checksum });
+        async move { stack.post(Some(USER), "/presigned-url", &request).await }
+    };
+    let (status, body) = url("AAAAAA==").await;
+    assert_eq!((status, code(&body)), (400, "INVALID_CHECKSUM"), "{body}");
+    let (status, body) = url("rosUhgp5mIg=").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["presignedUrl"]
+        .as_str()
+        .unwrap()
+        .contains("X-Amz-SignedHeaders=content-length%3Bhost%3Bx-amz-checksum-crc64nvme"));
+    assert_eq!(body["headers"]["x-amz-checksum-crc64nvme"], "rosUhgp5mIg=");
+    for (checksum, expected) in [
+        (json!(null), "MISSING_CHECKSUM"),
+        (json!("AAAAAA=="), "INVALID_CHECKSUM"),
+        (json!(7), "INVALID_FIELD"),
+    ] {
+        let (status, body) = stack
+            .post(
+                Some(USER),
+                "/complete",
+                &json!({ "uploadId": id, "checksum": checksum }),
+            )
+            .await;
+        assert_eq!((status, code(&body)), (400, expected), "{checksum}: {body}");
+    }
+
+    let open = Stack::start(S3Server::Moto).await;
+    let plain = open.initialize(USER, "plain.mp4", 10).await;
+    assert_eq!(plain["checksumAlgorithm"], json!(null), "{plain}");
+    let (status, body) = open
+        .post(
+            Some(USER),
+            "/complete",
+            &json!({ "uploadId": plain["uploadId"], "checksum": "rosUhgp5mIg=" }),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (400, "CHECKSUM_NOT_ENABLED"),
+        "{body}"
+    );
+}

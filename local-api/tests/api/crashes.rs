@@ -63,7 +63,7 @@ async fn die_while_completing(stack: &Stack, id: &str, parts: &[PartRef], storag
         stack
             .deps
             .objects
-            .complete(&held.key, &held.s3_upload_id, parts, None)
+            .complete(&held.key, &held.s3_upload_id, parts, None, None)
             .await
             .expect("storage completes");
     }

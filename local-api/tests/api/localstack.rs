@@ -15,10 +15,11 @@ const USER: &str = "lena";
 /// Two parts: 5 MiB and 4,321 bytes.
 const SIZE: usize = 5 * MIB + 4321;
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq)]
 enum Algorithm {
     Sha256,
     Crc32c,
+    Crc64Nvme,
 }
 
 impl Algorithm {
@@ -26,6 +27,7 @@ impl Algorithm {
         match self {
             Self::Sha256 => "SHA256",
             Self::Crc32c => "CRC32C",
+            Self::Crc64Nvme => "CRC64NVME",
         }
     }
 
@@ -33,6 +35,7 @@ impl Algorithm {
         match self {
             Self::Sha256 => "x-amz-checksum-sha256",
             Self::Crc32c => "x-amz-checksum-crc32c",
+            Self::Crc64Nvme => "x-amz-checksum-crc64nvme",
         }
     }
 
@@ -41,6 +44,7 @@ impl Algorithm {
         match self {
             Self::Sha256 => "ChecksumSHA256",
             Self::Crc32c => "ChecksumCRC32C",
+            Self::Crc64Nvme => "ChecksumCRC64NVME",
         }
     }
 
@@ -48,14 +52,36 @@ impl Algorithm {
         match self {
             Self::Sha256 => Sha256::digest(bytes).to_vec(),
             Self::Crc32c => crc32c(bytes).to_be_bytes().to_vec(),
+            Self::Crc64Nvme => crc64nvme(bytes).to_be_bytes().to_vec(),
         }
     }
 
-    /// What S3 reports for a multipart object: the digest of the parts' digests, then `-N`.
+    /// What S3 reports for a multipart object: the digest of the parts' digests, then `-N`; for
+    /// CRC64NVME (full object) the whole file's own CRC.
     fn composite(self, parts: &[&[u8]]) -> String {
+        if self == Self::Crc64Nvme {
+            return base64(&self.digest(&parts.concat()));
+        }
         let digests: Vec<u8> = parts.iter().flat_map(|p| self.digest(p)).collect();
         format!("{}-{}", base64(&self.digest(&digests)), parts.len())
     }
+}
+
+/// CRC-64/NVME, bit by bit (independent of the client's SIMD crate): S3's
+/// `x-amz-checksum-crc64nvme` is its big-endian base64.
+fn crc64nvme(bytes: &[u8]) -> u64 {
+    let mut crc = !0u64;
+    for &byte in bytes {
+        crc ^= u64::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0x9A6C_9329_AC4B_C9B5
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
 }
 
 /// CRC-32C (Castagnoli), bit by bit: S3's `x-amz-checksum-crc32c` is its big-endian base64.
@@ -79,6 +105,7 @@ fn crc32c_matches_known_vectors() {
     assert_eq!(crc32c(b""), 0);
     assert_eq!(crc32c(b"123456789"), 0xE306_9283);
     assert_eq!(base64(&crc32c(b"").to_be_bytes()), "AAAAAA==");
+    assert_eq!(crc64nvme(b"123456789"), 0xAE8B_1486_0A79_9888);
 }
 
 /// A PUT to a presigned URL with optional headers; the status and S3's error `<Code>`, if any.
@@ -209,11 +236,14 @@ async fn corrupted_part_is_refused_then_resent(algorithm: Algorithm, with_client
         assert_eq!(status, 200, "part {n}: {code}");
         parts.push(json!({ "PartNumber": n, "ETag": etag.unwrap(), algorithm.part_field(): sum }));
     }
-    let request = if with_client_parts {
+    let mut request = if with_client_parts {
         json!({ "uploadId": id, "parts": parts })
     } else {
         json!({ "uploadId": id })
     };
+    if algorithm == Algorithm::Crc64Nvme {
+        request["checksum"] = json!(base64(&algorithm.digest(&file)));
+    }
     let (status, body) = stack.post(Some(USER), "/complete", &request).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "COMPLETED");
@@ -228,6 +258,82 @@ async fn corrupted_part_is_refused_then_resent(algorithm: Algorithm, with_client
 #[tokio::test]
 async fn localstack_refuses_a_sha256_part_whose_bytes_changed_and_takes_the_right_ones() {
     corrupted_part_is_refused_then_resent(Algorithm::Sha256, true).await;
+}
+
+#[tokio::test]
+async fn localstack_refuses_a_crc64nvme_part_whose_bytes_changed_and_takes_the_right_ones() {
+    corrupted_part_is_refused_then_resent(Algorithm::Crc64Nvme, true).await;
+}
+
+/// Storage checks the whole file's CRC64NVME at complete: a wrong value is a clear 400 that
+/// destroys nothing (the parts stay, the upload stays INITIATED), and the right one completes an
+/// object that carries the client's value.
+#[tokio::test]
+async fn localstack_refuses_a_wrong_whole_file_crc64nvme_and_completes_with_the_right_one() {
+    let stack = Stack::start(S3Server::LocalStack).await;
+    let algorithm = Algorithm::Crc64Nvme;
+    let file = file_bytes(SIZE, 33);
+    let (id, key, urls) = checksummed_upload(&stack, algorithm, "whole.mp4", &file).await;
+    for (n, range) in [(1u32, 0..5 * MIB), (2, 5 * MIB..SIZE)] {
+        let (url, sum) = &urls[&n];
+        let (status, _, code) = put(&stack, url, &file[range], &[(algorithm.header(), sum)]).await;
+        assert_eq!(status, 200, "part {n}: {code}");
+    }
+    let right = base64(&algorithm.digest(&file));
+    let mut edited = file.clone();
+    edited[5 * MIB + 100] ^= 1;
+    let wrong = base64(&algorithm.digest(&edited));
+    let stack = &stack;
+    let complete = |checksum: Option<&str>| {
+        let mut request = json!({ "uploadId": id });
+        if let Some(checksum) = checksum {
+            request["checksum"] = json!(checksum);
+        }
+        async move { stack.post(Some(USER), "/complete", &request).await }
+    };
+    let (status, body) = complete(None).await;
+    assert_eq!((status, code(&body)), (400, "MISSING_CHECKSUM"), "{body}");
+    let (status, body) = complete(Some(&wrong)).await;
+    assert_eq!((status, code(&body)), (400, "CHECKSUM_MISMATCH"), "{body}");
+    let (status, body) = stack.get(Some(USER), &format!("/status/{id}")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (&body["status"], &body["uploadedParts"]),
+        (&json!("INITIATED"), &json!(2)),
+        "a refused complete leaves the upload resumable: {body}"
+    );
+    let (status, body) = stack.get(Some(USER), &format!("/parts/{id}")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["parts"][1]["Checksum"],
+        json!(base64(&algorithm.digest(&file[5 * MIB..]))),
+        "parts answer each part's stored CRC64NVME, for clients to compare: {body}"
+    );
+
+    let (status, body) = complete(Some(&right)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["checksum"], json!(right), "{body}");
+    assert_eq!(body["checksumAlgorithm"], "CRC64NVME", "{body}");
+    assert_eq!(body["checksumType"], "FULL_OBJECT", "{body}");
+    let (_, status_body) = stack.get(Some(USER), &format!("/status/{id}")).await;
+    assert_eq!(status_body["checksum"], json!(right), "{status_body}");
+    let head = stack
+        .deps
+        .aws
+        .s3
+        .head_object()
+        .bucket(&stack.deps.config.bucket)
+        .key(&key)
+        .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+        .send()
+        .await
+        .expect("HeadObject");
+    assert_eq!(head.checksum_crc64_nvme.as_deref(), Some(right.as_str()));
+    assert_eq!(
+        head.checksum_type.as_ref().map(|t| t.as_str()),
+        Some("FULL_OBJECT")
+    );
+    assert_eq!(sha256(&stack.read_object(&key).await), sha256(&file));
 }
 
 #[tokio::test]

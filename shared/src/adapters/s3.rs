@@ -61,7 +61,7 @@ impl S3Objects {
         if let Some(algorithm) = checksum {
             request = request
                 .checksum_algorithm(s3_algorithm(algorithm))
-                .checksum_type(ChecksumType::Composite);
+                .checksum_type(checksum_type(algorithm));
         }
         let output = request
             .send()
@@ -106,8 +106,9 @@ impl S3Objects {
                     etag: part.e_tag.clone().filter(|e| !e.is_empty()),
                     size: u64::try_from(size).unwrap_or(0),
                     checksum: part
-                        .checksum_sha256
+                        .checksum_crc64_nvme
                         .clone()
+                        .or_else(|| part.checksum_sha256.clone())
                         .or_else(|| part.checksum_crc32_c.clone()),
                 });
             }
@@ -121,13 +122,16 @@ impl S3Objects {
         Ok(Some(parts))
     }
 
-    /// Completes the upload with `parts`, refusing to overwrite an existing object.
+    /// Completes the upload with `parts`, refusing to overwrite an existing object. With
+    /// `whole_file` (a full-object upload's CRC64NVME of the client's file), storage refuses to
+    /// create an object whose bytes differ (`BadDigest`).
     async fn complete_upload(
         &self,
         key: &str,
         upload_id: &str,
         parts: &[PartRef],
         checksum: Option<ChecksumAlgorithm>,
+        whole_file: Option<&str>,
     ) -> Result<CompletedObject, CompleteError> {
         let completed = CompletedMultipartUpload::builder()
             .set_parts(Some(
@@ -141,6 +145,9 @@ impl S3Objects {
                         match checksum {
                             Some(ChecksumAlgorithm::Sha256) => built.set_checksum_sha256(value),
                             Some(ChecksumAlgorithm::Crc32c) => built.set_checksum_crc32_c(value),
+                            Some(ChecksumAlgorithm::Crc64Nvme) => {
+                                built.set_checksum_crc64_nvme(value)
+                            }
                             None => built,
                         }
                         .build()
@@ -148,21 +155,27 @@ impl S3Objects {
                     .collect(),
             ))
             .build();
-        let result = self
+        let mut request = self
             .client
             .complete_multipart_upload()
             .bucket(&self.bucket)
             .key(key)
             .upload_id(upload_id)
             .multipart_upload(completed)
-            .if_none_match("*")
-            .send()
-            .await;
-        match result {
+            .if_none_match("*");
+        if let (Some(algorithm @ ChecksumAlgorithm::Crc64Nvme), Some(value)) =
+            (checksum, whole_file)
+        {
+            request = request
+                .checksum_crc64_nvme(value)
+                .checksum_type(checksum_type(algorithm));
+        }
+        match request.send().await {
             Ok(output) => Ok(CompletedObject {
                 checksum: output
-                    .checksum_sha256
+                    .checksum_crc64_nvme
                     .clone()
+                    .or_else(|| output.checksum_sha256.clone())
                     .or_else(|| output.checksum_crc32_c.clone()),
                 etag: output.e_tag.unwrap_or_default(),
                 location: output
@@ -275,6 +288,15 @@ fn s3_algorithm(algorithm: ChecksumAlgorithm) -> S3ChecksumAlgorithm {
     match algorithm {
         ChecksumAlgorithm::Sha256 => S3ChecksumAlgorithm::Sha256,
         ChecksumAlgorithm::Crc32c => S3ChecksumAlgorithm::Crc32C,
+        ChecksumAlgorithm::Crc64Nvme => S3ChecksumAlgorithm::Crc64Nvme,
+    }
+}
+
+fn checksum_type(algorithm: ChecksumAlgorithm) -> ChecksumType {
+    if algorithm.full_object() {
+        ChecksumType::FullObject
+    } else {
+        ChecksumType::Composite
     }
 }
 
@@ -324,8 +346,9 @@ impl ObjectStore for S3Objects {
         s3_upload_id: &'a str,
         parts: &'a [PartRef],
         checksum: Option<ChecksumAlgorithm>,
+        whole_file: Option<&'a str>,
     ) -> BoxFuture<'a, Result<CompletedObject, CompleteError>> {
-        Box::pin(self.complete_upload(key, s3_upload_id, parts, checksum))
+        Box::pin(self.complete_upload(key, s3_upload_id, parts, checksum, whole_file))
     }
 
     fn abort<'a>(

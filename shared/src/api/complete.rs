@@ -13,7 +13,7 @@ use crate::domain::UploadRecord;
 use crate::error::ApiError;
 use crate::ports::PartRef;
 use crate::usecases::complete::complete;
-use crate::wire::{CompleteResponse, ObjectKey, UploadStatus};
+use crate::wire::{self, ChecksumType, CompleteResponse, ObjectKey, UploadStatus};
 
 pub async fn handle(deps: &Deps, req: &Request) -> Outcome {
     let owner = caller(req)?;
@@ -22,9 +22,61 @@ pub async fn handle(deps: &Deps, req: &Request) -> Outcome {
         .opt_array("parts")?
         .map(|items| parse_parts(items))
         .transpose()?;
+    let whole_file = body.opt_string("checksum")?;
     let record = owned_upload(deps, &owner, &body).await?;
-    let record = complete(deps.ports(), &deps.config, record, client_parts.as_deref()).await?;
+    let whole_file = whole_file_checksum(&record, whole_file)?;
+    let record = complete(
+        deps.ports(),
+        &deps.config,
+        record,
+        client_parts.as_deref(),
+        whole_file,
+    )
+    .await?;
     completed_response(&record)
+}
+
+/// The client's whole-file checksum: required for full-object uploads (storage checks it against
+/// the bytes it holds), refused for others.
+fn whole_file_checksum<'a>(
+    record: &UploadRecord,
+    value: Option<&'a str>,
+) -> Result<Option<&'a str>, ApiError> {
+    match (record.checksum_algorithm, value) {
+        (Some(algorithm), Some(value)) if algorithm.full_object() => {
+            algorithm.check_value(value, "checksum").map(Some)
+        }
+        (Some(algorithm), None) if algorithm.full_object() => Err(ApiError::bad_request(
+            "MISSING_CHECKSUM",
+            format!(
+                "this upload is verified as a whole file: send checksum, the file's base64 {}",
+                algorithm.as_str()
+            ),
+        )),
+        (_, Some(_)) => Err(ApiError::bad_request(
+            "CHECKSUM_NOT_ENABLED",
+            "checksum (the whole file's) applies to CRC64NVME uploads only; omit it",
+        )),
+        (_, None) => Ok(None),
+    }
+}
+
+/// The upload's checksum algorithm and what its object's checksum covers, as the wire names them;
+/// both `None` for an unverified upload.
+pub(super) fn wire_checksum(
+    record: &UploadRecord,
+) -> (Option<wire::ChecksumAlgorithm>, Option<ChecksumType>) {
+    let algorithm = record.checksum_algorithm;
+    (
+        algorithm.map(|a| wire::ChecksumAlgorithm::parse(a.as_str())),
+        algorithm.map(|a| {
+            if a.full_object() {
+                ChecksumType::FullObject
+            } else {
+                ChecksumType::Composite
+            }
+        }),
+    )
 }
 
 /// The client's `parts`: objects with `PartNumber` and `ETag`, in ascending order, no duplicates.
@@ -64,7 +116,10 @@ fn parse_parts(items: &[Value]) -> Result<Vec<PartRef>, ApiError> {
                 ))
             }
         };
-        let checksum = match field("ChecksumSHA256").or_else(|| field("ChecksumCRC32C")) {
+        let checksum = match field("ChecksumCRC64NVME")
+            .or_else(|| field("ChecksumSHA256"))
+            .or_else(|| field("ChecksumCRC32C"))
+        {
             None => None,
             Some(Value::String(value)) => Some(value.clone()),
             Some(_) => {
@@ -96,6 +151,7 @@ fn parse_parts(items: &[Value]) -> Result<Vec<PartRef>, ApiError> {
 
 fn completed_response(record: &UploadRecord) -> Outcome {
     let c = record.completion.as_ref();
+    let (checksum_algorithm, checksum_type) = wire_checksum(record);
     answer(
         StatusCode::OK,
         &CompleteResponse {
@@ -107,6 +163,8 @@ fn completed_response(record: &UploadRecord) -> Outcome {
             size: c.map_or(record.file_size, |c| c.size),
             completed_at: c.map(|c| rfc3339(c.completed_at)),
             checksum: c.and_then(|c| c.checksum.clone()),
+            checksum_algorithm,
+            checksum_type,
         },
     )
 }

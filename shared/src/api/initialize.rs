@@ -29,6 +29,15 @@ pub async fn handle(deps: &Deps, req: &Request) -> Outcome {
         part_size: body.opt_integer("partSize", 0, u64::MAX)?,
         fingerprint: validate::fingerprint(body.opt_string("fingerprint")?)?,
     };
+    if new.checksum_algorithm.is_none() && deps.config.require_checksum {
+        return Err(crate::error::ApiError::bad_request(
+            "CHECKSUM_REQUIRED",
+            format!(
+                "this service requires checksumAlgorithm (one of {}; CRC64NVME recommended)",
+                ChecksumAlgorithm::NAMES
+            ),
+        ));
+    }
     let Initialized { record, resumed } = initialize(deps.ports(), &deps.config, new).await?;
     let algorithm = record.checksum_algorithm;
     let status = match resumed {
@@ -56,6 +65,7 @@ pub async fn handle(deps: &Deps, req: &Request) -> Outcome {
                         part_number: p.number,
                         etag: p.etag,
                         size: p.size,
+                        checksum: p.checksum,
                     })
                     .collect()
             }),

@@ -4,10 +4,11 @@
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
 
+use super::complete::wire_checksum;
 use super::{answer, caller, owned, path_upload_id, wire_id, wire_status, Deps, Outcome};
 use crate::clock::rfc3339;
 use crate::usecases::parts;
-use crate::wire::{ChecksumAlgorithm, ListPartsResponse, ListedPart, ObjectKey, StatusResponse};
+use crate::wire::{ListPartsResponse, ListedPart, ObjectKey, StatusResponse};
 
 pub async fn list(deps: &Deps, req: &Request) -> Outcome {
     let owner = caller(req)?;
@@ -20,6 +21,7 @@ pub async fn list(deps: &Deps, req: &Request) -> Outcome {
             part_number: p.number,
             etag: p.etag,
             size: p.size,
+            checksum: p.checksum,
         })
         .collect();
     answer(
@@ -37,6 +39,7 @@ pub async fn status(deps: &Deps, req: &Request) -> Outcome {
     let record = owned(deps, &owner, &upload_id).await?;
     let progress = parts::progress(deps.ports(), &record).await?;
     let c = record.completion.as_ref();
+    let (checksum_algorithm, checksum_type) = wire_checksum(&record);
     answer(
         StatusCode::OK,
         &StatusResponse {
@@ -57,9 +60,8 @@ pub async fn status(deps: &Deps, req: &Request) -> Outcome {
             etag: c.map(|c| c.etag.clone()),
             location: c.map(|c| c.location.clone()),
             checksum: c.and_then(|c| c.checksum.clone()),
-            checksum_algorithm: record
-                .checksum_algorithm
-                .map(|a| ChecksumAlgorithm::parse(a.as_str())),
+            checksum_algorithm,
+            checksum_type,
         },
     )
 }

@@ -1,5 +1,7 @@
-//! Per-part checksums, opt-in per upload. The phone sends each part's checksum when it asks for the
+//! Per-part checksums, chosen per upload. The phone sends each part's checksum when it asks for the
 //! part's URL; the URL is signed with the checksum header, so storage refuses bytes that differ.
+//! With CRC64NVME (full object) the client also sends the whole file's CRC64NVME at complete, and
+//! storage refuses to create an object whose bytes differ from the client's file.
 
 use crate::error::ApiError;
 
@@ -7,15 +9,18 @@ use crate::error::ApiError;
 pub enum ChecksumAlgorithm {
     Sha256,
     Crc32c,
+    /// Full-object: storage checks the whole file's CRC64NVME at complete.
+    Crc64Nvme,
 }
 
 impl ChecksumAlgorithm {
-    pub const NAMES: &'static str = "SHA256, CRC32C";
+    pub const NAMES: &'static str = "CRC64NVME, SHA256, CRC32C";
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Sha256 => "SHA256",
             Self::Crc32c => "CRC32C",
+            Self::Crc64Nvme => "CRC64NVME",
         }
     }
 
@@ -23,6 +28,7 @@ impl ChecksumAlgorithm {
         match raw.to_ascii_uppercase().as_str() {
             "SHA256" | "SHA-256" => Ok(Self::Sha256),
             "CRC32C" => Ok(Self::Crc32c),
+            "CRC64NVME" => Ok(Self::Crc64Nvme),
             _ => Err(ApiError::bad_request(
                 "INVALID_CHECKSUM_ALGORITHM",
                 format!("checksumAlgorithm must be one of {}", Self::NAMES),
@@ -35,13 +41,21 @@ impl ChecksumAlgorithm {
         match self {
             Self::Sha256 => "x-amz-checksum-sha256",
             Self::Crc32c => "x-amz-checksum-crc32c",
+            Self::Crc64Nvme => "x-amz-checksum-crc64nvme",
         }
+    }
+
+    /// Whether storage checks the whole object's checksum (CRC64NVME, `FULL_OBJECT`) rather than
+    /// a checksum of the parts' checksums (`COMPOSITE`).
+    pub fn full_object(self) -> bool {
+        self == Self::Crc64Nvme
     }
 
     fn digest_len(self) -> usize {
         match self {
             Self::Sha256 => 32,
             Self::Crc32c => 4,
+            Self::Crc64Nvme => 8,
         }
     }
 
@@ -97,6 +111,12 @@ mod tests {
             ChecksumAlgorithm::Crc32c
         );
         assert_eq!(
+            ChecksumAlgorithm::parse("crc64nvme").unwrap(),
+            ChecksumAlgorithm::Crc64Nvme
+        );
+        assert!(ChecksumAlgorithm::Crc64Nvme.full_object());
+        assert!(!ChecksumAlgorithm::Sha256.full_object());
+        assert_eq!(
             ChecksumAlgorithm::parse("md5").unwrap_err().code(),
             "INVALID_CHECKSUM_ALGORITHM"
         );
@@ -122,5 +142,8 @@ mod tests {
             "INVALID_CHECKSUM"
         );
         assert!(crc.check_value("A===", "c").is_err());
+        let crc64 = ChecksumAlgorithm::Crc64Nvme;
+        assert!(crc64.check_value("AAAAAAAAAAA=", "c").is_ok());
+        assert!(crc64.check_value("AAAAAA==", "c").is_err());
     }
 }

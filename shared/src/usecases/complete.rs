@@ -24,12 +24,14 @@ const POLL: Duration = Duration::from_millis(200);
 const LISTED: usize = 20;
 
 /// Completes the caller's upload `record` with `client_parts`, or with the parts storage holds when
-/// the client sent none. The answer is the COMPLETED record.
+/// the client sent none. `whole_file` is the client's checksum of its whole file (full-object
+/// uploads): storage refuses to create an object of other bytes. The answer is the COMPLETED record.
 pub async fn complete(
     ports: Ports<'_>,
     config: &Config,
     mut record: UploadRecord,
     client_parts: Option<&[PartRef]>,
+    whole_file: Option<&str>,
 ) -> Result<UploadRecord, UploadError> {
     let wait_until = ports.time.now() + config.completion_wait_secs as i64;
     loop {
@@ -88,7 +90,7 @@ pub async fn complete(
             }
         }
         record.apply(&begin);
-        match finish(ports, &record, &parts, now).await? {
+        match finish(ports, &record, &parts, whole_file, now).await? {
             Settled::Completed(done) => return Ok(*done),
             Settled::Lost => return Err(UploadError::WrongState(Status::Expired)),
             Settled::Changed => record = reread(ports, &record).await?,
@@ -101,6 +103,7 @@ async fn finish(
     ports: Ports<'_>,
     record: &UploadRecord,
     parts: &[PartRef],
+    whole_file: Option<&str>,
     since: i64,
 ) -> Result<Settled, UploadError> {
     let completed = ports
@@ -110,6 +113,7 @@ async fn finish(
             &record.s3_upload_id,
             parts,
             record.checksum_algorithm,
+            whole_file,
         )
         .await;
     let settled = match completed {
@@ -136,6 +140,12 @@ async fn finish(
             {
                 tracing::warn!("could not release COMPLETING, abandoning it instead: {err}");
                 abandon(ports, record, since).await;
+            }
+            if code == "BadDigest" && record.checksum_algorithm.is_some_and(|a| a.full_object()) {
+                return Err(UploadError::invalid(
+                    "CHECKSUM_MISMATCH",
+                    format!("storage holds bytes whose checksum differs from the file's ({code}: {message}); compare GET /parts with the file, upload the parts that differ again, then complete again"),
+                ));
             }
             return Err(UploadError::invalid(
                 "PARTS_REJECTED",

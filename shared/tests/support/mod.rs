@@ -767,6 +767,7 @@ impl ObjectStore for FakeObjects {
         s3_upload_id: &'a str,
         parts: &'a [PartRef],
         _checksum: Option<ChecksumAlgorithm>,
+        _whole_file: Option<&'a str>,
     ) -> BoxFuture<'a, Result<CompletedObject, CompleteError>> {
         Box::pin(async move {
             match self
