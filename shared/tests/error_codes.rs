@@ -52,7 +52,11 @@ fn every_code_the_server_answers_is_in_the_contract() {
                 || literal.starts_with("AWS_")
                 || ["RUST_LOG", "CORS_ALLOWED_ORIGINS", "_X_AMZN_TRACE_ID"]
                     .contains(&literal.as_str());
-            if !env_var && !ErrorCode::parse(&literal).is_known() {
+            // The local API's guard against DNS rebinding answers before any route: a `make dev`
+            // code that the deployed API never answers, so not in the contract.
+            let local_only =
+                file.ends_with("local-api/src/lib.rs") && literal == "HOST_NOT_ALLOWED";
+            if !env_var && !local_only && !ErrorCode::parse(&literal).is_known() {
                 unknown.push(format!("{}: {literal}", file.display()));
             }
         }
