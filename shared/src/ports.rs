@@ -57,6 +57,37 @@ pub struct QuotaUsage {
     pub bytes_in_flight: i64,
 }
 
+/// The expiry shard of an upload: a stable hash (FNV-1a) of its id, modulo the number of shards.
+/// The index's partition key is `exp#<shard>`, so N shards spread its writes over N key values.
+pub fn expiry_shard(upload_id: &str, shards: u32) -> u32 {
+    let hash = upload_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    (hash % u64::from(shards.max(1))) as u32
+}
+
+/// When the cleanup must look at a record next, after `transition` (`None`: never, the upload is
+/// finished and leaves the expiry index). An INITIATED upload is due at its expiry; a COMPLETING
+/// one when its hold goes stale (at once, if abandoned).
+pub fn sweep_after(transition: &Transition, expires_at: i64) -> Option<i64> {
+    match *transition {
+        Transition::BeginCompleting { now, stale_before } => {
+            Some(now.saturating_add(now.saturating_sub(stale_before)))
+        }
+        Transition::Abandon { .. } => Some(0),
+        Transition::Release { .. } => Some(expires_at),
+        Transition::Complete(_)
+        | Transition::Abort { .. }
+        | Transition::Expire { .. }
+        | Transition::Lost { .. } => None,
+    }
+}
+
+/// When the cleanup must look at a newly created record: at its expiry.
+pub fn sweep_at(record: &UploadRecord) -> i64 {
+    record.expires_at
+}
+
 /// Requests and part URLs, as a rate counter adds them up or as a limit per window (`0`: no limit).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RateUse {
@@ -133,12 +164,16 @@ pub trait RecordStore: Send + Sync {
         transition: &'a Transition,
     ) -> BoxFuture<'a, Result<bool, PortError>>;
 
-    /// One page of records in `status` whose expiry is at or before `expiring_by`, from an index
-    /// (never a scan).
-    fn by_status<'a>(
+    /// How many shards the expiry index spreads unfinished records over ([`RecordStore::due`]).
+    fn expiry_shards(&self) -> u32;
+
+    /// One page of the unfinished (INITIATED or COMPLETING) records of expiry shard `shard` that
+    /// are due for the cleanup at `by` ([`sweep_at`] at or before it), from the sparse, sharded
+    /// expiry index (never a scan). Finished records are not in it.
+    fn due<'a>(
         &'a self,
-        status: Status,
-        expiring_by: i64,
+        shard: u32,
+        by: i64,
         start: Option<PageToken>,
         limit: u32,
     ) -> BoxFuture<'a, Result<Paged<UploadRecord>, PortError>>;

@@ -151,7 +151,10 @@ impl Deps {
         }
         let dynamodb = aws_sdk_dynamodb::Client::from_conf(dynamodb.build());
         Self {
-            records: Arc::new(DynamoRecords::new(dynamodb.clone(), &config.table)),
+            records: Arc::new(
+                DynamoRecords::new(dynamodb.clone(), &config.table)
+                    .with_expiry_shards(config.expiry_shards),
+            ),
             objects: Arc::new(S3Objects::new(s3.clone(), &config.bucket)),
             presigner: Presigner::new(&sdk, &config.bucket, Addressing::of(&config)).await,
             clock,
