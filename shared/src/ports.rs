@@ -25,6 +25,10 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub struct PortError {
     pub call: &'static str,
     pub detail: String,
+    /// Known not applied: the item kept being taken by other writes (transaction conflicts or
+    /// throttling past every retry). The caller is told to retry shortly (429), not that the
+    /// service failed.
+    pub contended: bool,
 }
 
 impl PortError {
@@ -32,6 +36,15 @@ impl PortError {
         Self {
             call,
             detail: detail.into(),
+            contended: false,
+        }
+    }
+
+    /// A call that applied nothing because its items stayed contended past every retry.
+    pub fn contended(call: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            contended: true,
+            ..Self::new(call, detail)
         }
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use shared::domain::checksum::ChecksumAlgorithm;
 use shared::ports::{
     BoxFuture, CompleteError, CompletedObject, MultipartListing, ObjectHead, ObjectStore,
-    PageToken, Paged, PartRef, PortError, Ports, RecordStore, StoredPart,
+    PageToken, Paged, PartRef, PortError, Ports, StoredPart,
 };
 use shared::usecases;
 

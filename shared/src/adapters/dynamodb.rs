@@ -69,12 +69,13 @@ pub fn shard_key(shard: u32) -> String {
 }
 
 /// Attempts of one write that keeps meeting a conflict or a throttle, before it is an error.
-pub const MAX_ATTEMPTS: u32 = 8;
+pub const MAX_ATTEMPTS: u32 = 10;
 
-/// The wait before attempt `attempt` (1-based retries): full jitter over an exponential ceiling
-/// of 10 ms doubling to 640 ms, so 8 attempts wait about 1.3 s in all at worst.
+/// The wait before retry `attempt` (1-based): full jitter over an exponential ceiling of 10 ms
+/// doubling to 1 s, so 10 attempts wait about 3.3 s in all at worst (1.6 s on average): long
+/// enough to outlast a key's one-second throttle window, short against Lambda's timeout.
 pub fn backoff(attempt: u32) -> Duration {
-    let ceiling_ms = 10u64 << attempt.saturating_sub(1).min(6);
+    let ceiling_ms = (10u64 << attempt.saturating_sub(1).min(7)).min(1_000);
     let random = std::collections::hash_map::RandomState::new()
         .build_hasher()
         .finish();
@@ -144,6 +145,12 @@ fn transient(err: &TransactWriteItemsError) -> bool {
         | TransactWriteItemsError::TransactionInProgressException(_) => true,
         _ => false,
     }
+}
+
+/// Whether a transaction failed past every retry without applying anything (conflicts or
+/// throttles; not one still in progress, which may yet apply).
+fn contended(err: &SdkError<TransactWriteItemsError, HttpResponse>) -> bool {
+    matches!(err, SdkError::ServiceError(e) if transient(e.err()) && !in_progress(e.err()))
 }
 
 /// Whether a transaction attempt should keep its token on retry (it may still be running).
@@ -419,6 +426,9 @@ impl DynamoRecords {
         }
         match transact(request, &format!("create {}", record.upload_id)).await {
             Ok(()) => Ok(Created::Yes),
+            Err(e) if contended(&e) => {
+                Err(PortError::contended("TransactWriteItems", error_chain(&e)))
+            }
             Err(SdkError::ServiceError(e)) if condition_failed(e.err(), 0) => {
                 Ok(Created::QuotaExceeded)
             }
@@ -512,6 +522,9 @@ impl DynamoRecords {
         }
         match transact(request, &format!("{} {transition:?}", record.upload_id)).await {
             Ok(()) => Ok(true),
+            Err(e) if contended(&e) => {
+                Err(PortError::contended("TransactWriteItems", error_chain(&e)))
+            }
             Err(SdkError::ServiceError(e)) if first_condition_failed(e.err()) => Ok(false),
             Err(e) => Err(PortError::new("TransactWriteItems", error_chain(&e))),
         }
@@ -680,6 +693,18 @@ impl DynamoRecords {
         match request.send().await {
             Ok(_) => Ok(true),
             Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(false)
+            }
+            // Throttled after the SDK's retries: this one counter item takes over 1,000 writes/s,
+            // so the user is far past any per-user limit. Refused like one, with no side effect.
+            Err(SdkError::ServiceError(e))
+                if e.err().is_provisioned_throughput_exceeded_exception()
+                    || e.err().is_throttling_exception()
+                    || e.err().is_request_limit_exceeded() =>
+            {
+                tracing::warn!(
+                    "the rate counter is throttled; refusing the request as rate-limited"
+                );
                 Ok(false)
             }
             Err(e) => Err(PortError::new("UpdateItem", error_chain(&e))),

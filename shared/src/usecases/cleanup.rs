@@ -12,6 +12,7 @@
 //!   fails if a complete got there first, and from then on a complete is refused), releasing the
 //!   owner's quota share in the same transaction, and only then aborted in storage. Every stale
 //!   upload's share is released in the sweep that finds it.
+//!
 //! Pass 2, orphans: multipart uploads storage still holds under `uploads/` with no live record (TTL
 //! deleted it, the record write failed, the function died, or an earlier abort did not go
 //! through), older than the longest possible upload, are aborted, a bounded number at a time.

@@ -447,7 +447,7 @@ impl FakeRecords {
                 };
                 let Some(held) = held else {
                     self.conflicts.fetch_add(1, Ordering::SeqCst);
-                    return Attempt::Retry(PortError::new(
+                    return Attempt::Retry(PortError::contended(
                         op,
                         "TransactionCanceledException: [TransactionConflict]",
                     ));
