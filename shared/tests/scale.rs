@@ -652,6 +652,8 @@ struct Front {
     route_burst: f64,
     /// Per function.
     lambda_concurrency: usize,
+    /// The stack's `ExpiryShards`.
+    expiry_shards: u32,
 }
 
 /// The template's defaults.
@@ -659,13 +661,16 @@ const DEFAULTS: Front = Front {
     route_rate: 1_000.0,
     route_burst: 2_000.0,
     lambda_concurrency: 50,
+    expiry_shards: 16,
 };
 
-/// Account limits raised: API Gateway 30,000/s per route, 3,000 concurrent executions per function.
+/// Account limits raised: API Gateway 30,000/s per route, 3,000 concurrent executions per
+/// function, and `ExpiryShards` sized for 10,000 uploads/s (docs/scale.md).
 const RAISED: Front = Front {
     route_rate: 30_000.0,
     route_burst: 15_000.0,
     lambda_concurrency: 3_000,
+    expiry_shards: 128,
 };
 
 struct Bucket {
@@ -750,7 +755,7 @@ impl Sim {
         let faults = Arc::new(Faults::default());
         let time = Arc::new(FakeTime::at(support::START));
         let mut fake_records = FakeRecords::new(faults.clone(), time.clone());
-        fake_records.shards = 16;
+        fake_records.shards = front.expiry_shards;
         let records = Arc::new(SimRecords {
             fake: fake_records,
             model: model.clone(),
@@ -767,7 +772,7 @@ impl Sim {
         .chain(vars.iter().copied())
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-        all.entry("EXPIRY_SHARDS".into()).or_insert("16".into());
+        all.insert("EXPIRY_SHARDS".into(), front.expiry_shards.to_string());
         let config = Config::from_vars(&all).expect("simulated configuration is valid");
         let sdk = aws_config::SdkConfig::builder()
             .region(Region::new("us-east-1"))
