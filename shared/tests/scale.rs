@@ -1484,6 +1484,6 @@ fn main() {
 /// (docs/scale.md compares them with the table).
 const BUDGETS: &[(Endpoint, usize)] = &[
     (Endpoint::Initialize, 4),
-    (Endpoint::BatchPresignedUrls, 2),
-    (Endpoint::Complete, 6),
+    (Endpoint::BatchPresignedUrls, 1),
+    (Endpoint::Complete, 5),
 ];
