@@ -347,3 +347,41 @@ pub struct Ports<'a> {
     pub time: &'a dyn Time,
     pub metrics: &'a dyn MetricsSink,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiry_shards_are_stable_and_match_the_backfill_script() {
+        // scripts/backfill-expiry-index.py computed these against moto (docs/scale.md, migration).
+        assert_eq!(expiry_shard("3f2c9d1e-8a4b-4c6d-9e0f-1a2b3c4d5e6f", 16), 6);
+        assert_eq!(expiry_shard("11111111-2222-3333-4444-555555555555", 16), 9);
+        assert_eq!(expiry_shard("anything", 1), 0);
+        assert_eq!(expiry_shard("anything", 0), 0);
+    }
+
+    #[test]
+    fn only_unfinished_records_stay_in_the_expiry_index() {
+        let begin = Transition::BeginCompleting {
+            now: 1_000,
+            stale_before: 40,
+        };
+        assert_eq!(sweep_after(&begin, 5_000), Some(1_960));
+        assert_eq!(
+            sweep_after(&Transition::Abandon { since: 1_000 }, 5_000),
+            Some(0)
+        );
+        assert_eq!(
+            sweep_after(&Transition::Release { since: 1_000 }, 5_000),
+            Some(5_000)
+        );
+        for ending in [
+            Transition::Abort { stale_before: 0 },
+            Transition::Expire { now: 0 },
+            Transition::Lost { since: None },
+        ] {
+            assert_eq!(sweep_after(&ending, 5_000), None, "{ending:?}");
+        }
+    }
+}
