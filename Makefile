@@ -1,5 +1,5 @@
 # The two commands a newcomer needs. Both install what is missing first.
-.PHONY: dev test bench package sync smoke
+.PHONY: dev test bench scale package sync smoke
 
 # The local S3/DynamoDB stack and the whole API on http://127.0.0.1:$(PORT) (default 3000).
 dev:
@@ -13,6 +13,11 @@ test:
 # and memory under the Lambda Runtime Interface Emulator, printed as one table (BENCHMARKS.md).
 bench:
 	scripts/bench.sh
+
+# The scale simulation (docs/scale.md): the real endpoints over the in-memory stores in virtual
+# time, with DynamoDB's, S3's, API Gateway's and Lambda's limits; prints one table per workload.
+scale:
+	SCALE=full cargo test --release --locked -p shared --test scale
 
 # The deploy build: `sam build` offline (as `sam deploy` ships it), then a check of every function's
 # arm64 bootstrap and the built template (scripts/package.sh). SAM_ENV=prod for `--config-env prod`.

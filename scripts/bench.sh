@@ -6,7 +6,8 @@
 #     checks one aarch64 bootstrap per function and the built template), what `sam deploy` ships, and
 #     x86-64 (cargo build --release, the same profile, what the emulator runs); their sizes;
 #  3. each x86-64 bootstrap under the Lambda Runtime Interface Emulator against the local stack:
-#     median cold start over COLD_STARTS fresh processes, and peak RSS after a full upload flow.
+#     median cold start over COLD_STARTS fresh processes, and peak RSS after a full upload flow;
+#  4. the scale simulation (`make scale`, docs/scale.md): uploads/s, round trips, hot keys, cost.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -44,3 +45,6 @@ scripts/stack.sh -- bash -c '
   "$rie" "$COLD_STARTS" "$out/rie.json"
 
 python3 scripts/bench_table.py "$out/rie.json" target/lambda
+
+echo "==> the scale simulation (make scale)" >&2
+SCALE=full cargo test --release --locked -p shared --test scale

@@ -604,7 +604,9 @@ pub struct StatusResponse {
 }
 
 /// One of the caller's uploads in a listing. `uploadedParts` and `uploadedBytes` (what storage holds)
-/// are there for unfinished uploads only (INITIATED, COMPLETING).
+/// are there for unfinished uploads only (INITIATED, COMPLETING), and only for the first 8 of them on
+/// a page, so a page costs a bounded number of storage calls; `GET /status/{uploadId}` gives them for
+/// any one upload.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "openapi", schema(example = json!({"uploadId": "6f9619ff-8b86-4d01-b42d-00c04fc964ff", "status": "INITIATED", "key": "uploads/user-123/6f9619ff-8b86-4d01-b42d-00c04fc964ff/video.mp4", "fileName": "video.mp4", "fileType": "video/mp4", "fileSize": 3221225472u64, "chunkSize": 16777216, "totalParts": 192, "uploadedParts": 40, "uploadedBytes": 671088640, "createdAt": "2026-11-25T10:00:00Z", "expiresAt": "2026-11-26T10:00:00Z"})))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

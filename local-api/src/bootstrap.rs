@@ -7,7 +7,9 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::types::{CorsConfiguration, CorsRule};
-use shared::adapters::dynamodb::{OWNER_CREATED_INDEX, STATUS_EXPIRY_INDEX, TTL_ATTRIBUTE};
+use shared::adapters::dynamodb::{
+    EXPIRY_INDEX, OWNER_CREATED_INDEX, SHARD_ATTRIBUTE, SWEEP_ATTRIBUTE, TTL_ATTRIBUTE,
+};
 use shared::ApiError;
 
 fn error_code<E: ProvideErrorMetadata, R>(
@@ -52,12 +54,12 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Res
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
         .attribute_definitions(attr("uploadId", ScalarAttributeType::S))
-        .attribute_definitions(attr("status", ScalarAttributeType::S))
-        .attribute_definitions(attr("expiresAt", ScalarAttributeType::N))
+        .attribute_definitions(attr(SHARD_ATTRIBUTE, ScalarAttributeType::S))
+        .attribute_definitions(attr(SWEEP_ATTRIBUTE, ScalarAttributeType::N))
         .attribute_definitions(attr("owner", ScalarAttributeType::S))
         .attribute_definitions(attr("createdAt", ScalarAttributeType::N))
         .key_schema(key("uploadId", KeyType::Hash))
-        .global_secondary_indexes(index(STATUS_EXPIRY_INDEX, "status", "expiresAt"))
+        .global_secondary_indexes(index(EXPIRY_INDEX, SHARD_ATTRIBUTE, SWEEP_ATTRIBUTE))
         .global_secondary_indexes(index(OWNER_CREATED_INDEX, "owner", "createdAt"))
         .send()
         .await;

@@ -215,9 +215,13 @@ impl RecordStore for InMemory {
         unused()
     }
 
-    fn by_status<'a>(
+    fn expiry_shards(&self) -> u32 {
+        1
+    }
+
+    fn due<'a>(
         &'a self,
-        _: Status,
+        _: u32,
         _: i64,
         _: Option<PageToken>,
         _: u32,

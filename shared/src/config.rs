@@ -57,6 +57,9 @@ pub struct Config {
     pub max_bytes_in_flight_per_user: u64,
     /// `CLEANUP_MAX_ABORTS`: aborts one cleanup run makes at most; the rest wait for the next run.
     pub cleanup_max_aborts: usize,
+    /// `EXPIRY_SHARDS`: key values the sparse expiry index spreads unfinished uploads over (1 to
+    /// 1,000); default 16. Raise it freely; never lower it (docs/scale.md).
+    pub expiry_shards: u32,
     /// `RATE_LIMIT_REQUESTS_PER_MINUTE`: API requests one user may make per minute; default 600;
     /// 0 = no limit. Counted atomically in DynamoDB; over it: 429 `RATE_LIMITED` with Retry-After.
     pub rate_limit_requests_per_minute: u64,
@@ -126,6 +129,7 @@ impl Config {
             completing_stale_secs: env.parse("COMPLETING_STALE_SECONDS", 16 * 60)?,
             require_checksum: env.parse("REQUIRE_CHECKSUM", false)?,
             cleanup_max_aborts: env.parse("CLEANUP_MAX_ABORTS", 1000)?,
+            expiry_shards: env.parse("EXPIRY_SHARDS", 16)?,
             max_active_uploads_per_user: env.parse("MAX_ACTIVE_UPLOADS_PER_USER", 100)?,
             max_bytes_in_flight_per_user: env.parse("MAX_BYTES_IN_FLIGHT_PER_USER", 10 * TIB)?,
         };
@@ -200,6 +204,9 @@ impl Config {
                 "RATE_LIMIT_URLS_PER_MINUTE",
                 "must be 0 (no limit) or at least MAX_PARTS_PER_BATCH, or a full batch never passes",
             );
+        }
+        if !(1..=1000).contains(&self.expiry_shards) {
+            return fail("EXPIRY_SHARDS", "must be between 1 and 1000");
         }
         if self.max_body_bytes < 1024 {
             return fail("MAX_BODY_BYTES", "must be at least 1024");

@@ -213,6 +213,13 @@ impl From<UploadError> for ApiError {
                 "OBJECT_EXISTS",
                 "an object already exists under this upload's key",
             ),
+            // One user's writes kept colliding on their own items (a burst): nothing was applied.
+            UploadError::Unavailable(err) if err.contended => Self::Client {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                code: "RATE_LIMITED",
+                message: "too many concurrent requests for this user; retry after 1 s".to_owned(),
+                retry_after: Some(1),
+            },
             UploadError::Unavailable(err) => Self::Internal {
                 status: StatusCode::SERVICE_UNAVAILABLE,
                 context: err.call,

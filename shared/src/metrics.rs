@@ -228,6 +228,15 @@ impl Metrics {
         }
     }
 
+    /// Drops the lines captured so far (long simulations keep only what they count).
+    pub fn clear_captured(&self) {
+        if let Ok(mut guard) = self.captured.lock() {
+            if let Some(lines) = guard.as_mut() {
+                lines.clear();
+            }
+        }
+    }
+
     /// The lines captured so far.
     pub fn captured(&self) -> Vec<String> {
         self.captured

@@ -26,6 +26,10 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub struct PortError {
     pub call: &'static str,
     pub detail: String,
+    /// Known not applied: the item kept being taken by other writes (transaction conflicts or
+    /// throttling past every retry). The caller is told to retry shortly (429), not that the
+    /// service failed.
+    pub contended: bool,
 }
 
 impl PortError {
@@ -33,6 +37,15 @@ impl PortError {
         Self {
             call,
             detail: detail.into(),
+            contended: false,
+        }
+    }
+
+    /// A call that applied nothing because its items stayed contended past every retry.
+    pub fn contended(call: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            contended: true,
+            ..Self::new(call, detail)
         }
     }
 }
@@ -56,6 +69,37 @@ impl Quota {
 pub struct QuotaUsage {
     pub active_uploads: i64,
     pub bytes_in_flight: i64,
+}
+
+/// The expiry shard of an upload: a stable hash (FNV-1a) of its id, modulo the number of shards.
+/// The index's partition key is `exp#<shard>`, so N shards spread its writes over N key values.
+pub fn expiry_shard(upload_id: &str, shards: u32) -> u32 {
+    let hash = upload_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    (hash % u64::from(shards.max(1))) as u32
+}
+
+/// When the cleanup must look at a record next, after `transition` (`None`: never, the upload is
+/// finished and leaves the expiry index). An INITIATED upload is due at its expiry; a COMPLETING
+/// one when its hold goes stale (at once, if abandoned).
+pub fn sweep_after(transition: &Transition, expires_at: i64) -> Option<i64> {
+    match *transition {
+        Transition::BeginCompleting { now, stale_before } => {
+            Some(now.saturating_add(now.saturating_sub(stale_before)))
+        }
+        Transition::Abandon { .. } => Some(0),
+        Transition::Release { .. } => Some(expires_at),
+        Transition::Complete(_)
+        | Transition::Abort { .. }
+        | Transition::Expire { .. }
+        | Transition::Lost { .. } => None,
+    }
+}
+
+/// When the cleanup must look at a newly created record: at its expiry.
+pub fn sweep_at(record: &UploadRecord) -> i64 {
+    record.expires_at
 }
 
 /// Requests and part URLs, as a rate counter adds them up or as a limit per window (`0`: no limit).
@@ -134,12 +178,16 @@ pub trait RecordStore: Send + Sync {
         transition: &'a Transition,
     ) -> BoxFuture<'a, Result<bool, PortError>>;
 
-    /// One page of records in `status` whose expiry is at or before `expiring_by`, from an index
-    /// (never a scan).
-    fn by_status<'a>(
+    /// How many shards the expiry index spreads unfinished records over ([`RecordStore::due`]).
+    fn expiry_shards(&self) -> u32;
+
+    /// One page of the unfinished (INITIATED or COMPLETING) records of expiry shard `shard` that
+    /// are due for the cleanup at `by` ([`sweep_at`] at or before it), from the sparse, sharded
+    /// expiry index (never a scan). Finished records are not in it.
+    fn due<'a>(
         &'a self,
-        status: Status,
-        expiring_by: i64,
+        shard: u32,
+        by: i64,
         start: Option<PageToken>,
         limit: u32,
     ) -> BoxFuture<'a, Result<Paged<UploadRecord>, PortError>>;
@@ -302,4 +350,42 @@ pub struct Ports<'a> {
     pub objects: &'a dyn ObjectStore,
     pub time: &'a dyn Time,
     pub metrics: &'a dyn MetricsSink,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiry_shards_are_stable_and_match_the_backfill_script() {
+        // scripts/backfill-expiry-index.py computed these against moto (docs/scale.md, migration).
+        assert_eq!(expiry_shard("3f2c9d1e-8a4b-4c6d-9e0f-1a2b3c4d5e6f", 16), 6);
+        assert_eq!(expiry_shard("11111111-2222-3333-4444-555555555555", 16), 9);
+        assert_eq!(expiry_shard("anything", 1), 0);
+        assert_eq!(expiry_shard("anything", 0), 0);
+    }
+
+    #[test]
+    fn only_unfinished_records_stay_in_the_expiry_index() {
+        let begin = Transition::BeginCompleting {
+            now: 1_000,
+            stale_before: 40,
+        };
+        assert_eq!(sweep_after(&begin, 5_000), Some(1_960));
+        assert_eq!(
+            sweep_after(&Transition::Abandon { since: 1_000 }, 5_000),
+            Some(0)
+        );
+        assert_eq!(
+            sweep_after(&Transition::Release { since: 1_000 }, 5_000),
+            Some(5_000)
+        );
+        for ending in [
+            Transition::Abort { stale_before: 0 },
+            Transition::Expire { now: 0 },
+            Transition::Lost { since: None },
+        ] {
+            assert_eq!(sweep_after(&ending, 5_000), None, "{ending:?}");
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! driven with a plain HTTP client as a phone would. `make test` starts the servers and exports
 //! their endpoints.
 
+mod budgets;
 mod checksums;
 mod cleanup;
 mod cors;

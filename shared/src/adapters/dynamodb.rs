@@ -8,10 +8,21 @@
 //! transaction carries a `ClientRequestToken` derived from what it does, so the SDK's retry of a
 //! transaction whose answer was lost is answered like the first attempt instead of failing its
 //! condition.
+//!
+//! Unfinished records also carry `expShard` (`exp#<n>`, n a hash of the upload id modulo the
+//! configured number of shards) and `sweepAt` (when the cleanup must look at them): the keys of
+//! the sparse expiry index. Its writes spread over N key values, none of them a status, and a
+//! finished upload leaves it. A transaction cancelled by a conflict, and a throttled call, are
+//! retried here with bounded, jittered backoff ([`retrying`]): a conflict is not an error.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::hash::{BuildHasher, Hasher};
+use std::time::Duration;
 
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::builders::TransactWriteItemsFluentBuilder as TransactRequest;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
@@ -24,12 +35,17 @@ use crate::domain::record::{Completion, Transition};
 use crate::domain::{Status, UploadRecord};
 use crate::error::error_chain;
 use crate::ports::{
-    BoxFuture, Created, FingerprintClaim, OwnerPage, PageToken, Paged, PortError, Quota,
-    QuotaUsage, RateUse, RecordStore,
+    expiry_shard, sweep_after, sweep_at, BoxFuture, Created, FingerprintClaim, OwnerPage,
+    PageToken, Paged, PortError, Quota, QuotaUsage, RateUse, RecordStore,
 };
 
-/// The GSI the cleanup uses to find stale uploads without scanning.
-pub const STATUS_EXPIRY_INDEX: &str = "status-expiresAt";
+/// The sparse, sharded GSI the cleanup uses to find due uploads without scanning: partition key
+/// [`SHARD_ATTRIBUTE`], sort key [`SWEEP_ATTRIBUTE`]; only unfinished records carry them.
+pub const EXPIRY_INDEX: &str = "expShard-sweepAt";
+pub const SHARD_ATTRIBUTE: &str = "expShard";
+pub const SWEEP_ATTRIBUTE: &str = "sweepAt";
+/// The number of expiry shards when none is configured (`EXPIRY_SHARDS`).
+pub const DEFAULT_EXPIRY_SHARDS: u32 = 16;
 pub const TTL_ATTRIBUTE: &str = "ttl";
 /// The GSI that lists an owner's uploads by creation time. Sparse: only upload records carry
 /// `owner`, so quota, rate and fingerprint items never appear in it.
@@ -45,6 +61,132 @@ pub type Item = HashMap<String, AttributeValue>;
 pub struct DynamoRecords {
     client: Client,
     table: String,
+    shards: u32,
+}
+
+/// The expiry index's partition key value of shard `shard`.
+pub fn shard_key(shard: u32) -> String {
+    format!("exp#{shard}")
+}
+
+/// Attempts of one write that keeps meeting a conflict or a throttle, before it is an error.
+pub const MAX_ATTEMPTS: u32 = 10;
+
+/// The wait before retry `attempt` (1-based): full jitter over an exponential ceiling of 10 ms
+/// doubling to 1 s, so 10 attempts wait about 3.3 s in all at worst (1.6 s on average): long
+/// enough to outlast a key's one-second throttle window, short against Lambda's timeout.
+pub fn backoff(attempt: u32) -> Duration {
+    let ceiling_ms = (10u64 << attempt.saturating_sub(1).min(7)).min(1_000);
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    Duration::from_millis(1 + random % ceiling_ms)
+}
+
+/// What one attempt of a retried call came to.
+pub enum Attempt<T, E> {
+    Done(Result<T, E>),
+    /// Nothing was applied (a conflict, a throttle): worth another attempt.
+    Retry(E),
+}
+
+/// Runs `attempt(0)`, `attempt(1)`, ... until one is done or [`MAX_ATTEMPTS`] were retried, with
+/// [`backoff`] between them; the last retryable error is the answer then.
+pub async fn retrying<T, E, F, Fut>(mut attempt: F) -> Result<T, E>
+where
+    F: FnMut(u32) -> Fut,
+    Fut: Future<Output = Attempt<T, E>>,
+{
+    let mut n = 0;
+    loop {
+        match attempt(n).await {
+            Attempt::Done(result) => return result,
+            Attempt::Retry(err) if n + 1 >= MAX_ATTEMPTS => return Err(err),
+            Attempt::Retry(_) => {
+                n += 1;
+                tokio::time::sleep(backoff(n)).await;
+            }
+        }
+    }
+}
+
+/// The token of attempt `attempt` of the write named `what`. A cancelled transaction applied
+/// nothing, and DynamoDB keeps a token's outcome for ten minutes: the retry after a cancellation
+/// gets a token of its own, so it is executed rather than answered from the cancelled attempt.
+/// The SDK's own retries (a lost answer, a 5xx) resend the same token, so a write that was applied
+/// is answered like the first time.
+fn attempt_token(what: &str, attempt: u32) -> String {
+    match attempt {
+        0 => request_token(what),
+        n => request_token(&format!("{what} #{n}")),
+    }
+}
+
+/// Whether a transaction failed without applying anything for a reason a retry can get past: a
+/// conflict with another transaction on one of its items, a throttle, or the same token still in
+/// progress (then the same token must be sent again, see [`attempt_token`]).
+fn transient(err: &TransactWriteItemsError) -> bool {
+    match err {
+        TransactWriteItemsError::TransactionCanceledException(e) => {
+            let codes: Vec<&str> = e
+                .cancellation_reasons()
+                .iter()
+                .filter_map(|r| r.code())
+                .collect();
+            codes.iter().any(|c| {
+                matches!(
+                    *c,
+                    "TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded"
+                )
+            }) && !codes.contains(&"ConditionalCheckFailed")
+        }
+        TransactWriteItemsError::ProvisionedThroughputExceededException(_)
+        | TransactWriteItemsError::ThrottlingException(_)
+        | TransactWriteItemsError::RequestLimitExceeded(_)
+        | TransactWriteItemsError::TransactionInProgressException(_) => true,
+        _ => false,
+    }
+}
+
+/// Whether a transaction failed past every retry without applying anything (conflicts or
+/// throttles; not one still in progress, which may yet apply).
+fn contended(err: &SdkError<TransactWriteItemsError, HttpResponse>) -> bool {
+    matches!(err, SdkError::ServiceError(e) if transient(e.err()) && !in_progress(e.err()))
+}
+
+/// Whether a transaction attempt should keep its token on retry (it may still be running).
+fn in_progress(err: &TransactWriteItemsError) -> bool {
+    matches!(
+        err,
+        TransactWriteItemsError::TransactionInProgressException(_)
+    )
+}
+
+/// A `TransactWriteItems` with [`MAX_ATTEMPTS`] attempts: `request` carries everything but the
+/// token, which [`attempt_token`] gives each attempt.
+async fn transact(
+    request: TransactRequest,
+    what: &str,
+) -> Result<(), SdkError<TransactWriteItemsError, HttpResponse>> {
+    let (mut attempt, mut token_attempt) = (0, 0);
+    loop {
+        let sent = request
+            .clone()
+            .client_request_token(attempt_token(what, token_attempt))
+            .send()
+            .await;
+        match sent {
+            Ok(_) => return Ok(()),
+            Err(SdkError::ServiceError(e)) if transient(e.err()) && attempt + 1 < MAX_ATTEMPTS => {
+                attempt += 1;
+                if !in_progress(e.err()) {
+                    token_attempt = attempt;
+                }
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 fn quota_key(owner: &str) -> String {
@@ -198,7 +340,15 @@ impl DynamoRecords {
         Self {
             client,
             table: table.into(),
+            shards: DEFAULT_EXPIRY_SHARDS,
         }
+    }
+
+    /// Spreads the expiry index over `shards` key values (at least 1). Raise it freely; lowering
+    /// it hides the records of the shards dropped from the cleanup (docs/scale.md).
+    pub fn with_expiry_shards(mut self, shards: u32) -> Self {
+        self.shards = shards.max(1);
+        self
     }
 
     pub fn table(&self) -> &str {
@@ -237,16 +387,21 @@ impl DynamoRecords {
             .expression_attribute_values(":limit", n(limit))
             .build()
             .map_err(&build)?;
+        let mut item = to_item(record);
+        item.insert(
+            SHARD_ATTRIBUTE.into(),
+            s(&shard_key(expiry_shard(&record.upload_id, self.shards))),
+        );
+        item.insert(SWEEP_ATTRIBUTE.into(), n(sweep_at(record)));
         let put = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(to_item(record)))
+            .set_item(Some(item))
             .condition_expression("attribute_not_exists(uploadId)")
             .build()
             .map_err(&build)?;
         let mut request = self
             .client
             .transact_write_items()
-            .client_request_token(request_token(&format!("create {}", record.upload_id)))
             .transact_items(TransactWriteItem::builder().update(reserve).build())
             .transact_items(TransactWriteItem::builder().put(put).build());
         if let Some(claim) = claim {
@@ -270,8 +425,11 @@ impl DynamoRecords {
                     .build(),
             );
         }
-        match request.send().await {
-            Ok(_) => Ok(Created::Yes),
+        match transact(request, &format!("create {}", record.upload_id)).await {
+            Ok(()) => Ok(Created::Yes),
+            Err(e) if contended(&e) => {
+                Err(PortError::contended("TransactWriteItems", error_chain(&e)))
+            }
             Err(SdkError::ServiceError(e)) if condition_failed(e.err(), 0) => {
                 Ok(Created::QuotaExceeded)
             }
@@ -323,11 +481,22 @@ impl DynamoRecords {
         transition: &Transition,
     ) -> Result<bool, PortError> {
         let build = failed("TransactWriteItems");
-        let (update, condition, values) = expressions(transition);
+        let (update, condition, mut values) = expressions(transition);
+        // The expiry index: due again at `sweepAt`, or left for good when the upload ends.
+        let update = match sweep_after(transition, record.expires_at) {
+            Some(at) => {
+                values.push((":sweep", n(at)));
+                update.replacen("SET ", &format!("SET {SWEEP_ATTRIBUTE} = :sweep, "), 1)
+            }
+            None if update.contains(" REMOVE ") => {
+                format!("{update}, {SHARD_ATTRIBUTE}, {SWEEP_ATTRIBUTE}")
+            }
+            None => format!("{update} REMOVE {SHARD_ATTRIBUTE}, {SWEEP_ATTRIBUTE}"),
+        };
         let mut change = Update::builder()
             .table_name(&self.table)
             .key("uploadId", s(&record.upload_id))
-            .update_expression(update)
+            .update_expression(&update)
             .condition_expression(format!("attribute_exists(uploadId) AND ({condition})"))
             .expression_attribute_names("#status", "status");
         if update.contains("#location") {
@@ -336,18 +505,11 @@ impl DynamoRecords {
         for (name, value) in values {
             change = change.expression_attribute_values(name, value);
         }
-        let mut request = self
-            .client
-            .transact_write_items()
-            .client_request_token(request_token(&format!(
-                "{} {transition:?}",
-                record.upload_id
-            )))
-            .transact_items(
-                TransactWriteItem::builder()
-                    .update(change.build().map_err(&build)?)
-                    .build(),
-            );
+        let mut request = self.client.transact_write_items().transact_items(
+            TransactWriteItem::builder()
+                .update(change.build().map_err(&build)?)
+                .build(),
+        );
         if transition.releases_quota() {
             let free = Update::builder()
                 .table_name(&self.table)
@@ -359,8 +521,11 @@ impl DynamoRecords {
                 .map_err(&build)?;
             request = request.transact_items(TransactWriteItem::builder().update(free).build());
         }
-        match request.send().await {
-            Ok(_) => Ok(true),
+        match transact(request, &format!("{} {transition:?}", record.upload_id)).await {
+            Ok(()) => Ok(true),
+            Err(e) if contended(&e) => {
+                Err(PortError::contended("TransactWriteItems", error_chain(&e)))
+            }
             Err(SdkError::ServiceError(e)) if first_condition_failed(e.err()) => Ok(false),
             Err(e) => Err(PortError::new("TransactWriteItems", error_chain(&e))),
         }
@@ -436,8 +601,8 @@ impl DynamoRecords {
 
     async fn page(
         &self,
-        status: Status,
-        expiring_by: i64,
+        shard: u32,
+        by: i64,
         start: Option<PageToken>,
         limit: u32,
     ) -> Result<Paged<UploadRecord>, PortError> {
@@ -445,11 +610,12 @@ impl DynamoRecords {
             .client
             .query()
             .table_name(&self.table)
-            .index_name(STATUS_EXPIRY_INDEX)
-            .key_condition_expression("#status = :status AND expiresAt <= :by")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":status", s(status.as_str()))
-            .expression_attribute_values(":by", n(expiring_by))
+            .index_name(EXPIRY_INDEX)
+            .key_condition_expression("#shard = :shard AND #sweep <= :by")
+            .expression_attribute_names("#shard", SHARD_ATTRIBUTE)
+            .expression_attribute_names("#sweep", SWEEP_ATTRIBUTE)
+            .expression_attribute_values(":shard", s(&shard_key(shard)))
+            .expression_attribute_values(":by", n(by))
             .set_exclusive_start_key(start.and_then(|t| index_key(&t)))
             .limit(limit.min(i32::MAX as u32) as i32)
             .send()
@@ -530,6 +696,18 @@ impl DynamoRecords {
             Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
                 Ok(false)
             }
+            // Throttled after the SDK's retries: this one counter item takes over 1,000 writes/s,
+            // so the user is far past any per-user limit. Refused like one, with no side effect.
+            Err(SdkError::ServiceError(e))
+                if e.err().is_provisioned_throughput_exceeded_exception()
+                    || e.err().is_throttling_exception()
+                    || e.err().is_request_limit_exceeded() =>
+            {
+                tracing::warn!(
+                    "the rate counter is throttled; refusing the request as rate-limited"
+                );
+                Ok(false)
+            }
             Err(e) => Err(PortError::new("UpdateItem", error_chain(&e))),
         }
     }
@@ -576,14 +754,18 @@ impl RecordStore for DynamoRecords {
         Box::pin(self.apply(record, transition))
     }
 
-    fn by_status<'a>(
+    fn expiry_shards(&self) -> u32 {
+        self.shards
+    }
+
+    fn due<'a>(
         &'a self,
-        status: Status,
-        expiring_by: i64,
+        shard: u32,
+        by: i64,
         start: Option<PageToken>,
         limit: u32,
     ) -> BoxFuture<'a, Result<Paged<UploadRecord>, PortError>> {
-        Box::pin(self.page(status, expiring_by, start, limit))
+        Box::pin(self.page(shard, by, start, limit))
     }
 
     fn by_owner<'a>(
@@ -613,27 +795,31 @@ impl RecordStore for DynamoRecords {
     }
 }
 
-/// The index's LastEvaluatedKey as a page token, and back. Upload ids are UUIDs and statuses
-/// fixed words, so `|` cannot occur in either.
+/// The expiry index's LastEvaluatedKey as a page token, and back. Upload ids are UUIDs and shard
+/// keys `exp#<n>`, so `|` cannot occur in either.
 fn index_token(key: &Item) -> Option<PageToken> {
-    match (key.get("uploadId"), key.get("status"), key.get("expiresAt")) {
+    match (
+        key.get("uploadId"),
+        key.get(SHARD_ATTRIBUTE),
+        key.get(SWEEP_ATTRIBUTE),
+    ) {
         (
             Some(AttributeValue::S(id)),
-            Some(AttributeValue::S(status)),
+            Some(AttributeValue::S(shard)),
             Some(AttributeValue::N(at)),
-        ) => Some(PageToken(format!("{id}|{status}|{at}"))),
+        ) => Some(PageToken(format!("{id}|{shard}|{at}"))),
         _ => None,
     }
 }
 
 fn index_key(token: &PageToken) -> Option<Item> {
     let mut parts = token.0.splitn(3, '|');
-    let (id, status, at) = (parts.next()?, parts.next()?, parts.next()?);
+    let (id, shard, at) = (parts.next()?, parts.next()?, parts.next()?);
     Some(
         [
             ("uploadId", s(id)),
-            ("status", s(status)),
-            ("expiresAt", AttributeValue::N(at.to_owned())),
+            (SHARD_ATTRIBUTE, s(shard)),
+            (SWEEP_ATTRIBUTE, AttributeValue::N(at.to_owned())),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

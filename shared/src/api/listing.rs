@@ -25,7 +25,8 @@ pub async fn list(deps: &Deps, req: &Request) -> Outcome {
         .map(|item| {
             let record = &item.record;
             let status = item.progress.status;
-            let unfinished = matches!(status, Status::Initiated | Status::Completing);
+            let unfinished =
+                matches!(status, Status::Initiated | Status::Completing) && item.parts_shown;
             Ok(UploadSummary {
                 upload_id: wire_id(record)?,
                 status: wire_status(status),

@@ -9,6 +9,7 @@ mod listing;
 mod parts;
 mod presign;
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::config::BehaviorVersion;
@@ -153,7 +154,10 @@ impl Deps {
         }
         let dynamodb = aws_sdk_dynamodb::Client::from_conf(dynamodb.build());
         Self {
-            records: Arc::new(DynamoRecords::new(dynamodb.clone(), &config.table)),
+            records: Arc::new(
+                DynamoRecords::new(dynamodb.clone(), &config.table)
+                    .with_expiry_shards(config.expiry_shards),
+            ),
             objects: Arc::new(S3Objects::new(s3.clone(), &config.bucket)),
             presigner: Presigner::new(&sdk, &config.bucket, Addressing::of(&config)).await,
             clock,
@@ -286,18 +290,28 @@ impl Endpoint {
             upload_id = tracing::field::Empty,
         );
         let work = async move {
-            let outcome = match self.admit(deps, &req).await {
+            // The rate write and the record's read run at once; a refused request still changes
+            // nothing (the read has no effect), and the handler takes the record read here.
+            let (admitted, prefetched) =
+                futures_util::join!(self.admit(deps, &req), self.prefetch(deps, &req));
+            let outcome = match admitted {
                 Err(refused) => Err(refused),
-                Ok(()) => match self {
-                    Self::Initialize => initialize::handle(deps, &req).await,
-                    Self::PresignedUrl => presign::single(deps, &req).await,
-                    Self::BatchPresignedUrls => presign::batch(deps, &req).await,
-                    Self::Complete => complete::handle(deps, &req).await,
-                    Self::Abort => abort::handle(deps, &req).await,
-                    Self::ListParts => parts::list(deps, &req).await,
-                    Self::Status => parts::status(deps, &req).await,
-                    Self::ListUploads => listing::list(deps, &req).await,
-                },
+                Ok(()) => {
+                    PREFETCHED
+                        .scope(RefCell::new(prefetched), async {
+                            match self {
+                                Self::Initialize => initialize::handle(deps, &req).await,
+                                Self::PresignedUrl => presign::single(deps, &req).await,
+                                Self::BatchPresignedUrls => presign::batch(deps, &req).await,
+                                Self::Complete => complete::handle(deps, &req).await,
+                                Self::Abort => abort::handle(deps, &req).await,
+                                Self::ListParts => parts::list(deps, &req).await,
+                                Self::Status => parts::status(deps, &req).await,
+                                Self::ListUploads => listing::list(deps, &req).await,
+                            }
+                        })
+                        .await
+                }
             };
             self.count(deps, &outcome);
             match outcome {
@@ -331,7 +345,28 @@ impl Endpoint {
     }
 }
 
+tokio::task_local! {
+    /// The upload record read alongside the rate write, for [`owned`]: (upload id, what was read).
+    static PREFETCHED: RefCell<Option<(String, Option<UploadRecord>)>>;
+}
+
 impl Endpoint {
+    /// Reads the upload record the request names (path or body `uploadId`), if it names one, so
+    /// that this read runs concurrently with the rate write. Any failure leaves it to the handler.
+    async fn prefetch(self, deps: &Deps, req: &Request) -> Option<(String, Option<UploadRecord>)> {
+        let upload_id = match self {
+            Self::ListParts | Self::Status => path_upload_id(req).ok()?,
+            Self::PresignedUrl | Self::BatchPresignedUrls | Self::Complete | Self::Abort => {
+                let body = json_body(deps, req).ok()?;
+                validate::upload_id(body.string("uploadId").ok()?).ok()?
+            }
+            Self::Initialize | Self::ListUploads => return None,
+        };
+        caller(req).ok()?;
+        let record = deps.records.get(&upload_id).await.ok()?;
+        Some((upload_id, record))
+    }
+
     /// Counts the request, and the part URLs it asks for, against the caller's per-minute limits
     /// (one conditional DynamoDB write). Requests without identity are left to the handler's 401.
     async fn admit(self, deps: &Deps, req: &Request) -> Result<(), ApiError> {
@@ -432,7 +467,17 @@ fn json_body(deps: &Deps, req: &Request) -> Result<JsonBody, ApiError> {
 
 /// The caller's upload `upload_id`, with the span naming it.
 async fn owned(deps: &Deps, owner: &str, upload_id: &str) -> Result<UploadRecord, ApiError> {
-    let record = usecases::owned(deps.ports(), upload_id, owner).await?;
+    let prefetched = PREFETCHED
+        .try_with(|cell| cell.borrow_mut().take())
+        .ok()
+        .flatten()
+        .filter(|(id, _)| id == upload_id);
+    let record = match prefetched {
+        Some((_, Some(record))) if record.owner == owner => record,
+        // A missing id and somebody else's look exactly alike.
+        Some(_) => return Err(crate::domain::UploadError::NotFound.into()),
+        None => usecases::owned(deps.ports(), upload_id, owner).await?,
+    };
     tracing::Span::current().record("upload_id", record.upload_id.as_str());
     Ok(record)
 }

@@ -1,22 +1,30 @@
 //! The scheduled sweep that leaves no orphaned parts behind and no upload stuck, without touching a
 //! live upload.
 //!
-//! Pass 1, stuck completions: COMPLETING records whose holder died (older than the stale window).
-//! If storage still has the multipart upload, the completion never happened: back to INITIATED, so
-//! the client can complete again (or the upload expires as usual). If it does not, the object is
-//! either there (the record becomes COMPLETED) or not (EXPIRED).
-//! Pass 2, stale records: INITIATED uploads past their expiry, found through the status/expiry
-//! index. Each is first marked EXPIRED with a conditional write (which fails if a complete got there
-//! first, and from then on a complete is refused), and only then aborted in storage.
-//! Pass 3, orphans: multipart uploads storage still holds under `uploads/` with no live record (TTL
-//! deleted it, the record write failed, the function died, or an earlier abort did not go
-//! through), older than the longest possible upload, are aborted.
+//! Pass 1, due records: every shard of the sparse expiry index (in parallel, a bounded number at a
+//! time) is paged for the unfinished records due by now, and each page's records are handled in
+//! parallel, a bounded number at a time:
+//! - COMPLETING records whose holder died (the hold is stale): if storage still has the multipart
+//!   upload, the completion never happened: back to INITIATED, so the client can complete again
+//!   (or the upload expires as usual). If it does not, the object is either there (the record
+//!   becomes COMPLETED) or not (EXPIRED).
+//! - INITIATED uploads past their expiry: first marked EXPIRED with a conditional write (which
+//!   fails if a complete got there first, and from then on a complete is refused), releasing the
+//!   owner's quota share in the same transaction, and only then aborted in storage. Every stale
+//!   upload's share is released in the sweep that finds it.
 //!
-//! Each run is bounded by a number of aborts and a deadline, checked on every page; what is left
-//! is found again next run. Every step is idempotent, so two runs at once are safe.
+//! Pass 2, orphans: multipart uploads storage still holds under `uploads/` with no live record (TTL
+//! deleted it, the record write failed, the function died, or an earlier abort did not go
+//! through), older than the longest possible upload, are aborted, a bounded number at a time.
+//!
+//! Each run is bounded by a number of aborts and a deadline, checked before every page and every
+//! upload; it goes on through pages until one of them. What is left is found again next run. Every
+//! step is idempotent, so two runs at once are safe.
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
+use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 
 use super::{settle_gone, settle_if_completed, stale, Settled};
@@ -25,7 +33,7 @@ use crate::domain::key::KEY_PREFIX;
 use crate::domain::record::Transition;
 use crate::domain::{Status, UploadError, UploadRecord};
 use crate::metrics::Metric;
-use crate::ports::{MultipartListing, PageToken, Ports};
+use crate::ports::{PageToken, Ports};
 
 pub const FUNCTION_NAME: &str = "cleanup-stale-uploads";
 /// An orphan must be older than the longest upload lifetime plus this, so an upload whose record is
@@ -38,7 +46,7 @@ const PAGE: u32 = 100;
 #[serde(rename_all = "camelCase")]
 pub struct Summary {
     pub found: u64,
-    /// Stale uploads pass 2 marked EXPIRED (counted as `UploadsExpired`).
+    /// Stale uploads this run marked EXPIRED (counted as `UploadsExpired`).
     pub expired: u64,
     pub aborted: u64,
     pub already_gone: u64,
@@ -47,11 +55,11 @@ pub struct Summary {
     /// Stuck COMPLETING records settled (completed, released or expired).
     pub reconciled: u64,
     pub errors: u64,
-    /// Records and orphans seen on a page but left for the next run because the run stopped (a
-    /// lower bound: pages not read are not counted).
-    pub left: u64,
     /// The run stopped at its abort limit or deadline; the next run goes on.
     pub incomplete: bool,
+    /// Due records and orphans seen on a page but left for the next run because the run stopped (a
+    /// lower bound: pages not read are not counted).
+    pub left: u64,
     /// S3 and DynamoDB calls made, for the benchmark.
     pub aws_calls: u64,
 }
@@ -61,40 +69,86 @@ pub struct Limits {
     pub deadline: Instant,
 }
 
-impl Limits {
-    /// Whether the run must stop here (at its abort limit or deadline); marks it incomplete if so.
-    fn stop(&self, summary: &mut Summary) -> bool {
-        let done =
-            summary.aborted + summary.already_gone + summary.orphans_aborted + summary.reconciled;
-        if done as usize >= self.max_aborts || Instant::now() >= self.deadline {
-            summary.incomplete = true;
+/// Shards of the expiry index paged at once.
+pub const SHARDS_AT_ONCE: usize = 4;
+/// Uploads of one page handled at once (per shard, and in the orphan pass).
+pub const UPLOADS_AT_ONCE: usize = 8;
+
+/// The run's progress shared by its parallel tasks: uploads taken on (for the abort limit).
+struct Budget<'a> {
+    limits: &'a Limits,
+    taken: AtomicUsize,
+    stopped: AtomicBool,
+}
+
+impl Budget<'_> {
+    /// Takes one upload on, unless the run is at its limit or deadline (then it stops).
+    fn take(&self) -> bool {
+        if self.stopped.load(Ordering::SeqCst) || Instant::now() >= self.limits.deadline {
+            self.stopped.store(true, Ordering::SeqCst);
+            return false;
         }
-        summary.incomplete
+        if self.taken.fetch_add(1, Ordering::SeqCst) >= self.limits.max_aborts {
+            self.taken.fetch_sub(1, Ordering::SeqCst);
+            self.stopped.store(true, Ordering::SeqCst);
+            return false;
+        }
+        true
+    }
+
+    /// Gives back an upload taken on that needed nothing done.
+    fn give_back(&self) {
+        self.taken.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Whether the run must stop before its next page.
+    fn stop(&self) -> bool {
+        if Instant::now() >= self.limits.deadline
+            || self.taken.load(Ordering::SeqCst) >= self.limits.max_aborts
+        {
+            self.stopped.store(true, Ordering::SeqCst);
+        }
+        self.stopped.load(Ordering::SeqCst)
+    }
+}
+
+impl Summary {
+    fn add(&mut self, other: Summary) {
+        self.found += other.found;
+        self.expired += other.expired;
+        self.left += other.left;
+        self.aborted += other.aborted;
+        self.already_gone += other.already_gone;
+        self.skipped_completed += other.skipped_completed;
+        self.orphans_aborted += other.orphans_aborted;
+        self.reconciled += other.reconciled;
+        self.errors += other.errors;
+        self.incomplete |= other.incomplete;
+        self.aws_calls += other.aws_calls;
     }
 }
 
 /// One sweep: all passes, within `limits`.
 pub async fn run(ports: Ports<'_>, config: &Config, limits: &Limits) -> Summary {
-    let mut summary = Summary::default();
-    let passes: [(&str, Pass); 3] = [
-        ("stuck-completion", Pass::Completing),
-        ("stale", Pass::Stale),
-        ("orphan", Pass::Orphans),
-    ];
-    for (name, pass) in passes {
-        if summary.incomplete {
-            break;
-        }
-        let result = match pass {
-            Pass::Completing => settle_stuck(ports, config, limits, &mut summary).await,
-            Pass::Stale => expire_stale(ports, limits, &mut summary).await,
-            Pass::Orphans => abort_orphans(ports, config, limits, &mut summary).await,
-        };
-        if let Err(err) = result {
-            tracing::error!("{name} pass failed: {err}");
-            summary.errors += 1;
-        }
+    let budget = Budget {
+        limits,
+        taken: AtomicUsize::new(0),
+        stopped: AtomicBool::new(false),
+    };
+    let now = ports.time.now();
+    let shards = ports.records.expiry_shards();
+    let mut summary = stream::iter(0..shards)
+        .map(|shard| drain_shard(ports, config, &budget, shard, now))
+        .buffer_unordered(SHARDS_AT_ONCE)
+        .fold(Summary::default(), |mut all, one| async move {
+            all.add(one);
+            all
+        })
+        .await;
+    if !budget.stop() {
+        summary.add(abort_orphans(ports, config, &budget).await);
     }
+    summary.incomplete = budget.stopped.load(Ordering::SeqCst);
     emit_metrics(ports, &summary);
     tracing::info!(
         found = summary.found,
@@ -105,16 +159,16 @@ pub async fn run(ports: Ports<'_>, config: &Config, limits: &Limits) -> Summary 
         orphans_aborted = summary.orphans_aborted,
         reconciled = summary.reconciled,
         errors = summary.errors,
-        left = summary.left,
         incomplete = summary.incomplete,
+        left = summary.left,
         aws_calls = summary.aws_calls,
         "cleanup summary"
     );
     summary
 }
 
-/// The run's backlog figures, and the uploads pass 2 expired. Those settled as lost by pass 1
-/// (`settle_gone`) counted themselves, so they are not counted again here.
+/// The run's backlog figures, and the uploads it expired. Those settled as lost from a stuck
+/// completion (`settle_gone`) counted themselves, so they are not counted again here.
 fn emit_metrics(ports: Ports<'_>, summary: &Summary) {
     let mut values = vec![
         (Metric::CleanupFound, summary.found as f64),
@@ -135,197 +189,236 @@ fn emit_metrics(ports: Ports<'_>, summary: &Summary) {
     ports.metrics.emit(FUNCTION_NAME, &[], &values);
 }
 
-#[derive(Clone, Copy)]
-enum Pass {
-    Completing,
-    Stale,
-    Orphans,
-}
-
-async fn settle_stuck(
+/// Pages through one shard's due records until it is drained or the run must stop.
+async fn drain_shard(
     ports: Ports<'_>,
     config: &Config,
-    limits: &Limits,
-    summary: &mut Summary,
-) -> Result<(), UploadError> {
-    let now = ports.time.now();
+    budget: &Budget<'_>,
+    shard: u32,
+    now: i64,
+) -> Summary {
+    let mut summary = Summary::default();
     let mut start: Option<PageToken> = None;
     loop {
-        if limits.stop(summary) {
-            return Ok(());
+        if budget.stop() {
+            return summary;
         }
         summary.aws_calls += 1;
-        let (records, next) = ports
-            .records
-            .by_status(Status::Completing, i64::MAX, start, PAGE)
-            .await?;
-        for (i, record) in records.iter().enumerate() {
-            if !stale(record, now, config.completing_stale_secs) {
-                continue;
+        let (records, next) = match ports.records.due(shard, now, start, PAGE).await {
+            Ok(page) => page,
+            Err(err) => {
+                tracing::error!(shard, "due pass failed: {err}");
+                summary.errors += 1;
+                return summary;
             }
-            if limits.stop(summary) {
-                let stuck = |r: &&UploadRecord| stale(r, now, config.completing_stale_secs);
-                summary.left += records[i..].iter().filter(stuck).count() as u64;
-                return Ok(());
-            }
-            summary.aws_calls += 1;
-            match settle_if_completed(ports, record, FUNCTION_NAME).await {
-                Ok(Some(_)) => {
-                    summary.reconciled += 1;
-                    continue;
+        };
+        let done = stream::iter(records)
+            .map(|record| async move {
+                let mut one = Summary::default();
+                if budget.take() {
+                    sweep_one(ports, config, budget, record, now, &mut one).await;
+                } else {
+                    one.incomplete = true;
+                    one.left += 1;
                 }
-                Ok(None) => {}
-                Err(err) => {
-                    tracing::error!(upload_id = %record.upload_id, "could not settle a stuck completion: {err}");
-                    summary.errors += 1;
-                    continue;
-                }
-            }
-            summary.aws_calls += 1;
-            let settled = match ports
-                .objects
-                .list_parts(&record.key, &record.s3_upload_id)
-                .await
-            {
-                // Storage never completed it: the upload is INITIATED again.
-                Ok(Some(_)) => {
-                    summary.aws_calls += 1;
-                    let since = record.completing_since.unwrap_or(0);
-                    ports
-                        .records
-                        .transition(record, &Transition::Release { since })
-                        .await
-                        .map(|_| ())
-                        .map_err(UploadError::from)
-                }
-                Ok(None) => {
-                    summary.aws_calls += 2;
-                    settle_gone(ports, record, FUNCTION_NAME).await.map(|s| {
-                        if let Settled::Lost = s {
-                            summary.already_gone += 1;
-                        }
-                    })
-                }
-                Err(err) => Err(err.into()),
-            };
-            match settled {
-                Ok(()) => summary.reconciled += 1,
-                Err(err) => {
-                    tracing::error!(upload_id = %record.upload_id, "could not settle a stuck completion: {err}");
-                    summary.errors += 1;
-                }
-            }
-        }
+                one
+            })
+            .buffer_unordered(UPLOADS_AT_ONCE)
+            .fold(Summary::default(), |mut all, one| async move {
+                all.add(one);
+                all
+            })
+            .await;
+        summary.add(done);
         match next {
             Some(token) => start = Some(token),
-            None => return Ok(()),
+            None => return summary,
+        }
+    }
+}
+
+/// Settles one due record: a stuck completion, or an expired upload. Not due after all (a fresh
+/// hold, an upload completed meanwhile): its budget is given back.
+async fn sweep_one(
+    ports: Ports<'_>,
+    config: &Config,
+    budget: &Budget<'_>,
+    record: UploadRecord,
+    now: i64,
+    summary: &mut Summary,
+) {
+    match record.status {
+        Status::Completing if stale(&record, now, config.completing_stale_secs) => {
+            settle_stuck(ports, &record, summary).await
+        }
+        Status::Initiated if record.expires_at <= now => {
+            expire_stale(ports, budget, &record, now, summary).await
+        }
+        _ => budget.give_back(),
+    }
+}
+
+async fn settle_stuck(ports: Ports<'_>, record: &UploadRecord, summary: &mut Summary) {
+    summary.aws_calls += 1;
+    match settle_if_completed(ports, record, FUNCTION_NAME).await {
+        Ok(Some(_)) => {
+            summary.reconciled += 1;
+            return;
+        }
+        Ok(None) => {}
+        Err(err) => {
+            tracing::error!(upload_id = %record.upload_id, "could not settle a stuck completion: {err}");
+            summary.errors += 1;
+            return;
+        }
+    }
+    summary.aws_calls += 1;
+    let settled = match ports
+        .objects
+        .list_parts(&record.key, &record.s3_upload_id)
+        .await
+    {
+        // Storage never completed it: the upload is INITIATED again.
+        Ok(Some(_)) => {
+            summary.aws_calls += 1;
+            let since = record.completing_since.unwrap_or(0);
+            ports
+                .records
+                .transition(record, &Transition::Release { since })
+                .await
+                .map(|_| ())
+                .map_err(UploadError::from)
+        }
+        Ok(None) => {
+            summary.aws_calls += 2;
+            settle_gone(ports, record, FUNCTION_NAME).await.map(|s| {
+                if let Settled::Lost = s {
+                    summary.already_gone += 1;
+                }
+            })
+        }
+        Err(err) => Err(err.into()),
+    };
+    match settled {
+        Ok(()) => summary.reconciled += 1,
+        Err(err) => {
+            tracing::error!(upload_id = %record.upload_id, "could not settle a stuck completion: {err}");
+            summary.errors += 1;
         }
     }
 }
 
 async fn expire_stale(
     ports: Ports<'_>,
-    limits: &Limits,
+    budget: &Budget<'_>,
+    record: &UploadRecord,
+    now: i64,
     summary: &mut Summary,
-) -> Result<(), UploadError> {
-    let now = ports.time.now();
-    let mut start = None;
-    loop {
-        if limits.stop(summary) {
-            return Ok(());
+) {
+    summary.found += 1;
+    summary.aws_calls += 1;
+    match ports
+        .records
+        .transition(record, &Transition::Expire { now })
+        .await
+    {
+        Ok(true) => summary.expired += 1,
+        // Completed, aborted or being completed meanwhile: not ours to touch.
+        Ok(false) => {
+            summary.skipped_completed += 1;
+            budget.give_back();
+            return;
         }
-        summary.aws_calls += 1;
-        let (records, next) = ports
-            .records
-            .by_status(Status::Initiated, now, start, PAGE)
-            .await?;
-        for (i, record) in records.iter().enumerate() {
-            if limits.stop(summary) {
-                summary.left += (records.len() - i) as u64;
-                return Ok(());
-            }
-            summary.found += 1;
-            summary.aws_calls += 1;
-            match ports
-                .records
-                .transition(record, &Transition::Expire { now })
-                .await
-            {
-                Ok(true) => summary.expired += 1,
-                // Completed, aborted or being completed meanwhile: not ours to touch.
-                Ok(false) => {
-                    summary.skipped_completed += 1;
-                    continue;
-                }
-                Err(err) => {
-                    tracing::error!(upload_id = %record.upload_id, "could not mark expired: {err}");
-                    summary.errors += 1;
-                    continue;
-                }
-            }
-            summary.aws_calls += 1;
-            match ports.objects.abort(&record.key, &record.s3_upload_id).await {
-                Ok(true) => summary.aborted += 1,
-                Ok(false) => summary.already_gone += 1,
-                // The record is EXPIRED now, so the orphan pass aborts it.
-                Err(err) => {
-                    tracing::error!(upload_id = %record.upload_id, "could not abort: {err}");
-                    summary.errors += 1;
-                }
-            }
+        Err(err) => {
+            tracing::error!(upload_id = %record.upload_id, "could not mark expired: {err}");
+            summary.errors += 1;
+            return;
         }
-        match next {
-            Some(token) => start = Some(token),
-            None => return Ok(()),
+    }
+    summary.aws_calls += 1;
+    match ports.objects.abort(&record.key, &record.s3_upload_id).await {
+        Ok(true) => summary.aborted += 1,
+        Ok(false) => summary.already_gone += 1,
+        // The record is EXPIRED now, so the orphan pass aborts it.
+        Err(err) => {
+            tracing::error!(upload_id = %record.upload_id, "could not abort: {err}");
+            summary.errors += 1;
         }
     }
 }
 
-async fn abort_orphans(
-    ports: Ports<'_>,
-    config: &Config,
-    limits: &Limits,
-    summary: &mut Summary,
-) -> Result<(), UploadError> {
+async fn abort_orphans(ports: Ports<'_>, config: &Config, budget: &Budget<'_>) -> Summary {
     let now = ports.time.now();
     let oldest_live = now - config.upload_ttl_secs as i64 - ORPHAN_MARGIN_SECS;
+    let mut summary = Summary::default();
     let mut start = None;
     loop {
         // Checked on every page, so a bucket of millions of uploads cannot outrun the deadline.
-        if limits.stop(summary) {
-            return Ok(());
+        if budget.stop() {
+            return summary;
         }
         summary.aws_calls += 1;
-        let (uploads, next) = ports.objects.multipart_uploads(KEY_PREFIX, start).await?;
-        for (i, upload) in uploads.iter().enumerate() {
-            if upload.initiated > oldest_live {
-                continue;
+        let (uploads, next) = match ports.objects.multipart_uploads(KEY_PREFIX, start).await {
+            Ok(page) => page,
+            Err(err) => {
+                tracing::error!("orphan pass failed: {err}");
+                summary.errors += 1;
+                return summary;
             }
-            if limits.stop(summary) {
-                let old = |u: &&MultipartListing| u.initiated <= oldest_live;
-                summary.left += uploads[i..].iter().filter(old).count() as u64;
-                return Ok(());
-            }
-            summary.aws_calls += 1;
-            if has_live_record(ports, &upload.key, &upload.s3_upload_id).await? {
-                continue;
-            }
-            summary.aws_calls += 1;
-            match ports.objects.abort(&upload.key, &upload.s3_upload_id).await {
-                Ok(_) => summary.orphans_aborted += 1,
-                Err(err) => {
-                    // The key names the user and the file: log the upload id in it instead.
-                    let upload_id = upload.key.split('/').nth(2).unwrap_or_default();
-                    tracing::error!(upload_id, "could not abort an orphan: {err}");
-                    summary.errors += 1;
+        };
+        let done = stream::iter(uploads.into_iter().filter(|u| u.initiated <= oldest_live))
+            .map(|upload| async move {
+                let mut one = Summary::default();
+                if !budget.take() {
+                    one.left += 1;
+                    return one;
                 }
-            }
-        }
+                one.aws_calls += 1;
+                match has_live_record(ports, &upload.key, &upload.s3_upload_id).await {
+                    Ok(false) => {}
+                    Ok(true) => {
+                        budget.give_back();
+                        return one;
+                    }
+                    Err(err) => {
+                        tracing::error!(
+                            upload_id = orphan_id(&upload.key),
+                            "orphan pass failed: {err}"
+                        );
+                        one.errors += 1;
+                        return one;
+                    }
+                }
+                one.aws_calls += 1;
+                match ports.objects.abort(&upload.key, &upload.s3_upload_id).await {
+                    Ok(_) => one.orphans_aborted += 1,
+                    Err(err) => {
+                        tracing::error!(
+                            upload_id = orphan_id(&upload.key),
+                            "could not abort an orphan: {err}"
+                        );
+                        one.errors += 1;
+                    }
+                }
+                one
+            })
+            .buffer_unordered(UPLOADS_AT_ONCE)
+            .fold(Summary::default(), |mut all, one| async move {
+                all.add(one);
+                all
+            })
+            .await;
+        summary.add(done);
         match next {
             Some(token) => start = Some(token),
-            None => return Ok(()),
+            None => return summary,
         }
     }
+}
+
+/// The upload id inside an object key: logged instead of the key, which names the user and the file.
+fn orphan_id(key: &str) -> &str {
+    key.split('/').nth(2).unwrap_or_default()
 }
 
 /// Whether the record named by `key` (`uploads/{owner}/{uploadId}/{name}`) is for this multipart

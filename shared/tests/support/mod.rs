@@ -2,7 +2,11 @@
 //!
 //! - [`FakeRecords`]: conditional transitions with DynamoDB's all-or-nothing transactions (the
 //!   record's guard and the quota release apply together or not at all), the quota condition of
-//!   `create`, `ClientRequestToken` idempotency, and paged index queries.
+//!   `create`, `ClientRequestToken` idempotency, paged index queries (the sparse, sharded expiry
+//!   index: only unfinished records, each in the shard its id hashes to), and transaction
+//!   conflicts: a transaction holds its items for one scheduler turn, and another that touches one
+//!   of them meanwhile is cancelled with `TransactionConflict` and retried with backoff, as the
+//!   DynamoDB adapter does ([`shared::adapters::dynamodb::retrying`]).
 //! - [`FakeObjects`]: S3's multipart rules: `NoSuchUpload` after complete or abort, 5 MiB minimum
 //!   for every part but the last, part ETags checked at complete, `If-None-Match: *` on complete,
 //!   multipart ETags `"…-N"`, and paged listings of multipart uploads.
@@ -11,11 +15,12 @@
 //!   order a seeded generator picks.
 #![allow(dead_code)]
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use shared::adapters::dynamodb::{retrying, Attempt};
 use shared::config::Config;
 use shared::domain::checksum::ChecksumAlgorithm;
 use shared::domain::listing::Position;
@@ -24,9 +29,9 @@ use shared::domain::record::Transition;
 use shared::domain::{Status, UploadRecord};
 use shared::metrics::Metric;
 use shared::ports::{
-    BoxFuture, CompleteError, CompletedObject, Created, FingerprintClaim, MetricsSink,
-    MultipartListing, ObjectHead, ObjectStore, OwnerPage, PageToken, Paged, PartRef, PortError,
-    Ports, Quota, QuotaUsage, RateUse, RecordStore, StoredPart, Time,
+    expiry_shard, sweep_after, sweep_at, BoxFuture, CompleteError, CompletedObject, Created,
+    FingerprintClaim, MetricsSink, MultipartListing, ObjectHead, ObjectStore, OwnerPage, PageToken,
+    Paged, PartRef, PortError, Ports, Quota, QuotaUsage, RateUse, RecordStore, StoredPart, Time,
 };
 
 pub const MIB: u64 = 1024 * 1024;
@@ -222,12 +227,61 @@ struct RecordState {
     tokens: HashMap<String, bool>,
     /// (owner, fingerprint) -> the upload it names.
     fingerprints: HashMap<(String, String), String>,
+    /// The expiry index: upload id -> its entry (shard, `sweepAt`), unfinished records only.
+    sweep: HashMap<String, (u32, i64)>,
+    /// The same entries in the index's order: (shard, sweepAt, uploadId).
+    index: std::collections::BTreeSet<(u32, i64, String)>,
+}
+
+impl RecordState {
+    /// Puts `upload_id` in the expiry index at `at` (`None`: takes it out).
+    fn index_at(&mut self, upload_id: &str, shards: u32, at: Option<i64>) {
+        if let Some((shard, old)) = self.sweep.remove(upload_id) {
+            self.index.remove(&(shard, old, upload_id.to_owned()));
+        }
+        if let Some(at) = at {
+            let shard = expiry_shard(upload_id, shards);
+            self.sweep.insert(upload_id.to_owned(), (shard, at));
+            self.index.insert((shard, at, upload_id.to_owned()));
+        }
+    }
+}
+
+/// The expiry index entry a record written as is (test set-up) would have: due at its expiry, or
+/// for a COMPLETING one from its start (at least as early as the adapter's, the sweep checks).
+fn raw_sweep(record: &UploadRecord) -> Option<i64> {
+    match record.status {
+        Status::Initiated => Some(sweep_at(record)),
+        Status::Completing => Some(record.completing_since.unwrap_or(0)),
+        _ => None,
+    }
+}
+
+/// Items held by transactions in flight; released when the holder finishes or is dropped.
+struct Held<'a> {
+    busy: &'a Mutex<HashSet<String>>,
+    items: Vec<String>,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        let mut busy = self.busy.lock().unwrap();
+        for item in &self.items {
+            busy.remove(item);
+        }
+    }
 }
 
 pub struct FakeRecords {
     state: Mutex<RecordState>,
     faults: Arc<Faults>,
     time: Arc<FakeTime>,
+    /// Shards of the expiry index.
+    pub shards: u32,
+    /// Items a transaction in flight holds.
+    busy: Mutex<HashSet<String>>,
+    /// Transactions cancelled by a conflict (and retried).
+    pub conflicts: AtomicU64,
 }
 
 impl FakeRecords {
@@ -236,7 +290,15 @@ impl FakeRecords {
             state: Mutex::default(),
             faults,
             time,
+            shards: 4,
+            busy: Mutex::default(),
+            conflicts: AtomicU64::new(0),
         }
+    }
+
+    /// Whether the expiry index holds `upload_id`.
+    pub fn indexed(&self, upload_id: &str) -> bool {
+        self.state.lock().unwrap().sweep.contains_key(upload_id)
     }
 
     pub fn all(&self) -> Vec<UploadRecord> {
@@ -266,11 +328,9 @@ impl FakeRecords {
     /// Replaces a record's state as a crashed function would have left it (test set-up only;
     /// the quota is untouched, as for a move between unfinished states).
     pub fn overwrite(&self, record: UploadRecord) {
-        self.state
-            .lock()
-            .unwrap()
-            .records
-            .insert(record.upload_id.clone(), record);
+        let mut state = self.state.lock().unwrap();
+        state.index_at(&record.upload_id, self.shards, raw_sweep(&record));
+        state.records.insert(record.upload_id.clone(), record);
     }
 
     /// Writes a record as a crashed function would have left it (test set-up only).
@@ -281,6 +341,7 @@ impl FakeRecords {
             usage.active_uploads += 1;
             usage.bytes_in_flight += record.file_size as i64;
         }
+        state.index_at(&record.upload_id, self.shards, raw_sweep(&record));
         state.records.insert(record.upload_id.clone(), record);
     }
 
@@ -328,6 +389,7 @@ impl FakeRecords {
         state
             .records
             .insert(record.upload_id.clone(), record.clone());
+        state.index_at(&record.upload_id, self.shards, Some(sweep_at(record)));
         if let Some(key) = claim_key {
             state.fingerprints.insert(key, record.upload_id.clone());
         }
@@ -348,6 +410,8 @@ impl FakeRecords {
             return false;
         }
         let (owner, size) = (stored.owner.clone(), stored.file_size as i64);
+        let at = sweep_after(t, stored.expires_at);
+        state.index_at(&record.upload_id, self.shards, at);
         if t.releases_quota() {
             let usage = state.quota.entry(owner).or_default();
             usage.active_uploads -= 1;
@@ -355,6 +419,60 @@ impl FakeRecords {
         }
         state.tokens.insert(token, true);
         true
+    }
+
+    /// A transaction on `items` under the fault plan, with DynamoDB's conflicts: it holds its
+    /// items for one scheduler turn, and one that finds an item held is cancelled
+    /// (`TransactionConflict`, nothing applied) and retried with the adapter's backoff.
+    async fn transact<T>(
+        &self,
+        op: &'static str,
+        items: Vec<String>,
+        apply: impl Fn() -> Result<T, PortError>,
+    ) -> Result<T, PortError> {
+        retrying(|_| {
+            let (items, apply) = (items.clone(), &apply);
+            async move {
+                let verdict = self.faults.enter(&self.time, op).await;
+                let held = {
+                    let mut busy = self.busy.lock().unwrap();
+                    if items.iter().any(|item| busy.contains(item)) {
+                        None
+                    } else {
+                        busy.extend(items.iter().cloned());
+                        Some(Held {
+                            busy: &self.busy,
+                            items,
+                        })
+                    }
+                };
+                let Some(held) = held else {
+                    self.conflicts.fetch_add(1, Ordering::SeqCst);
+                    return Attempt::Retry(PortError::contended(
+                        op,
+                        "TransactionCanceledException: [TransactionConflict]",
+                    ));
+                };
+                tokio::task::yield_now().await;
+                let answer = match verdict {
+                    Verdict::Normal => apply(),
+                    Verdict::Fail { apply: applied } => {
+                        if applied {
+                            let _ = apply();
+                        }
+                        Err(injected(op))
+                    }
+                    Verdict::Die => {
+                        let answer = apply();
+                        self.faults.die();
+                        answer
+                    }
+                };
+                drop(held);
+                Attempt::Done(answer)
+            }
+        })
+        .await
     }
 
     /// Runs `call` under the fault plan: `apply` does the work and gives the answer.
@@ -393,9 +511,11 @@ impl RecordStore for FakeRecords {
         record: &'a UploadRecord,
         quota: Quota,
     ) -> BoxFuture<'a, Result<bool, PortError>> {
-        Box::pin(self.faulty("TransactWriteItems(create)", move || {
-            Ok(self.create_now(record, quota, None)? == Created::Yes)
-        }))
+        Box::pin(self.transact(
+            "TransactWriteItems(create)",
+            vec![record.upload_id.clone(), quota_item(&record.owner)],
+            move || Ok(self.create_now(record, quota, None)? == Created::Yes),
+        ))
     }
 
     fn fingerprint<'a>(
@@ -418,9 +538,15 @@ impl RecordStore for FakeRecords {
         quota: Quota,
         claim: FingerprintClaim<'a>,
     ) -> BoxFuture<'a, Result<Created, PortError>> {
-        Box::pin(self.faulty("TransactWriteItems(create)", move || {
-            self.create_now(record, quota, Some(claim))
-        }))
+        Box::pin(self.transact(
+            "TransactWriteItems(create)",
+            vec![
+                record.upload_id.clone(),
+                quota_item(&record.owner),
+                format!("fp#{}#{}", record.owner, claim.fingerprint),
+            ],
+            move || self.create_now(record, quota, Some(claim)),
+        ))
     }
 
     fn transition<'a>(
@@ -428,37 +554,51 @@ impl RecordStore for FakeRecords {
         record: &'a UploadRecord,
         transition: &'a Transition,
     ) -> BoxFuture<'a, Result<bool, PortError>> {
-        Box::pin(self.faulty(transition_op(transition), move || {
+        let mut items = vec![record.upload_id.clone()];
+        if transition.releases_quota() {
+            items.push(quota_item(&record.owner));
+        }
+        Box::pin(self.transact(transition_op(transition), items, move || {
             Ok(self.transition_now(record, transition))
         }))
     }
 
-    fn by_status<'a>(
+    fn expiry_shards(&self) -> u32 {
+        self.shards
+    }
+
+    /// Like the sparse expiry index: the unfinished records of one shard, by (sweepAt, uploadId).
+    fn due<'a>(
         &'a self,
-        status: Status,
-        expiring_by: i64,
+        shard: u32,
+        by: i64,
         start: Option<PageToken>,
         limit: u32,
     ) -> BoxFuture<'a, Result<Paged<UploadRecord>, PortError>> {
         Box::pin(self.faulty("Query", move || {
             let state = self.state.lock().unwrap();
-            let mut matching: Vec<&UploadRecord> = state
-                .records
-                .values()
-                .filter(|r| r.status == status && r.expires_at <= expiring_by)
-                .collect();
-            matching.sort_by_key(|r| (r.expires_at, r.upload_id.clone()));
-            let position = |r: &UploadRecord| format!("{:020}|{}", r.expires_at, r.upload_id);
-            let page: Vec<UploadRecord> = matching
-                .iter()
-                .filter(|r| start.as_ref().is_none_or(|s| position(r) > s.0))
+            let after = match &start {
+                None => std::ops::Bound::Included((shard, i64::MIN, String::new())),
+                Some(token) => {
+                    let (at, id) = token.0.split_once('|').expect("a token of this fake");
+                    let at = at.parse().expect("a token of this fake");
+                    std::ops::Bound::Excluded((shard, at, id.to_owned()))
+                }
+            };
+            let page: Vec<(i64, UploadRecord)> = state
+                .index
+                .range((after, std::ops::Bound::Unbounded))
+                .take_while(|(s, at, _)| *s == shard && *at <= by)
                 .take(limit as usize)
-                .map(|r| (*r).clone())
+                .filter_map(|(_, at, id)| Some((*at, state.records.get(id)?.clone())))
                 .collect();
             let next = (page.len() == limit as usize)
-                .then(|| page.last().map(|r| PageToken(position(r))))
+                .then(|| {
+                    page.last()
+                        .map(|(at, r)| PageToken(format!("{at}|{}", r.upload_id)))
+                })
                 .flatten();
-            Ok((page, next))
+            Ok((page.into_iter().map(|(_, r)| r).collect(), next))
         }))
     }
 
@@ -534,6 +674,11 @@ impl RecordStore for FakeRecords {
     }
 }
 
+/// The quota item of `owner`, as a transaction's conflict set names it.
+fn quota_item(owner: &str) -> String {
+    format!("quota#{owner}")
+}
+
 fn transition_op(t: &Transition) -> &'static str {
     match t {
         Transition::BeginCompleting { .. } => "TransactWriteItems(begin-completing)",
@@ -602,6 +747,17 @@ impl FakeObjects {
             .iter()
             .map(|(id, u)| (id.clone(), u.clone()))
             .collect()
+    }
+
+    /// The parts a multipart upload holds, with their ETags (what a phone collects from its PUTs).
+    pub fn etags(&self, s3_upload_id: &str) -> Vec<(u32, String)> {
+        let state = self.state.lock().unwrap();
+        state.uploads.get(s3_upload_id).map_or_else(Vec::new, |u| {
+            u.parts
+                .iter()
+                .map(|(n, (etag, _))| (*n, etag.clone()))
+                .collect()
+        })
     }
 
     pub fn object(&self, key: &str) -> Option<ObjectHead> {

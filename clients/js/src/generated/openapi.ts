@@ -257,13 +257,21 @@ export interface components {
             urls: components["schemas"]["PartUrl"][];
         };
         /**
-         * @description The digest every part's PUT carries, signed into its URL.
+         * @description The digest every part's PUT carries, signed into its URL. CRC64NVME (recommended): storage also checks the whole file's CRC64NVME, sent at complete.
          *
          *     Enums may gain values: a client must accept a value it does not know (openapi-generator: `--additional-properties=enumUnknownDefaultCase=true`, which maps it to `unknown_default_open_api`). An unknown upload status means "not finished"; an unknown error code is handled by its HTTP status.
-         * @example SHA256
+         * @example CRC64NVME
          * @enum {string}
          */
-        ChecksumAlgorithm: "SHA256" | "CRC32C";
+        ChecksumAlgorithm: "CRC64NVME" | "SHA256" | "CRC32C";
+        /**
+         * @description What an object's checksum covers: FULL_OBJECT (the whole file, checked against the client's value) or COMPOSITE (the parts' digests).
+         *
+         *     Enums may gain values: a client must accept a value it does not know (openapi-generator: `--additional-properties=enumUnknownDefaultCase=true`, which maps it to `unknown_default_open_api`). An unknown upload status means "not finished"; an unknown error code is handled by its HTTP status.
+         * @example FULL_OBJECT
+         * @enum {string}
+         */
+        ChecksumType: "FULL_OBJECT" | "COMPOSITE";
         /**
          * @description `POST /complete`: verify every part and assemble the object, exactly once.
          * @example {
@@ -271,6 +279,12 @@ export interface components {
          *     }
          */
         CompleteRequest: {
+            /**
+             * @description The whole file's base64 CRC64NVME (big-endian, 8 bytes); required for `CRC64NVME` uploads,
+             *     refused for others. Storage refuses to create an object whose bytes differ
+             *     (`400 CHECKSUM_MISMATCH`; the upload stays resumable).
+             */
+            checksum?: string | null;
             key?: components["schemas"]["ObjectKey"] | null;
             /** @description Optional, in ascending part order; without it the server reads the parts from storage. */
             parts?: components["schemas"]["CompletedPart"][] | null;
@@ -290,8 +304,13 @@ export interface components {
          *     }
          */
         CompleteResponse: {
-            /** @description The object's checksum as storage reports it (`base64-N` for multipart objects). */
+            /**
+             * @description The object's checksum as storage reports it: the whole file's CRC64NVME (`FULL_OBJECT`,
+             *     checked against the client's value), or `base64-N` (`COMPOSITE`); `null` when unverified.
+             */
             checksum?: string | null;
+            checksumAlgorithm?: components["schemas"]["ChecksumAlgorithm"] | null;
+            checksumType?: components["schemas"]["ChecksumType"] | null;
             /** Format: date-time */
             completedAt?: string | null;
             etag?: string | null;
@@ -315,6 +334,7 @@ export interface components {
          */
         CompletedPart: {
             ChecksumCRC32C?: string | null;
+            ChecksumCRC64NVME?: string | null;
             ChecksumSHA256?: string | null;
             /** @description The `ETag` response header of the part's `PUT`, verbatim. */
             ETag: string;
@@ -328,11 +348,11 @@ export interface components {
          * @example INVALID_JSON
          * @enum {string}
          */
-        ErrorCode: "INVALID_JSON" | "MISSING_FIELD" | "INVALID_FIELD" | "INVALID_UPLOAD_ID" | "INVALID_FILE_NAME" | "INVALID_FILE_TYPE" | "INVALID_FILE_SIZE" | "INVALID_PART_SIZE" | "INVALID_FINGERPRINT" | "INVALID_METADATA" | "INVALID_PART_NUMBER" | "INVALID_PART_RANGE" | "INVALID_PARTS" | "INVALID_CHECKSUM" | "INVALID_CHECKSUM_ALGORITHM" | "INVALID_CURSOR" | "MISSING_CHECKSUM" | "CHECKSUM_NOT_ENABLED" | "BATCH_TOO_LARGE" | "KEY_MISMATCH" | "MISSING_PARTS" | "ETAG_MISMATCH" | "PART_SIZE_MISMATCH" | "PARTS_REJECTED" | "UNAUTHENTICATED" | "CORS_ORIGIN_NOT_ALLOWED" | "UPLOAD_NOT_FOUND" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "INVALID_STATE" | "COMPLETION_IN_PROGRESS" | "UPLOAD_COMPLETED" | "UPLOAD_ABORTED" | "OBJECT_EXISTS" | "UPLOAD_EXPIRED" | "PAYLOAD_TOO_LARGE" | "FILE_TYPE_NOT_ALLOWED" | "QUOTA_EXCEEDED" | "RATE_LIMITED" | "INTERNAL_ERROR";
+        ErrorCode: "INVALID_JSON" | "MISSING_FIELD" | "INVALID_FIELD" | "INVALID_UPLOAD_ID" | "INVALID_FILE_NAME" | "INVALID_FILE_TYPE" | "INVALID_FILE_SIZE" | "INVALID_PART_SIZE" | "INVALID_FINGERPRINT" | "INVALID_METADATA" | "INVALID_PART_NUMBER" | "INVALID_PART_RANGE" | "INVALID_PARTS" | "INVALID_CHECKSUM" | "INVALID_CHECKSUM_ALGORITHM" | "INVALID_CURSOR" | "MISSING_CHECKSUM" | "CHECKSUM_NOT_ENABLED" | "BATCH_TOO_LARGE" | "KEY_MISMATCH" | "MISSING_PARTS" | "ETAG_MISMATCH" | "PART_SIZE_MISMATCH" | "PARTS_REJECTED" | "CHECKSUM_MISMATCH" | "CHECKSUM_REQUIRED" | "UNAUTHENTICATED" | "CORS_ORIGIN_NOT_ALLOWED" | "UPLOAD_NOT_FOUND" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "INVALID_STATE" | "COMPLETION_IN_PROGRESS" | "UPLOAD_COMPLETED" | "UPLOAD_ABORTED" | "OBJECT_EXISTS" | "UPLOAD_EXPIRED" | "PAYLOAD_TOO_LARGE" | "FILE_TYPE_NOT_ALLOWED" | "QUOTA_EXCEEDED" | "RATE_LIMITED" | "INTERNAL_ERROR";
         /**
          * @description `POST /initialize`: the file to upload. The server plans the parts and chooses the key.
          * @example {
-         *       "checksumAlgorithm": "SHA256",
+         *       "checksumAlgorithm": "CRC64NVME",
          *       "fileName": "video.mp4",
          *       "fileSize": 3221225472,
          *       "fileType": "video/mp4"
@@ -467,6 +487,11 @@ export interface components {
          *     }
          */
         ListedPart: {
+            /**
+             * @description The part's base64 checksum in the upload's `checksumAlgorithm`, where storage reports one:
+             *     compare it with the local bytes before keeping the part.
+             */
+            Checksum?: string | null;
             ETag?: string | null;
             /** Format: int32 */
             PartNumber: number;
@@ -561,6 +586,7 @@ export interface components {
         StatusResponse: {
             checksum?: string | null;
             checksumAlgorithm?: components["schemas"]["ChecksumAlgorithm"] | null;
+            checksumType?: components["schemas"]["ChecksumType"] | null;
             /** Format: int64 */
             chunkSize: number;
             /** Format: date-time */
@@ -605,7 +631,9 @@ export interface components {
         UploadStatus: "INITIATED" | "COMPLETING" | "COMPLETED" | "ABORTED" | "EXPIRED";
         /**
          * @description One of the caller's uploads in a listing. `uploadedParts` and `uploadedBytes` (what storage holds)
-         *     are there for unfinished uploads only (INITIATED, COMPLETING).
+         *     are there for unfinished uploads only (INITIATED, COMPLETING), and only for the first 8 of them on
+         *     a page, so a page costs a bounded number of storage calls; `GET /status/{uploadId}` gives them for
+         *     any one upload.
          * @example {
          *       "chunkSize": 16777216,
          *       "createdAt": "2026-11-25T10:00:00Z",
