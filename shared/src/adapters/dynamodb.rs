@@ -15,6 +15,7 @@
 //! finished upload leaves it. A transaction cancelled by a conflict, and a throttled call, are
 //! retried here with bounded, jittered backoff ([`retrying`]): a conflict is not an error.
 
+use crate::metrics::{Dependency, Metrics};
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
@@ -62,6 +63,9 @@ pub struct DynamoRecords {
     client: Client,
     table: String,
     shards: u32,
+    /// Where each retried conflict or throttle is counted (`DependencyRetries`), so the retries
+    /// that hide them from callers stay visible to on-call.
+    metrics: Option<Metrics>,
 }
 
 /// The expiry index's partition key value of shard `shard`.
@@ -167,6 +171,7 @@ fn in_progress(err: &TransactWriteItemsError) -> bool {
 async fn transact(
     request: TransactRequest,
     what: &str,
+    metrics: Option<&Metrics>,
 ) -> Result<(), SdkError<TransactWriteItemsError, HttpResponse>> {
     let (mut attempt, mut token_attempt) = (0, 0);
     loop {
@@ -178,6 +183,10 @@ async fn transact(
         match sent {
             Ok(_) => return Ok(()),
             Err(SdkError::ServiceError(e)) if transient(e.err()) && attempt + 1 < MAX_ATTEMPTS => {
+                if let Some(metrics) = metrics {
+                    let cause = crate::metrics::dependency_cause(&format!("{:?}", e.err()));
+                    metrics.dependency_retry(Dependency::DynamoDb, cause);
+                }
                 attempt += 1;
                 if !in_progress(e.err()) {
                     token_attempt = attempt;
@@ -341,7 +350,14 @@ impl DynamoRecords {
             client,
             table: table.into(),
             shards: DEFAULT_EXPIRY_SHARDS,
+            metrics: None,
         }
+    }
+
+    /// Counts every retried conflict or throttle in `metrics` (`DependencyRetries`).
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Spreads the expiry index over `shards` key values (at least 1). Raise it freely; lowering
@@ -425,7 +441,13 @@ impl DynamoRecords {
                     .build(),
             );
         }
-        match transact(request, &format!("create {}", record.upload_id)).await {
+        match transact(
+            request,
+            &format!("create {}", record.upload_id),
+            self.metrics.as_ref(),
+        )
+        .await
+        {
             Ok(()) => Ok(Created::Yes),
             Err(e) if contended(&e) => {
                 Err(PortError::contended("TransactWriteItems", error_chain(&e)))
@@ -521,7 +543,13 @@ impl DynamoRecords {
                 .map_err(&build)?;
             request = request.transact_items(TransactWriteItem::builder().update(free).build());
         }
-        match transact(request, &format!("{} {transition:?}", record.upload_id)).await {
+        match transact(
+            request,
+            &format!("{} {transition:?}", record.upload_id),
+            self.metrics.as_ref(),
+        )
+        .await
+        {
             Ok(()) => Ok(true),
             Err(e) if contended(&e) => {
                 Err(PortError::contended("TransactWriteItems", error_chain(&e)))

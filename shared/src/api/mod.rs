@@ -153,15 +153,18 @@ impl Deps {
             dynamodb = dynamodb.endpoint_url(endpoint);
         }
         let dynamodb = aws_sdk_dynamodb::Client::from_conf(dynamodb.build());
+        // One sink for the handlers and the adapters' retries, so a test's capture sees both.
+        let metrics = Metrics::default();
         Self {
             records: Arc::new(
                 DynamoRecords::new(dynamodb.clone(), &config.table)
-                    .with_expiry_shards(config.expiry_shards),
+                    .with_expiry_shards(config.expiry_shards)
+                    .with_metrics(metrics.clone()),
             ),
             objects: Arc::new(S3Objects::new(s3.clone(), &config.bucket)),
             presigner: Presigner::new(&sdk, &config.bucket, Addressing::of(&config)).await,
             clock,
-            metrics: Metrics::default(),
+            metrics,
             aws: Aws { s3, dynamodb },
             config,
         }
