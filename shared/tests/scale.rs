@@ -1496,5 +1496,5 @@ fn main() {
 const BUDGETS: &[(Endpoint, usize)] = &[
     (Endpoint::Initialize, 4),
     (Endpoint::BatchPresignedUrls, 1),
-    (Endpoint::Complete, 5),
+    (Endpoint::Complete, 4),
 ];

@@ -1,5 +1,8 @@
 //! Complete: verifies every part against the record (present, exactly sized, ETags matching what
-//! storage holds), then completes exactly once. Concurrent and repeated completes all get the one
+//! storage holds), then completes exactly once. With the client's ETags for every part it asks
+//! storage nothing first: CompleteMultipartUpload itself refuses a missing part or a wrong ETag,
+//! and every part URL is signed with its part's exact length, so storage holds no part of another
+//! size; only a refusal lists the parts, to name what is wrong. Concurrent and repeated completes all get the one
 //! result; a refused completion leaves the upload resumable.
 //!
 //! While storage completes, the record says COMPLETING since `t`. If this request cannot tell how
@@ -58,21 +61,27 @@ pub async fn complete(
             }
             status => return Err(UploadError::WrongState(status)),
         }
-        let Some(stored) = ports
-            .objects
-            .list_parts(&record.key, &record.s3_upload_id)
-            .await?
-        else {
-            match settle_gone(ports, &record, FUNCTION).await? {
-                Settled::Completed(done) => return Ok(*done),
-                Settled::Lost => return Err(UploadError::WrongState(Status::Expired)),
-                Settled::Changed => {
-                    record = reread(ports, &record).await?;
-                    continue;
-                }
+        let parts = match client_parts {
+            // One storage call on the happy path: CompleteMultipartUpload checks the ETags.
+            Some(listed) if self_sufficient(&record, listed) => listed_parts(&record, listed)?,
+            _ => {
+                let Some(stored) = ports
+                    .objects
+                    .list_parts(&record.key, &record.s3_upload_id)
+                    .await?
+                else {
+                    match settle_gone(ports, &record, FUNCTION).await? {
+                        Settled::Completed(done) => return Ok(*done),
+                        Settled::Lost => return Err(UploadError::WrongState(Status::Expired)),
+                        Settled::Changed => {
+                            record = reread(ports, &record).await?;
+                            continue;
+                        }
+                    }
+                };
+                verified_parts(&record, stored, client_parts)?
             }
         };
-        let parts = verified_parts(&record, stored, client_parts)?;
         let begin = Transition::BeginCompleting {
             now,
             stale_before: now - config.completing_stale_secs as i64,
@@ -90,7 +99,7 @@ pub async fn complete(
             }
         }
         record.apply(&begin);
-        match finish(ports, &record, &parts, whole_file, now).await? {
+        match finish(ports, &record, &parts, client_parts, whole_file, now).await? {
             Settled::Completed(done) => return Ok(*done),
             Settled::Lost => return Err(UploadError::WrongState(Status::Expired)),
             Settled::Changed => record = reread(ports, &record).await?,
@@ -103,6 +112,7 @@ async fn finish(
     ports: Ports<'_>,
     record: &UploadRecord,
     parts: &[PartRef],
+    client_parts: Option<&[PartRef]>,
     whole_file: Option<&str>,
     since: i64,
 ) -> Result<Settled, UploadError> {
@@ -141,6 +151,16 @@ async fn finish(
                 tracing::warn!("could not release COMPLETING, abandoning it instead: {err}");
                 abandon(ports, record, since).await;
             }
+            if client_parts.is_some() && PART_REFUSALS.contains(&code.as_str()) {
+                // The parts were not checked against storage before: now name what is wrong.
+                if let Some(stored) = ports
+                    .objects
+                    .list_parts(&record.key, &record.s3_upload_id)
+                    .await?
+                {
+                    verified_parts(record, stored, client_parts)?;
+                }
+            }
             if code == "BadDigest" && record.checksum_algorithm.is_some_and(|a| a.full_object()) {
                 return Err(UploadError::invalid(
                     "CHECKSUM_MISMATCH",
@@ -171,6 +191,26 @@ async fn abandon(ports: Ports<'_>, record: &UploadRecord, since: i64) {
     {
         tracing::error!("could not abandon COMPLETING; it is taken over once stale: {err}");
     }
+}
+
+/// Storage's refusals of a parts list that [`verified_parts`] can name precisely.
+const PART_REFUSALS: [&str; 3] = ["InvalidPart", "InvalidPartOrder", "EntityTooSmall"];
+
+/// Whether the client's list has all that CompleteMultipartUpload needs: for an upload with part
+/// checksums, each part's (else storage's are read first, as older clients send none).
+fn self_sufficient(record: &UploadRecord, client_parts: &[PartRef]) -> bool {
+    record.checksum_algorithm.is_none() || client_parts.iter().all(|p| p.checksum.is_some())
+}
+
+/// The client's parts list, checked against the record alone: every part 1..=totalParts, none
+/// beyond. Storage checks the rest at completion (each ETag; each size was signed into its URL).
+fn listed_parts(
+    record: &UploadRecord,
+    client_parts: &[PartRef],
+) -> Result<Vec<PartRef>, UploadError> {
+    let listed: BTreeMap<u32, &PartRef> = client_parts.iter().map(|p| (p.number, p)).collect();
+    check_listed(record, &listed)?;
+    Ok(listed.into_values().cloned().collect())
 }
 
 /// The parts to complete with, after checking that storage holds exactly the declared file: parts
@@ -233,33 +273,8 @@ pub fn verified_parts(
             })
             .collect();
     };
-    let out_of_range: Vec<u32> = client_parts
-        .iter()
-        .map(|p| p.number)
-        .filter(|n| *n > record.total_parts)
-        .collect();
-    if !out_of_range.is_empty() {
-        return Err(UploadError::invalid(
-            "INVALID_PART_NUMBER",
-            format!(
-                "{} beyond this upload's {} parts",
-                part_list(&out_of_range),
-                record.total_parts
-            ),
-        ));
-    }
     let listed: BTreeMap<u32, &PartRef> = client_parts.iter().map(|p| (p.number, p)).collect();
-    let unlisted: Vec<u32> = all.clone().filter(|n| !listed.contains_key(n)).collect();
-    if !unlisted.is_empty() {
-        return Err(UploadError::invalid(
-            "MISSING_PARTS",
-            format!(
-                "the parts list lacks {}; send every part 1 to {} or omit parts",
-                part_list(&unlisted),
-                record.total_parts
-            ),
-        ));
-    }
+    check_listed(record, &listed)?;
     let mismatched: Vec<u32> = all
         .clone()
         .filter(|n| {
@@ -289,6 +304,42 @@ pub fn verified_parts(
             ..p.clone()
         })
         .collect())
+}
+
+/// Checks a client's parts list against the record: no part number beyond it, none missing.
+fn check_listed(
+    record: &UploadRecord,
+    listed: &BTreeMap<u32, &PartRef>,
+) -> Result<(), UploadError> {
+    let out_of_range: Vec<u32> = listed
+        .keys()
+        .copied()
+        .filter(|n| *n > record.total_parts)
+        .collect();
+    if !out_of_range.is_empty() {
+        return Err(UploadError::invalid(
+            "INVALID_PART_NUMBER",
+            format!(
+                "{} beyond this upload's {} parts",
+                part_list(&out_of_range),
+                record.total_parts
+            ),
+        ));
+    }
+    let unlisted: Vec<u32> = (1..=record.total_parts)
+        .filter(|n| !listed.contains_key(n))
+        .collect();
+    if !unlisted.is_empty() {
+        return Err(UploadError::invalid(
+            "MISSING_PARTS",
+            format!(
+                "the parts list lacks {}; send every part 1 to {} or omit parts",
+                part_list(&unlisted),
+                record.total_parts
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn unquote(etag: &str) -> &str {
