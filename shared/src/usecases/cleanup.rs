@@ -113,6 +113,12 @@ impl Budget<'_> {
 }
 
 impl Summary {
+    /// Folds the summaries of a run's parallel tasks into one.
+    async fn sum(mut self, other: Summary) -> Summary {
+        self.add(other);
+        self
+    }
+
     fn add(&mut self, other: Summary) {
         self.found += other.found;
         self.expired += other.expired;
@@ -140,10 +146,7 @@ pub async fn run(ports: Ports<'_>, config: &Config, limits: &Limits) -> Summary 
     let mut summary = stream::iter(0..shards)
         .map(|shard| drain_shard(ports, config, &budget, shard, now))
         .buffer_unordered(SHARDS_AT_ONCE)
-        .fold(Summary::default(), |mut all, one| async move {
-            all.add(one);
-            all
-        })
+        .fold(Summary::default(), Summary::sum)
         .await;
     if !budget.stop() {
         summary.add(abort_orphans(ports, config, &budget).await);
@@ -224,10 +227,7 @@ async fn drain_shard(
                 one
             })
             .buffer_unordered(UPLOADS_AT_ONCE)
-            .fold(Summary::default(), |mut all, one| async move {
-                all.add(one);
-                all
-            })
+            .fold(Summary::default(), Summary::sum)
             .await;
         summary.add(done);
         match next {
@@ -403,10 +403,7 @@ async fn abort_orphans(ports: Ports<'_>, config: &Config, budget: &Budget<'_>) -
                 one
             })
             .buffer_unordered(UPLOADS_AT_ONCE)
-            .fold(Summary::default(), |mut all, one| async move {
-                all.add(one);
-                all
-            })
+            .fold(Summary::default(), Summary::sum)
             .await;
         summary.add(done);
         match next {

@@ -306,11 +306,25 @@ pub fn verified_parts(
         .collect())
 }
 
-/// Checks a client's parts list against the record: no part number beyond it, none missing.
+/// Checks a client's parts list against the record: none missing (named first, as a missing part
+/// is what to fix), no part number beyond it.
 fn check_listed(
     record: &UploadRecord,
     listed: &BTreeMap<u32, &PartRef>,
 ) -> Result<(), UploadError> {
+    let unlisted: Vec<u32> = (1..=record.total_parts)
+        .filter(|n| !listed.contains_key(n))
+        .collect();
+    if !unlisted.is_empty() {
+        return Err(UploadError::invalid(
+            "MISSING_PARTS",
+            format!(
+                "the parts list lacks {}; send every part 1 to {} or omit parts",
+                part_list(&unlisted),
+                record.total_parts
+            ),
+        ));
+    }
     let out_of_range: Vec<u32> = listed
         .keys()
         .copied()
@@ -322,19 +336,6 @@ fn check_listed(
             format!(
                 "{} beyond this upload's {} parts",
                 part_list(&out_of_range),
-                record.total_parts
-            ),
-        ));
-    }
-    let unlisted: Vec<u32> = (1..=record.total_parts)
-        .filter(|n| !listed.contains_key(n))
-        .collect();
-    if !unlisted.is_empty() {
-        return Err(UploadError::invalid(
-            "MISSING_PARTS",
-            format!(
-                "the parts list lacks {}; send every part 1 to {} or omit parts",
-                part_list(&unlisted),
                 record.total_parts
             ),
         ));
