@@ -454,20 +454,7 @@ impl FakeRecords {
                     ));
                 };
                 tokio::task::yield_now().await;
-                let answer = match verdict {
-                    Verdict::Normal => apply(),
-                    Verdict::Fail { apply: applied } => {
-                        if applied {
-                            let _ = apply();
-                        }
-                        Err(injected(op))
-                    }
-                    Verdict::Die => {
-                        let answer = apply();
-                        self.faults.die();
-                        answer
-                    }
-                };
+                let answer = self.answer(op, verdict, apply);
                 drop(held);
                 Attempt::Done(answer)
             }
@@ -481,7 +468,18 @@ impl FakeRecords {
         op: &'static str,
         apply: impl FnOnce() -> Result<T, PortError>,
     ) -> Result<T, PortError> {
-        match self.faults.enter(&self.time, op).await {
+        let verdict = self.faults.enter(&self.time, op).await;
+        self.answer(op, verdict, apply)
+    }
+
+    /// What a call that met `verdict` answers: `apply` does the work and gives the answer.
+    fn answer<T>(
+        &self,
+        op: &'static str,
+        verdict: Verdict,
+        apply: impl FnOnce() -> Result<T, PortError>,
+    ) -> Result<T, PortError> {
+        match verdict {
             Verdict::Normal => apply(),
             Verdict::Fail { apply: applied } => {
                 if applied {
