@@ -27,7 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         upload_id: "3f2c9d1e-8a4b-4c6d-9e0f-1a2b3c4d5e6f"
             .parse()
             .expect("a UUID"),
-        key: upload_client::wire::ObjectKey(
+        key: upload_contract::ObjectKey(
             "uploads/user-123/3f2c9d1e-8a4b-4c6d-9e0f-1a2b3c4d5e6f/video.mp4".into(),
         ),
         chunk_size: 8 << 20,

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use contract::{
+use upload_contract::{
     AbortRequest, AbortResponse, ApiErrorBody, BatchPresignedUrlsRequest,
     BatchPresignedUrlsResponse, ChecksumAlgorithm, CompleteRequest, CompleteResponse,
     CompletedPart, InitializeRequest, InitializeResponse, ListPartsResponse, ListUploadsResponse,

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::upload::base64;
-use contract::{ChecksumAlgorithm, ListedPart};
+use upload_contract::{ChecksumAlgorithm, ListedPart};
 
 /// How an upload's parts (and, for CRC64NVME, its whole file) are verified by storage.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]

@@ -28,8 +28,6 @@ pub mod state;
 pub mod upload;
 
 pub use api::{Api, Identity};
-/// The API's request and answer types, shared with the server.
-pub use contract as wire;
 pub use digest::Verify;
 pub use error::Error;
 pub use upload::{Faults, Options, Outcome, Plan, Progress, Silent, Stats, Uploader};

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 use indicatif::{HumanBytes, HumanDuration, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use upload_client::state::{self, state_path};
-use upload_client::wire::{UploadId, UploadStatus, UploadSummary};
+use upload_contract::{UploadId, UploadStatus, UploadSummary};
 use upload_client::{
     Api, Error, Faults, Identity, Options, Outcome, Plan, Progress, Uploader, Verify,
 };

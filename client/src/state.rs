@@ -18,8 +18,8 @@ use crate::error::Error;
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct UploadState {
-    pub upload_id: contract::UploadId,
-    pub key: contract::ObjectKey,
+    pub upload_id: upload_contract::UploadId,
+    pub key: upload_contract::ObjectKey,
     pub chunk_size: u64,
     pub total_parts: u32,
     pub file_size: u64,
@@ -199,7 +199,7 @@ mod tests {
         let path = dir.join("f.bin.upload.json");
         assert_eq!(load(&path)?, None);
         let state = UploadState {
-            upload_id: contract::UploadId::new_v4(),
+            upload_id: upload_contract::UploadId::new_v4(),
             key: "uploads/a/u/f.bin".into(),
             chunk_size: 5,
             total_parts: 3,

@@ -20,7 +20,7 @@ use crate::body::CountingBody;
 use crate::digest::{self, PartDigests, Verify, Wanted};
 use crate::error::{error_chain, Error};
 use crate::state::{self, UploadState};
-use contract::{CompletedPart, ListedPart, ObjectKey, UploadId, UploadStatus};
+use upload_contract::{CompletedPart, ListedPart, ObjectKey, UploadId, UploadStatus};
 
 /// How an upload runs.
 #[derive(Debug)]
@@ -1308,7 +1308,7 @@ mod tests {
     #[test]
     fn plans_cover_the_file() {
         let plan = Plan {
-            upload_id: contract::UploadId::new_v4(),
+            upload_id: upload_contract::UploadId::new_v4(),
             key: "k".into(),
             chunk_size: 10,
             total_parts: 3,

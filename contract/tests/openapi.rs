@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use contract::Spec;
+use upload_contract::Spec;
 
 #[test]
 fn committed_openapi_documents_match_the_wire_types() {
@@ -11,7 +11,7 @@ fn committed_openapi_documents_match_the_wire_types() {
         let path = root.join(which.file_name());
         let committed = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
-            committed == contract::spec(which),
+            committed == upload_contract::spec(which),
             "{} differs from what the wire types generate: run \
              `cargo run -p upload-contract --features openapi --bin openapi` and commit the result",
             path.display()
@@ -21,8 +21,8 @@ fn committed_openapi_documents_match_the_wire_types() {
 
 #[test]
 fn published_document_has_no_local_identity() {
-    let published = contract::spec(Spec::Published);
+    let published = upload_contract::spec(Spec::Published);
     assert!(!published.contains("x-user-id"));
     assert!(!published.contains("127.0.0.1"));
-    assert!(contract::spec(Spec::Dev).contains("x-user-id"));
+    assert!(upload_contract::spec(Spec::Dev).contains("x-user-id"));
 }

@@ -7,7 +7,7 @@ use lambda_http::{Body, Response};
 
 use crate::domain::{Status, UploadError};
 use crate::metrics::{dependency_cause, Dependency, STORAGE_INCONSISTENT};
-use crate::wire::{ApiErrorBody, ApiErrorDetail, ErrorCode};
+use upload_contract::{ApiErrorBody, ApiErrorDetail, ErrorCode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {

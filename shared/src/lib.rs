@@ -26,9 +26,6 @@ pub mod sigv4;
 pub mod usecases;
 pub mod xray;
 
-/// The wire types every answer is rendered from (the `upload-contract` crate, shared with clients).
-pub use contract as wire;
-
 pub use api::{Deps, Endpoint, ROUTES};
 pub use clock::Clock;
 pub use config::Config;

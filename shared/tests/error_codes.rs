@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use shared::wire::{ErrorCode, UploadStatus};
+use upload_contract::{ErrorCode, UploadStatus};
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use contract::Spec;
+use upload_contract::Spec;
 
 fn main() -> std::io::Result<()> {
     let dir = std::env::args_os()
@@ -12,7 +12,7 @@ fn main() -> std::io::Result<()> {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."));
     for which in [Spec::Published, Spec::Dev] {
         let path = dir.join(which.file_name());
-        std::fs::write(&path, contract::spec(which))?;
+        std::fs::write(&path, upload_contract::spec(which))?;
         println!("wrote {}", path.display());
     }
     Ok(())

@@ -5,7 +5,7 @@ use lambda_http::Request;
 
 use super::{answer, caller, json_body, owned_upload, wire_id, wire_status, Deps, Outcome};
 use crate::usecases::abort::abort;
-use crate::wire::AbortResponse;
+use upload_contract::AbortResponse;
 
 pub async fn handle(deps: &Deps, req: &Request) -> Outcome {
     let owner = caller(req)?;

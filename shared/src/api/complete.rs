@@ -13,7 +13,7 @@ use crate::domain::UploadRecord;
 use crate::error::ApiError;
 use crate::ports::PartRef;
 use crate::usecases::complete::complete;
-use crate::wire::{self, ChecksumType, CompleteResponse, ObjectKey, UploadStatus};
+use upload_contract::{ChecksumType, CompleteResponse, ObjectKey, UploadStatus};
 
 pub async fn handle(deps: &Deps, req: &Request) -> Outcome {
     let owner = caller(req)?;
@@ -65,10 +65,10 @@ fn whole_file_checksum<'a>(
 /// both `None` for an unverified upload.
 pub(super) fn wire_checksum(
     record: &UploadRecord,
-) -> (Option<wire::ChecksumAlgorithm>, Option<ChecksumType>) {
+) -> (Option<upload_contract::ChecksumAlgorithm>, Option<ChecksumType>) {
     let algorithm = record.checksum_algorithm;
     (
-        algorithm.map(|a| wire::ChecksumAlgorithm::parse(a.as_str())),
+        algorithm.map(|a| upload_contract::ChecksumAlgorithm::parse(a.as_str())),
         algorithm.map(|a| {
             if a.full_object() {
                 ChecksumType::FullObject

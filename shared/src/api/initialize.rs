@@ -8,7 +8,7 @@ use crate::clock::rfc3339;
 use crate::domain::checksum::ChecksumAlgorithm;
 use crate::domain::{metadata, validate};
 use crate::usecases::initialize::{initialize, Initialized, NewUpload};
-use crate::wire::{self, InitializeResponse, ListedPart, ObjectKey, UploadStatus};
+use upload_contract::{InitializeResponse, ListedPart, ObjectKey, UploadStatus};
 
 pub async fn handle(deps: &Deps, req: &Request) -> Outcome {
     let owner = caller(req)?;
@@ -52,7 +52,7 @@ pub async fn handle(deps: &Deps, req: &Request) -> Outcome {
             chunk_size: record.part_size,
             total_parts: record.total_parts,
             expires_at: rfc3339(record.expires_at),
-            checksum_algorithm: algorithm.map(|a| wire::ChecksumAlgorithm::parse(a.as_str())),
+            checksum_algorithm: algorithm.map(|a| upload_contract::ChecksumAlgorithm::parse(a.as_str())),
             checksum_header: algorithm.map(|a| a.header().to_owned()),
             resumed: resumed.is_some(),
             status: resumed

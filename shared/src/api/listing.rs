@@ -8,7 +8,7 @@ use crate::clock::rfc3339;
 use crate::domain::listing;
 use crate::domain::Status;
 use crate::usecases::listing as usecase;
-use crate::wire::{ListUploadsResponse, ObjectKey, UploadSummary};
+use upload_contract::{ListUploadsResponse, ObjectKey, UploadSummary};
 
 pub async fn list(deps: &Deps, req: &Request) -> Outcome {
     let owner = caller(req)?;

@@ -31,7 +31,7 @@ use crate::metrics::{Metric, Metrics};
 use crate::ports::{ObjectStore, Ports, RecordStore};
 use crate::presign::{Addressing, Presigner};
 use crate::usecases;
-use crate::wire::{UploadId, UploadStatus};
+use upload_contract::{UploadId, UploadStatus};
 
 pub const BASE_PATH: &str = "/api/v1/multipart-upload";
 

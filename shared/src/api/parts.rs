@@ -8,7 +8,7 @@ use super::complete::wire_checksum;
 use super::{answer, caller, owned, path_upload_id, wire_id, wire_status, Deps, Outcome};
 use crate::clock::rfc3339;
 use crate::usecases::parts;
-use crate::wire::{ListPartsResponse, ListedPart, ObjectKey, StatusResponse};
+use upload_contract::{ListPartsResponse, ListedPart, ObjectKey, StatusResponse};
 
 pub async fn list(deps: &Deps, req: &Request) -> Outcome {
     let owner = caller(req)?;

@@ -14,7 +14,7 @@ use crate::domain::sizing::MAX_PARTS;
 use crate::domain::UploadRecord;
 use crate::error::ApiError;
 use crate::presign::Signed;
-use crate::wire::{BatchPresignedUrlsResponse, PartUrl, PresignedUrlResponse};
+use upload_contract::{BatchPresignedUrlsResponse, PartUrl, PresignedUrlResponse};
 
 pub async fn single(deps: &Deps, req: &Request) -> Outcome {
     let owner = caller(req)?;
