@@ -21,7 +21,7 @@ use hyper_util::rt::TokioIo;
 use lambda_http::http::StatusCode;
 use lambda_http::Body;
 use serde_json::{json, Map, Value};
-use shared::error::json_response;
+use shared::api::error::json_response;
 use shared::{ApiError, Deps, Endpoint, ROUTES};
 use tokio::net::TcpListener;
 

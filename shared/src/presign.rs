@@ -18,7 +18,7 @@ use aws_sdk_s3::config::{Credentials, ProvideCredentials, SharedCredentialsProvi
 use tokio::sync::Mutex;
 
 use crate::domain::checksum::ChecksumAlgorithm;
-use crate::error::ApiError;
+use crate::api::error::ApiError;
 use crate::sigv4::{BucketEndpoint, PartSigner, SigningCredentials, SigningKey, MAX_EXPIRES};
 
 /// Temporary credentials are replaced this long before they expire, so that a URL signed just

@@ -15,7 +15,7 @@ use std::task::Poll;
 
 use shared::domain::Status;
 use shared::domain::{UploadError, UploadRecord};
-use shared::error::ApiError;
+use shared::ApiError;
 use shared::ports::PartRef;
 use shared::usecases::cleanup::{Limits, ORPHAN_MARGIN_SECS};
 use shared::usecases::initialize::NewUpload;

@@ -5,7 +5,7 @@
 mod support;
 
 use shared::domain::UploadError;
-use shared::error::ApiError;
+use shared::ApiError;
 use shared::usecases::rate::admit;
 use support::{Fault, FaultKind, World};
 

@@ -34,7 +34,7 @@ use crate::domain::listing::Position;
 use crate::domain::metadata::Metadata;
 use crate::domain::record::{Completion, Transition};
 use crate::domain::{Status, UploadRecord};
-use crate::error::error_chain;
+use crate::api::error::error_chain;
 use crate::ports::{
     expiry_shard, sweep_after, sweep_at, BoxFuture, Created, FingerprintClaim, OwnerPage,
     PageToken, Paged, PortError, Quota, QuotaUsage, RateUse, RecordStore,

@@ -9,7 +9,7 @@ use aws_sdk_s3::Client;
 
 use crate::domain::checksum::ChecksumAlgorithm;
 use crate::domain::metadata::Metadata;
-use crate::error::error_chain;
+use crate::api::error::error_chain;
 use crate::ports::{
     BoxFuture, CompleteError, CompletedObject, MultipartListing, ObjectHead, ObjectStore,
     PageToken, Paged, PartRef, PortError, StoredPart,

@@ -6,7 +6,8 @@ use lambda_http::Request;
 use super::{answer, caller, json_body, wire_id, Deps, Outcome};
 use crate::clock::rfc3339;
 use crate::domain::checksum::ChecksumAlgorithm;
-use crate::domain::{metadata, validate};
+use super::request as validate;
+use crate::domain::metadata;
 use crate::usecases::initialize::{initialize, Initialized, NewUpload};
 use upload_contract::{InitializeResponse, ListedPart, ObjectKey, UploadStatus};
 
@@ -30,7 +31,7 @@ pub async fn handle(deps: &Deps, req: &Request) -> Outcome {
         fingerprint: validate::fingerprint(body.opt_string("fingerprint")?)?,
     };
     if new.checksum_algorithm.is_none() && deps.config.require_checksum {
-        return Err(crate::error::ApiError::bad_request(
+        return Err(super::error::ApiError::bad_request(
             "CHECKSUM_REQUIRED",
             format!(
                 "this service requires checksumAlgorithm (one of {}; CRC64NVME recommended)",

@@ -4,10 +4,12 @@
 
 mod abort;
 mod complete;
+pub mod error;
 mod initialize;
 mod listing;
 mod parts;
 mod presign;
+pub(crate) mod request;
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -23,10 +25,10 @@ use crate::adapters::{DynamoRecords, S3Objects};
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
 use crate::domain::sizing::MAX_PARTS;
-use crate::domain::validate::{self, JsonBody};
 use crate::domain::Status;
 use crate::domain::UploadRecord;
-use crate::error::{json_response, ApiError};
+use self::error::{json_response, ApiError};
+use self::request::{self as validate, JsonBody};
 use crate::metrics::{Metric, Metrics};
 use crate::ports::{ObjectStore, Ports, RecordStore};
 use crate::presign::{Addressing, Presigner};

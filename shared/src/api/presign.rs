@@ -12,7 +12,7 @@ use super::{answer, caller, json_body, owned_upload, Deps, Outcome};
 use crate::clock::rfc3339;
 use crate::domain::sizing::MAX_PARTS;
 use crate::domain::UploadRecord;
-use crate::error::ApiError;
+use super::error::ApiError;
 use crate::presign::Signed;
 use upload_contract::{BatchPresignedUrlsResponse, PartUrl, PresignedUrlResponse};
 

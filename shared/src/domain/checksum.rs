@@ -3,7 +3,7 @@
 //! With CRC64NVME (full object) the client also sends the whole file's CRC64NVME at complete, and
 //! storage refuses to create an object whose bytes differ from the client's file.
 
-use crate::error::ApiError;
+use crate::api::error::ApiError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChecksumAlgorithm {

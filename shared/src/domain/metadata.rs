@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use crate::error::ApiError;
+use crate::api::error::ApiError;
 
 /// Key → value, ordered by key.
 pub type Metadata = BTreeMap<String, String>;

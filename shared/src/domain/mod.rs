@@ -9,7 +9,6 @@ pub mod listing;
 pub mod metadata;
 pub mod record;
 pub mod sizing;
-pub mod validate;
 
 pub use error::UploadError;
 pub use record::{Status, Transition, UploadRecord};

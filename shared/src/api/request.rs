@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::error::ApiError;
+use crate::api::error::ApiError;
 
 /// A JSON object request body.
 #[derive(Debug)]
