@@ -25,7 +25,7 @@ pub mod sigv4;
 pub mod usecases;
 pub mod xray;
 
+pub use api::error::ApiError;
 pub use api::{Deps, Endpoint, ROUTES};
 pub use clock::Clock;
 pub use config::Config;
-pub use api::error::ApiError;

@@ -430,7 +430,7 @@ mod tests {
                 .message("Rate exceeded")
                 .build(),
         );
-        let chain = crate::api::error::error_chain(&throttled);
+        let chain = crate::domain::error::error_chain(&throttled);
         assert_eq!(dependency_cause(&chain), THROTTLED, "{chain}");
         let slow_down = CompleteMultipartUploadError::generic(
             ErrorMetadata::builder()
@@ -438,7 +438,7 @@ mod tests {
                 .message("Please reduce your request rate.")
                 .build(),
         );
-        let chain = crate::api::error::error_chain(&slow_down);
+        let chain = crate::domain::error::error_chain(&slow_down);
         assert_eq!(dependency_cause(&chain), THROTTLED, "{chain}");
     }
 

@@ -17,52 +17,10 @@ use crate::domain::record::{Transition, UploadRecord};
 use crate::domain::Status;
 use crate::metrics::Metric;
 
+pub use crate::domain::error::PortError;
+pub use crate::domain::limits::{Quota, RateUse};
+
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// A call to S3 or DynamoDB failed, timed out, or its answer was lost: whether it was applied is
-/// unknown. `call` names the operation, for the log.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{call}: {detail}")]
-pub struct PortError {
-    pub call: &'static str,
-    pub detail: String,
-    /// Known not applied: the item kept being taken by other writes (transaction conflicts or
-    /// throttling past every retry). The caller is told to retry shortly (429), not that the
-    /// service failed.
-    pub contended: bool,
-}
-
-impl PortError {
-    pub fn new(call: &'static str, detail: impl Into<String>) -> Self {
-        Self {
-            call,
-            detail: detail.into(),
-            contended: false,
-        }
-    }
-
-    /// A call that applied nothing because its items stayed contended past every retry.
-    pub fn contended(call: &'static str, detail: impl Into<String>) -> Self {
-        Self {
-            contended: true,
-            ..Self::new(call, detail)
-        }
-    }
-}
-
-/// Per-user limits on uploads that are started but not finished.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Quota {
-    pub max_active_uploads: u64,
-    pub max_bytes_in_flight: u64,
-}
-
-impl Quota {
-    pub const UNLIMITED: Self = Self {
-        max_active_uploads: u64::MAX,
-        max_bytes_in_flight: u64::MAX,
-    };
-}
 
 /// What a user's quota item counts: unfinished uploads and their declared bytes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -100,13 +58,6 @@ pub fn sweep_after(transition: &Transition, expires_at: i64) -> Option<i64> {
 /// When the cleanup must look at a newly created record: at its expiry.
 pub fn sweep_at(record: &UploadRecord) -> i64 {
     record.expires_at
-}
-
-/// Requests and part URLs, as a rate counter adds them up or as a limit per window (`0`: no limit).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RateUse {
-    pub requests: u64,
-    pub urls: u64,
 }
 
 /// Where the next page of a listing starts; opaque to the use cases.

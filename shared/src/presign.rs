@@ -18,7 +18,7 @@ use aws_sdk_s3::config::{Credentials, ProvideCredentials, SharedCredentialsProvi
 use tokio::sync::Mutex;
 
 use crate::domain::checksum::ChecksumAlgorithm;
-use crate::api::error::ApiError;
+use crate::domain::error::error_chain;
 use crate::sigv4::{BucketEndpoint, PartSigner, SigningCredentials, SigningKey, MAX_EXPIRES};
 
 /// Temporary credentials are replaced this long before they expire, so that a URL signed just
@@ -148,12 +148,12 @@ impl Presigner {
         checksum: Option<ChecksumAlgorithm>,
         signed_at: SystemTime,
         wanted_expiry: SystemTime,
-    ) -> Result<Signed, ApiError> {
+    ) -> Result<Signed, SigningError> {
         let (endpoint, region) = self
             .inner
             .target
             .as_ref()
-            .map_err(|why| ApiError::internal("resolving the S3 endpoint", Message(why)))?;
+            .map_err(|why| SigningError::new("resolving the S3 endpoint", Message(why)))?;
         let (credentials, signing_key) = self.credentials(signed_at, region).await?;
         let mut expires_at = wanted_expiry.min(signed_at + MAX_EXPIRES);
         if let Some(credentials_expiry) = credentials.expiry() {
@@ -188,7 +188,7 @@ impl Presigner {
         &self,
         at: SystemTime,
         region: &str,
-    ) -> Result<(Credentials, SigningKey), ApiError> {
+    ) -> Result<(Credentials, SigningKey), SigningError> {
         let mut cache = self.inner.cache.lock().await;
         let fresh = |c: &Credentials| {
             c.expiry()
@@ -207,14 +207,14 @@ impl Presigner {
             }
             _ => {
                 let provider = self.inner.provider.as_ref().ok_or_else(|| {
-                    ApiError::internal("loading AWS credentials", Message("none configured"))
+                    SigningError::new("loading AWS credentials", Message("none configured"))
                 })?;
                 let credentials = provider
                     .provide_credentials()
                     .await
-                    .map_err(|e| ApiError::internal("loading AWS credentials", e))?;
+                    .map_err(|e| SigningError::new("loading AWS credentials", e))?;
                 if credentials.expiry().is_some_and(|expiry| expiry <= at) {
-                    return Err(ApiError::internal(
+                    return Err(SigningError::new(
                         "loading AWS credentials",
                         Message("the provider returned expired credentials"),
                     ));
@@ -260,6 +260,24 @@ async fn resolve(
         .unwrap_or(region)
         .to_owned();
     Ok((parsed, signing_region))
+}
+
+/// Part URLs could not be signed: the endpoint or the credentials are unusable. The service's own
+/// fault (its configuration or role), not the caller's and not a dependency's answer.
+#[derive(Debug, thiserror::Error)]
+#[error("{context}: {detail}")]
+pub struct SigningError {
+    pub context: &'static str,
+    pub detail: String,
+}
+
+impl SigningError {
+    fn new(context: &'static str, err: impl std::error::Error) -> Self {
+        Self {
+            context,
+            detail: error_chain(&err),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -397,6 +415,7 @@ mod tests {
             .await
             .err()
             .expect("expired credentials must not sign");
-        assert_eq!(err.status().as_u16(), 500);
+        assert_eq!(err.context, "loading AWS credentials");
+        assert!(err.detail.contains("expired"), "{err}");
     }
 }

@@ -15,11 +15,11 @@ use std::task::Poll;
 
 use shared::domain::Status;
 use shared::domain::{UploadError, UploadRecord};
-use shared::ApiError;
 use shared::ports::PartRef;
 use shared::usecases::cleanup::{Limits, ORPHAN_MARGIN_SECS};
 use shared::usecases::initialize::NewUpload;
 use shared::usecases::{abort, cleanup, complete, initialize, listing, owned, parts};
+use shared::ApiError;
 use shared::Endpoint;
 use support::{Fault, Rng, World, FAULT_KINDS, MIB};
 

@@ -5,8 +5,8 @@
 mod support;
 
 use shared::domain::UploadError;
-use shared::ApiError;
 use shared::usecases::rate::admit;
+use shared::ApiError;
 use support::{Fault, FaultKind, World};
 
 fn refused_after(result: Result<(), UploadError>) -> Option<u32> {

@@ -30,11 +30,11 @@ use aws_sdk_dynamodb::Client;
 use sha2::{Digest, Sha256};
 
 use crate::domain::checksum::ChecksumAlgorithm;
+use crate::domain::error::error_chain;
 use crate::domain::listing::Position;
 use crate::domain::metadata::Metadata;
 use crate::domain::record::{Completion, Transition};
 use crate::domain::{Status, UploadRecord};
-use crate::api::error::error_chain;
 use crate::ports::{
     expiry_shard, sweep_after, sweep_at, BoxFuture, Created, FingerprintClaim, OwnerPage,
     PageToken, Paged, PortError, Quota, QuotaUsage, RateUse, RecordStore,

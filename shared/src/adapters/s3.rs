@@ -8,8 +8,8 @@ use aws_sdk_s3::types::{
 use aws_sdk_s3::Client;
 
 use crate::domain::checksum::ChecksumAlgorithm;
+use crate::domain::error::error_chain;
 use crate::domain::metadata::Metadata;
-use crate::api::error::error_chain;
 use crate::ports::{
     BoxFuture, CompleteError, CompletedObject, MultipartListing, ObjectHead, ObjectStore,
     PageToken, Paged, PartRef, PortError, StoredPart,

@@ -5,12 +5,12 @@ use lambda_http::http::StatusCode;
 use lambda_http::Request;
 use serde_json::Value;
 
+use super::error::ApiError;
+use super::request::integer_in;
 use super::{answer, caller, json_body, owned_upload, wire_id, Deps, Outcome};
 use crate::clock::rfc3339;
 use crate::domain::sizing::MAX_PARTS;
 use crate::domain::UploadRecord;
-use super::error::ApiError;
-use super::request::integer_in;
 use crate::ports::PartRef;
 use crate::usecases::complete::complete;
 use upload_contract::{ChecksumType, CompleteResponse, ObjectKey, UploadStatus};
@@ -44,7 +44,7 @@ fn whole_file_checksum<'a>(
 ) -> Result<Option<&'a str>, ApiError> {
     match (record.checksum_algorithm, value) {
         (Some(algorithm), Some(value)) if algorithm.full_object() => {
-            algorithm.check_value(value, "checksum").map(Some)
+            Ok(Some(algorithm.check_value(value, "checksum")?))
         }
         (Some(algorithm), None) if algorithm.full_object() => Err(ApiError::bad_request(
             "MISSING_CHECKSUM",
@@ -65,7 +65,10 @@ fn whole_file_checksum<'a>(
 /// both `None` for an unverified upload.
 pub(super) fn wire_checksum(
     record: &UploadRecord,
-) -> (Option<upload_contract::ChecksumAlgorithm>, Option<ChecksumType>) {
+) -> (
+    Option<upload_contract::ChecksumAlgorithm>,
+    Option<ChecksumType>,
+) {
     let algorithm = record.checksum_algorithm;
     (
         algorithm.map(|a| upload_contract::ChecksumAlgorithm::parse(a.as_str())),

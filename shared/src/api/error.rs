@@ -5,8 +5,10 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 
+use crate::domain::error::error_chain;
 use crate::domain::{Status, UploadError};
 use crate::metrics::{dependency_cause, Dependency, STORAGE_INCONSISTENT};
+use crate::presign::SigningError;
 use upload_contract::{ApiErrorBody, ApiErrorDetail, ErrorCode};
 
 #[derive(Debug, thiserror::Error)]
@@ -176,6 +178,11 @@ impl From<UploadError> for ApiError {
         match err {
             UploadError::NotFound => Self::upload_not_found(),
             UploadError::Invalid { code, message } => Self::bad_request(code, message),
+            UploadError::TypeNotAllowed(message) => Self::client(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "FILE_TYPE_NOT_ALLOWED",
+                message,
+            ),
             UploadError::WrongState(status) => not_uploading(status),
             UploadError::QuotaExceeded(quota) => Self::client(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -234,6 +241,17 @@ impl From<UploadError> for ApiError {
     }
 }
 
+/// Part URLs could not be signed: a fault of this service (its endpoint or credentials).
+impl From<SigningError> for ApiError {
+    fn from(err: SigningError) -> Self {
+        Self::Internal {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            context: err.context,
+            detail: err.detail,
+        }
+    }
+}
+
 /// The context of a 502 for storage answering something that cannot be right.
 const STORAGE_CHECK: &str = "checking what storage holds";
 
@@ -255,21 +273,6 @@ pub fn not_uploading(status: Status) -> ApiError {
         ),
         Status::Expired => ApiError::expired(),
     }
-}
-
-/// `err` and all its sources, joined with ": ".
-pub fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = cause.source();
-    }
-    out
 }
 
 pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Body> {
@@ -363,6 +366,29 @@ mod tests {
         let ours = ApiError::internal("rendering the answer", std::io::Error::other("x"));
         assert_eq!(ours.cause(), Some((Dependency::None, "INTERNAL_ERROR")));
         assert_eq!(ApiError::upload_not_found().cause(), None);
+    }
+
+    #[test]
+    fn unsigned_urls_are_our_fault() {
+        let err: ApiError = SigningError {
+            context: "loading AWS credentials",
+            detail: "none configured".into(),
+        }
+        .into();
+        assert_eq!(err.status(), 500);
+        assert_eq!(err.cause(), Some((Dependency::None, "INTERNAL_ERROR")));
+    }
+
+    #[test]
+    fn a_type_off_the_allow_list_is_415() {
+        let allowed = vec!["video/*".to_string(), "image/jpeg".to_string()];
+        let err: ApiError = crate::domain::file::content_type("image/png", &allowed)
+            .unwrap_err()
+            .into();
+        assert_eq!(
+            (err.status().as_u16(), err.code()),
+            (415, "FILE_TYPE_NOT_ALLOWED")
+        );
     }
 
     #[test]

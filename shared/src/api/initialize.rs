@@ -3,11 +3,11 @@
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
 
+use super::request;
 use super::{answer, caller, json_body, wire_id, Deps, Outcome};
 use crate::clock::rfc3339;
 use crate::domain::checksum::ChecksumAlgorithm;
-use super::request as validate;
-use crate::domain::metadata;
+use crate::domain::{file, metadata};
 use crate::usecases::initialize::{initialize, Initialized, NewUpload};
 use upload_contract::{InitializeResponse, ListedPart, ObjectKey, UploadStatus};
 
@@ -16,19 +16,24 @@ pub async fn handle(deps: &Deps, req: &Request) -> Outcome {
     let body = json_body(deps, req)?;
     let new = NewUpload {
         owner,
-        file_name: validate::file_name(body.string("fileName")?)?.to_owned(),
-        file_type: validate::content_type(
+        file_name: file::file_name(body.string("fileName")?)?.to_owned(),
+        file_type: file::content_type(
             body.string("fileType")?,
             &deps.config.allowed_content_types,
         )?,
-        file_size: validate::file_size(&body, deps.config.max_file_size)?,
-        metadata: metadata::parse(body.opt_object("metadata")?)?,
+        file_size: request::file_size(&body, deps.config.max_file_size)?,
+        metadata: metadata::parse(
+            body.opt_object("metadata")?
+                .into_iter()
+                .flatten()
+                .map(|(key, value)| (key.as_str(), value.as_str())),
+        )?,
         checksum_algorithm: body
             .opt_string("checksumAlgorithm")?
             .map(ChecksumAlgorithm::parse)
             .transpose()?,
         part_size: body.opt_integer("partSize", 0, u64::MAX)?,
-        fingerprint: validate::fingerprint(body.opt_string("fingerprint")?)?,
+        fingerprint: file::fingerprint(body.opt_string("fingerprint")?)?,
     };
     if new.checksum_algorithm.is_none() && deps.config.require_checksum {
         return Err(super::error::ApiError::bad_request(
@@ -53,7 +58,8 @@ pub async fn handle(deps: &Deps, req: &Request) -> Outcome {
             chunk_size: record.part_size,
             total_parts: record.total_parts,
             expires_at: rfc3339(record.expires_at),
-            checksum_algorithm: algorithm.map(|a| upload_contract::ChecksumAlgorithm::parse(a.as_str())),
+            checksum_algorithm: algorithm
+                .map(|a| upload_contract::ChecksumAlgorithm::parse(a.as_str())),
             checksum_header: algorithm.map(|a| a.header().to_owned()),
             resumed: resumed.is_some(),
             status: resumed

@@ -21,14 +21,15 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::Value;
 use tracing::Instrument;
 
+use self::error::{json_response, ApiError};
+use self::request::JsonBody;
 use crate::adapters::{DynamoRecords, S3Objects};
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
+use crate::domain::file;
 use crate::domain::sizing::MAX_PARTS;
 use crate::domain::Status;
 use crate::domain::UploadRecord;
-use self::error::{json_response, ApiError};
-use self::request::{self as validate, JsonBody};
 use crate::metrics::{Metric, Metrics};
 use crate::ports::{ObjectStore, Ports, RecordStore};
 use crate::presign::{Addressing, Presigner};
@@ -363,7 +364,7 @@ impl Endpoint {
             Self::ListParts | Self::Status => path_upload_id(req).ok()?,
             Self::PresignedUrl | Self::BatchPresignedUrls | Self::Complete | Self::Abort => {
                 let body = json_body(deps, req).ok()?;
-                validate::upload_id(body.string("uploadId").ok()?).ok()?
+                file::upload_id(body.string("uploadId").ok()?).ok()?
             }
             Self::Initialize | Self::ListUploads => return None,
         };
@@ -495,12 +496,12 @@ fn path_upload_id(req: &Request) -> Result<String, ApiError> {
         .ok_or_else(|| {
             ApiError::bad_request("MISSING_FIELD", "uploadId is required in the path")
         })?;
-    validate::upload_id(raw)
+    Ok(file::upload_id(raw)?)
 }
 
 /// The caller's upload named in the body's `uploadId`, checking the optional `key` old apps send.
 async fn owned_upload(deps: &Deps, owner: &str, body: &JsonBody) -> Result<UploadRecord, ApiError> {
-    let upload_id = validate::upload_id(body.string("uploadId")?)?;
+    let upload_id = file::upload_id(body.string("uploadId")?)?;
     let client_key = body.opt_string("key")?;
     let record = owned(deps, owner, &upload_id).await?;
     if client_key.is_some_and(|key| key != record.key) {

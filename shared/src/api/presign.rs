@@ -8,11 +8,11 @@ use lambda_http::http::StatusCode;
 use lambda_http::Request;
 use serde_json::{Map, Value};
 
+use super::error::ApiError;
 use super::{answer, caller, json_body, owned_upload, Deps, Outcome};
 use crate::clock::rfc3339;
 use crate::domain::sizing::MAX_PARTS;
 use crate::domain::UploadRecord;
-use super::error::ApiError;
 use crate::presign::Signed;
 use upload_contract::{BatchPresignedUrlsResponse, PartUrl, PresignedUrlResponse};
 

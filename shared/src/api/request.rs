@@ -1,9 +1,10 @@
-//! Parsing of request bodies and fields into checked values, each failure a 4xx that names the field
-//! and says what would be accepted.
+//! Reading request bodies: a JSON object, and its fields as typed values, each failure a 400 that
+//! names the field and says what would be accepted.
 
 use serde_json::{Map, Value};
 
-use crate::api::error::ApiError;
+use super::error::ApiError;
+use crate::domain::file::file_size_message;
 
 /// A JSON object request body.
 #[derive(Debug)]
@@ -76,25 +77,9 @@ impl JsonBody {
     }
 }
 
-/// The optional `fingerprint` a client computes for its file: 1 to 128 characters.
-pub fn fingerprint(raw: Option<&str>) -> Result<Option<String>, ApiError> {
-    match raw {
-        None => Ok(None),
-        Some(f) if !f.trim().is_empty() && f.chars().count() <= 128 => Ok(Some(f.to_owned())),
-        Some(_) => Err(ApiError::bad_request(
-            "INVALID_FINGERPRINT",
-            "fingerprint must be 1 to 128 characters, for example a hash of the file's name, size and modification time",
-        )),
-    }
-}
-
 /// Below 2^53 every whole number has an exact `f64`, so `5.0` can be read as `5` without guessing.
 const EXACT_F64_INTEGERS: f64 = 9_007_199_254_740_992.0;
 
-/// `value` as a whole number in `min..=max`, or a 400 naming `name`.
-///
-/// JSON has one number type, and JSON Schema (so `openapi.yaml`) counts `5.0` as the integer 5;
-/// some encoders write whole doubles that way. Such a number is accepted as long as it is exact.
 /// `fileSize`: a whole number of bytes from 1 to `max` (MAX_FILE_SIZE). Every invalid size (not a
 /// number, negative, zero, too large) answers INVALID_FILE_SIZE with that range.
 pub fn file_size(body: &JsonBody, max: u64) -> Result<u64, ApiError> {
@@ -103,10 +88,10 @@ pub fn file_size(body: &JsonBody, max: u64) -> Result<u64, ApiError> {
         .map_err(|_| ApiError::bad_request("INVALID_FILE_SIZE", file_size_message(max)))
 }
 
-pub fn file_size_message(max: u64) -> String {
-    format!("fileSize must be a whole number of bytes from 1 to {max} (the largest file this service accepts)")
-}
-
+/// `value` as a whole number in `min..=max`, or a 400 naming `name`.
+///
+/// JSON has one number type, and JSON Schema (so `openapi.yaml`) counts `5.0` as the integer 5;
+/// some encoders write whole doubles that way. Such a number is accepted as long as it is exact.
 pub fn integer_in(value: &Value, name: &str, min: u64, max: u64) -> Result<u64, ApiError> {
     let whole = value.as_u64().or_else(|| {
         value
@@ -129,76 +114,6 @@ fn missing(name: &str) -> ApiError {
 
 fn invalid(name: &str, what: &str) -> ApiError {
     ApiError::bad_request("INVALID_FIELD", format!("{name} {what}"))
-}
-
-/// An upload id as the service issues them (a UUID), in canonical lower-case form.
-pub fn upload_id(raw: &str) -> Result<String, ApiError> {
-    uuid::Uuid::try_parse(raw)
-        .map(|id| id.hyphenated().to_string())
-        .map_err(|_| {
-            ApiError::bad_request(
-                "INVALID_UPLOAD_ID",
-                "uploadId is not an id this service issued (expected a UUID)",
-            )
-        })
-}
-
-pub const MAX_FILE_NAME_CHARS: usize = 1024;
-
-/// The client's file name: required, at most 1,024 characters. Its content is sanitised into the key,
-/// so odd characters are not refused here.
-pub fn file_name(raw: &str) -> Result<&str, ApiError> {
-    if raw.trim().is_empty() {
-        return Err(ApiError::bad_request(
-            "INVALID_FILE_NAME",
-            "fileName must not be empty",
-        ));
-    }
-    if raw.chars().count() > MAX_FILE_NAME_CHARS {
-        return Err(ApiError::bad_request(
-            "INVALID_FILE_NAME",
-            format!("fileName must be at most {MAX_FILE_NAME_CHARS} characters"),
-        ));
-    }
-    Ok(raw)
-}
-
-/// A media type `type/subtype` (RFC 6838 characters, no parameters), checked against the allow-list
-/// (`type/*` wildcards; empty = any). Returned lower-cased.
-pub fn content_type(raw: &str, allowed: &[String]) -> Result<String, ApiError> {
-    // No trimming: whitespace is not part of a media type, and openapi.yaml's pattern says so.
-    let lower = raw.to_ascii_lowercase();
-    let token = |s: &str| {
-        !s.is_empty()
-            && s.len() <= 127
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
-    };
-    let well_formed = matches!(lower.split_once('/'), Some((t, s)) if token(t) && token(s));
-    if !well_formed {
-        return Err(ApiError::bad_request(
-            "INVALID_FILE_TYPE",
-            "fileType must be a media type such as video/mp4",
-        ));
-    }
-    let permitted = allowed.is_empty()
-        || allowed
-            .iter()
-            .any(|pattern| match pattern.strip_suffix("/*") {
-                Some(prefix) => lower.split_once('/').is_some_and(|(t, _)| t == prefix),
-                None => *pattern == lower,
-            });
-    if !permitted {
-        return Err(ApiError::client(
-            lambda_http::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "FILE_TYPE_NOT_ALLOWED",
-            format!(
-                "fileType {lower} is not accepted; allowed: {}",
-                allowed.join(", ")
-            ),
-        ));
-    }
-    Ok(lower)
 }
 
 #[cfg(test)]
@@ -246,54 +161,5 @@ mod tests {
         assert!(err
             .to_string()
             .contains("neg must be a whole number from 1 to 10"));
-    }
-
-    #[test]
-    fn upload_ids_are_uuids() {
-        let id = upload_id("3F2C9D1E-8A4B-4C6D-9E0F-1A2B3C4D5E6F").unwrap();
-        assert_eq!(id, "3f2c9d1e-8a4b-4c6d-9e0f-1a2b3c4d5e6f");
-        for bad in [
-            "",
-            "abc",
-            "../../etc",
-            "3f2c9d1e-8a4b-4c6d-9e0f-1a2b3c4d5e6",
-            "3f2c9d1e\0",
-        ] {
-            assert_eq!(code(upload_id(bad)), "INVALID_UPLOAD_ID", "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn file_names_are_bounded() {
-        assert!(file_name("a.mp4").is_ok());
-        assert!(
-            file_name("../\u{202E}weird\0name").is_ok(),
-            "sanitised later, not refused"
-        );
-        assert_eq!(code(file_name("   ")), "INVALID_FILE_NAME");
-        assert_eq!(code(file_name(&"a".repeat(1025))), "INVALID_FILE_NAME");
-    }
-
-    #[test]
-    fn content_types_are_checked() {
-        assert_eq!(content_type("Video/MP4", &[]).unwrap(), "video/mp4");
-        assert_eq!(code(content_type("video", &[])), "INVALID_FILE_TYPE");
-        assert_eq!(code(content_type(" video/mp4", &[])), "INVALID_FILE_TYPE");
-        assert_eq!(
-            code(content_type("video/mp4\r\nx-evil: 1", &[])),
-            "INVALID_FILE_TYPE"
-        );
-        assert_eq!(
-            code(content_type("video/mp4; codecs=avc1", &[])),
-            "INVALID_FILE_TYPE"
-        );
-        let allowed = vec!["video/*".to_string(), "image/jpeg".to_string()];
-        assert!(content_type("video/quicktime", &allowed).is_ok());
-        assert!(content_type("image/jpeg", &allowed).is_ok());
-        let err = content_type("image/png", &allowed).unwrap_err();
-        assert_eq!(
-            (err.status().as_u16(), err.code()),
-            (415, "FILE_TYPE_NOT_ALLOWED")
-        );
     }
 }

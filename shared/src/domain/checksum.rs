@@ -3,7 +3,7 @@
 //! With CRC64NVME (full object) the client also sends the whole file's CRC64NVME at complete, and
 //! storage refuses to create an object whose bytes differ from the client's file.
 
-use crate::api::error::ApiError;
+use crate::domain::UploadError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChecksumAlgorithm {
@@ -24,12 +24,12 @@ impl ChecksumAlgorithm {
         }
     }
 
-    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+    pub fn parse(raw: &str) -> Result<Self, UploadError> {
         match raw.to_ascii_uppercase().as_str() {
             "SHA256" | "SHA-256" => Ok(Self::Sha256),
             "CRC32C" => Ok(Self::Crc32c),
             "CRC64NVME" => Ok(Self::Crc64Nvme),
-            _ => Err(ApiError::bad_request(
+            _ => Err(UploadError::invalid(
                 "INVALID_CHECKSUM_ALGORITHM",
                 format!("checksumAlgorithm must be one of {}", Self::NAMES),
             )),
@@ -60,11 +60,11 @@ impl ChecksumAlgorithm {
     }
 
     /// Checks that `value` is the base64 of a digest of this algorithm's length.
-    pub fn check_value<'a>(self, value: &'a str, field: &str) -> Result<&'a str, ApiError> {
+    pub fn check_value<'a>(self, value: &'a str, field: &str) -> Result<&'a str, UploadError> {
         if base64_len(value) == Some(self.digest_len()) {
             Ok(value)
         } else {
-            Err(ApiError::bad_request(
+            Err(UploadError::invalid(
                 "INVALID_CHECKSUM",
                 format!(
                     "{field} must be the base64 {} digest of the part ({} bytes)",
@@ -116,10 +116,13 @@ mod tests {
         );
         assert!(ChecksumAlgorithm::Crc64Nvme.full_object());
         assert!(!ChecksumAlgorithm::Sha256.full_object());
-        assert_eq!(
-            ChecksumAlgorithm::parse("md5").unwrap_err().code(),
-            "INVALID_CHECKSUM_ALGORITHM"
-        );
+        assert!(matches!(
+            ChecksumAlgorithm::parse("md5").unwrap_err(),
+            UploadError::Invalid {
+                code: "INVALID_CHECKSUM_ALGORITHM",
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -137,10 +140,13 @@ mod tests {
             .is_err());
         let crc = ChecksumAlgorithm::Crc32c;
         assert!(crc.check_value("AAAAAA==", "c").is_ok());
-        assert_eq!(
-            crc.check_value("", "c").unwrap_err().code(),
-            "INVALID_CHECKSUM"
-        );
+        assert!(matches!(
+            crc.check_value("", "c").unwrap_err(),
+            UploadError::Invalid {
+                code: "INVALID_CHECKSUM",
+                ..
+            }
+        ));
         assert!(crc.check_value("A===", "c").is_err());
         let crc64 = ChecksumAlgorithm::Crc64Nvme;
         assert!(crc64.check_value("AAAAAAAAAAA=", "c").is_ok());

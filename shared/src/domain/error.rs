@@ -1,8 +1,8 @@
 //! What can go wrong with an upload, in upload terms. The HTTP layer maps each case to a status
 //! once (`impl From<UploadError> for ApiError`); nothing below it knows about HTTP.
 
+use crate::domain::limits::{Quota, RateUse};
 use crate::domain::Status;
-use crate::ports::{PortError, Quota, RateUse};
 
 #[derive(Debug, thiserror::Error)]
 pub enum UploadError {
@@ -12,6 +12,9 @@ pub enum UploadError {
     /// The request is wrong and the client must change it: `code` is the API's error code.
     #[error("{code}: {message}")]
     Invalid { code: &'static str, message: String },
+    /// The file's media type is well formed but not on the deployment's allow-list.
+    #[error("{0}")]
+    TypeNotAllowed(String),
     /// The upload is not in a state that allows this.
     #[error("the upload is {}", .0.as_str())]
     WrongState(Status),
@@ -42,4 +45,50 @@ impl UploadError {
             message: message.into(),
         }
     }
+}
+
+/// A call to S3 or DynamoDB failed, timed out, or its answer was lost: whether it was applied is
+/// unknown. `call` names the operation, for the log.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{call}: {detail}")]
+pub struct PortError {
+    pub call: &'static str,
+    pub detail: String,
+    /// Known not applied: the item kept being taken by other writes (transaction conflicts or
+    /// throttling past every retry). The caller is told to retry shortly (429), not that the
+    /// service failed.
+    pub contended: bool,
+}
+
+impl PortError {
+    pub fn new(call: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            call,
+            detail: detail.into(),
+            contended: false,
+        }
+    }
+
+    /// A call that applied nothing because its items stayed contended past every retry.
+    pub fn contended(call: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            contended: true,
+            ..Self::new(call, detail)
+        }
+    }
+}
+
+/// `err` and all its sources, joined with ": ".
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = cause.source();
+    }
+    out
 }

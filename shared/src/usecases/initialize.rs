@@ -10,11 +10,11 @@
 use crate::config::Config;
 use crate::domain::checksum::ChecksumAlgorithm;
 use crate::domain::content;
+use crate::domain::file as validate;
 use crate::domain::key::{display_name, object_key, sanitise_file_name};
 use crate::domain::metadata::Metadata;
 use crate::domain::record::Transition;
 use crate::domain::sizing::{PartPlan, MAX_PARTS, MAX_PART_SIZE, MIN_PART_SIZE};
-use crate::api::request as validate;
 use crate::domain::{Status, UploadError, UploadRecord};
 use crate::ports::{Created, FingerprintClaim, PortError, Ports, Quota, StoredPart};
 use crate::usecases::settle_gone;
