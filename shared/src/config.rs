@@ -3,10 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::domain::sizing::{MAX_PART_SIZE, MIN_PART_SIZE};
-
-pub const MIB: u64 = 1024 * 1024;
-pub const TIB: u64 = 1024 * 1024 * MIB;
+use crate::domain::sizing::{MAX_PART_SIZE, MIB, MIN_PART_SIZE, TIB};
 /// SigV4 presigned URLs live at most seven days.
 pub const MAX_PRESIGN_SECS: u64 = 7 * 24 * 3600;
 /// The most URLs one batch answer may hold and still fit Lambda's 6 MB response payload in the

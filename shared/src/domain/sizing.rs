@@ -1,8 +1,8 @@
 //! Part sizing under S3's multipart limits: parts of 5 MiB to 5 GiB (the last may be smaller), at most
 //! 10,000 of them. The preferred size grows with the file so that huge files still fit.
 
-use crate::config::MIB;
-
+pub const MIB: u64 = 1024 * 1024;
+pub const TIB: u64 = 1024 * 1024 * MIB;
 pub const MIN_PART_SIZE: u64 = 5 * MIB;
 pub const MAX_PART_SIZE: u64 = 5 * 1024 * MIB;
 pub const MAX_PARTS: u64 = 10_000;

@@ -5,7 +5,7 @@ use super::{reread, settle_if_completed, stale, Settled};
 use crate::config::Config;
 use crate::domain::record::Transition;
 use crate::domain::{Status, UploadError, UploadRecord};
-use crate::metrics::Metric;
+use crate::ports::Metric;
 use crate::ports::Ports;
 
 const FUNCTION: &str = "abort";

@@ -32,7 +32,7 @@ use crate::config::Config;
 use crate::domain::key::KEY_PREFIX;
 use crate::domain::record::Transition;
 use crate::domain::{Status, UploadError, UploadRecord};
-use crate::metrics::Metric;
+use crate::ports::Metric;
 use crate::ports::{PageToken, Ports};
 
 pub const FUNCTION_NAME: &str = "cleanup-stale-uploads";

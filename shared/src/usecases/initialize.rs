@@ -289,7 +289,7 @@ async fn roll_back(ports: Ports<'_>, record: &UploadRecord, record_may_exist: bo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::MIB;
+    use crate::domain::sizing::MIB;
     use std::collections::HashMap;
 
     fn config() -> Config {

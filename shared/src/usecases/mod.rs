@@ -18,7 +18,7 @@ pub mod rate;
 
 use crate::domain::record::{Completion, Transition};
 use crate::domain::{Status, UploadError, UploadRecord};
-use crate::metrics::Metric;
+use crate::ports::Metric;
 use crate::ports::Ports;
 
 /// The caller's own record; a missing id and somebody else's look exactly alike.

@@ -27,7 +27,7 @@ use shared::domain::listing::Position;
 use shared::domain::metadata::Metadata;
 use shared::domain::record::Transition;
 use shared::domain::{Status, UploadRecord};
-use shared::metrics::Metric;
+use shared::ports::Metric;
 use shared::ports::{
     expiry_shard, sweep_after, sweep_at, BoxFuture, CompleteError, CompletedObject, Created,
     FingerprintClaim, MetricsSink, MultipartListing, ObjectHead, ObjectStore, OwnerPage, PageToken,
