@@ -468,7 +468,7 @@ async fn to_event(
         "requestId": uuid_like(now.as_nanos()),
         "routeKey": route_key,
         "stage": "$default",
-        "time": shared::clock::rfc3339(now.as_secs() as i64),
+        "time": shared::adapters::clock::rfc3339(now.as_secs() as i64),
         "timeEpoch": now.as_millis() as u64,
     });
     if let Some(user) = user {

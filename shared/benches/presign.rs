@@ -1,5 +1,5 @@
 //! Per-URL cost of presigning an UploadPart URL, three ways, in one run:
-//! - `ours`: `shared::sigv4::PartSigner::url`, as the batch endpoint uses it (signer built once per
+//! - `ours`: `shared::adapters::sigv4::PartSigner::url`, as the batch endpoint uses it (signer built once per
 //!   request, so its setup is spread over the batch; `ours_single` includes that setup);
 //! - `sdk`: aws-sdk-s3's `presigned()`, one call per URL;
 //! - `lower_bound`: what no SigV4 presigner can avoid, written here only: one SHA-256 of a
@@ -22,6 +22,8 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
+use shared::adapters::presign::Presigner;
+use shared::adapters::sigv4::hex;
 use shared::domain::listing::Position;
 use shared::domain::Transition;
 use shared::domain::{Status, UploadRecord};
@@ -29,8 +31,6 @@ use shared::ports::{
     BoxFuture, Created, FingerprintClaim, OwnerPage, PageToken, Paged, PortError, Quota,
     QuotaUsage, RateUse, RecordStore,
 };
-use shared::presign::Presigner;
-use shared::sigv4::hex;
 use shared::{Clock, Config, Deps, Endpoint};
 
 const ACCESS_KEY: &str = "ASIAEXAMPLEEXAMPLE12";

@@ -26,7 +26,7 @@ const DEADLINE_MARGIN: Duration = Duration::from_secs(10);
 /// One sweep over `deps`' stores.
 pub async fn run(deps: &Deps, limits: &Limits) -> Summary {
     let sweep = crate::usecases::cleanup::run(deps.ports(), &deps.config, limits);
-    crate::metrics::in_function(FUNCTION_NAME, sweep).await
+    crate::adapters::metrics::in_function(FUNCTION_NAME, sweep).await
 }
 
 /// The Lambda entry point. Fails only when something really failed, so a broken sweep shows up as

@@ -14,18 +14,14 @@
 pub mod adapters;
 pub mod api;
 pub mod cleanup;
-pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod lambda;
-pub mod metrics;
 pub mod ports;
-pub mod presign;
-pub mod sigv4;
 pub mod usecases;
-pub mod xray;
 
+pub use adapters::clock::Clock;
+pub use adapters::presign::Presigner;
 pub use api::error::ApiError;
 pub use api::{Deps, Endpoint, ROUTES};
-pub use clock::Clock;
 pub use config::Config;

@@ -1,4 +1,4 @@
-//! The hand-written presigner (`shared::sigv4`, through `shared::presign::Presigner`) produces the
+//! The hand-written presigner (`shared::adapters::sigv4`, through `shared::adapters::presign::Presigner`) produces the
 //! very same bytes as aws-sdk-s3's `presigned()` for the same credentials, time, bucket, key, upload
 //! id, part, expiry and checksum header, over many generated cases.
 
@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region, RequestChecksumCalculation};
 use aws_sdk_s3::presigning::PresigningConfig;
+use shared::adapters::presign::{Addressing, Presigner, Signed};
 use shared::domain::checksum::ChecksumAlgorithm;
-use shared::presign::{Addressing, Presigner, Signed};
 
 /// xorshift64*: deterministic cases without a dependency; the seed is printed on failure.
 struct Rng(u64);

@@ -33,21 +33,21 @@ use aws_credential_types::Credentials;
 use aws_sdk_s3::config::{BehaviorVersion, Region};
 use lambda_http::{Body, Request};
 use serde_json::{json, Value};
+use shared::adapters::clock::Clock;
 use shared::adapters::dynamodb::{backoff, shard_key, MAX_ATTEMPTS};
+use shared::adapters::metrics::Metrics;
+use shared::adapters::presign::{Addressing, Presigner};
 use shared::api::Aws;
 use shared::cleanup::Limits;
-use shared::clock::Clock;
 use shared::config::Config;
 use shared::domain::listing::Position;
 use shared::domain::record::Transition;
 use shared::domain::{Status, UploadRecord};
-use shared::metrics::Metrics;
 use shared::ports::{
     expiry_shard, BoxFuture, CompleteError, CompletedObject, Created, FingerprintClaim,
     MultipartListing, ObjectHead, ObjectStore, OwnerPage, PageToken, Paged, PartRef, PortError,
     Quota, QuotaUsage, RateUse, RecordStore, StoredPart,
 };
-use shared::presign::{Addressing, Presigner};
 use shared::{Deps, Endpoint};
 use support::{FakeObjects, FakeRecords, FakeTime, Faults, Rng};
 use tokio::time::Instant;

@@ -74,7 +74,7 @@ impl Stack {
             let credentials =
                 aws_sdk_s3::config::Credentials::new("test", "test", None, None, "localstack");
             let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".to_owned());
-            deps.presigner = shared::presign::Presigner::with_credentials(
+            deps.presigner = shared::Presigner::with_credentials(
                 credentials,
                 &deps.config.bucket,
                 &region,

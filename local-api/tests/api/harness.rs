@@ -287,12 +287,11 @@ impl Stack {
 
 /// LocalStack verifies presigned URLs against its fixed secret key `test` (whatever the access key),
 /// so part URLs for it are signed with that; its SDK calls are not checked.
-async fn localstack_presigner(bucket: &str, endpoint: &str) -> shared::presign::Presigner {
+async fn localstack_presigner(bucket: &str, endpoint: &str) -> shared::Presigner {
     let credentials =
         aws_sdk_s3::config::Credentials::new("test", "test", None, None, "localstack");
     let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".to_owned());
-    shared::presign::Presigner::with_credentials(credentials, bucket, &region, Some(endpoint), true)
-        .await
+    shared::Presigner::with_credentials(credentials, bucket, &region, Some(endpoint), true).await
 }
 
 async fn read(response: reqwest::Response) -> (u16, Value) {

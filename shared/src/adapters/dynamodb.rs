@@ -15,7 +15,7 @@
 //! finished upload leaves it. A transaction cancelled by a conflict, and a throttled call, are
 //! retried here with bounded, jittered backoff ([`retrying`]): a conflict is not an error.
 
-use crate::metrics::{Dependency, Metrics};
+use crate::adapters::metrics::{Dependency, Metrics};
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
@@ -184,7 +184,7 @@ async fn transact(
             Ok(_) => return Ok(()),
             Err(SdkError::ServiceError(e)) if transient(e.err()) && attempt + 1 < MAX_ATTEMPTS => {
                 if let Some(metrics) = metrics {
-                    let cause = crate::metrics::dependency_cause(&format!("{:?}", e.err()));
+                    let cause = super::metrics::dependency_cause(&format!("{:?}", e.err()));
                     metrics.dependency_retry(Dependency::DynamoDb, cause);
                 }
                 attempt += 1;

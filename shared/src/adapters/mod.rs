@@ -2,8 +2,13 @@
 //! system clock and the EMF metrics sink implement their ports beside their types
 //! (`clock.rs`, `metrics.rs`).
 
+pub mod clock;
 pub mod dynamodb;
+pub mod metrics;
+pub mod presign;
 pub mod s3;
+pub mod sigv4;
+pub mod xray;
 
 pub use dynamodb::DynamoRecords;
 pub use s3::S3Objects;

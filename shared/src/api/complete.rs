@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::error::ApiError;
 use super::request::integer_in;
 use super::{answer, caller, json_body, owned_upload, wire_id, Deps, Outcome};
-use crate::clock::rfc3339;
+use crate::adapters::clock::rfc3339;
 use crate::domain::sizing::MAX_PARTS;
 use crate::domain::UploadRecord;
 use crate::ports::PartRef;

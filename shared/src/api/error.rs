@@ -5,10 +5,10 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 
+use crate::adapters::metrics::{dependency_cause, Dependency, STORAGE_INCONSISTENT};
+use crate::adapters::presign::SigningError;
 use crate::domain::error::error_chain;
 use crate::domain::{Status, UploadError};
-use crate::metrics::{dependency_cause, Dependency, STORAGE_INCONSISTENT};
-use crate::presign::SigningError;
 use upload_contract::{ApiErrorBody, ApiErrorDetail, ErrorCode};
 
 #[derive(Debug, thiserror::Error)]
@@ -356,7 +356,7 @@ mod tests {
         .into();
         assert_eq!(
             throttled.cause(),
-            Some((Dependency::DynamoDb, crate::metrics::THROTTLED))
+            Some((Dependency::DynamoDb, crate::adapters::metrics::THROTTLED))
         );
         let s3: ApiError =
             UploadError::Unavailable(crate::ports::PortError::new("ListParts", "timed out")).into();

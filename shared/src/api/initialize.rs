@@ -5,7 +5,7 @@ use lambda_http::Request;
 
 use super::request;
 use super::{answer, caller, json_body, wire_id, Deps, Outcome};
-use crate::clock::rfc3339;
+use crate::adapters::clock::rfc3339;
 use crate::domain::checksum::ChecksumAlgorithm;
 use crate::domain::{file, metadata};
 use crate::usecases::initialize::{initialize, Initialized, NewUpload};

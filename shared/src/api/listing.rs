@@ -4,7 +4,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Request, RequestExt};
 
 use super::{answer, caller, wire_id, wire_status, Deps, Outcome};
-use crate::clock::rfc3339;
+use crate::adapters::clock::rfc3339;
 use crate::domain::listing;
 use crate::domain::Status;
 use crate::usecases::listing as usecase;

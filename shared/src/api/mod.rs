@@ -23,16 +23,16 @@ use tracing::Instrument;
 
 use self::error::{json_response, ApiError};
 use self::request::JsonBody;
+use crate::adapters::clock::Clock;
+use crate::adapters::metrics::Metrics;
+use crate::adapters::presign::{Addressing, Presigner};
 use crate::adapters::{DynamoRecords, S3Objects};
-use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
 use crate::domain::file;
 use crate::domain::sizing::MAX_PARTS;
 use crate::domain::Status;
 use crate::domain::UploadRecord;
-use crate::metrics::Metrics;
 use crate::ports::{Metric, ObjectStore, Ports, RecordStore};
-use crate::presign::{Addressing, Presigner};
 use crate::usecases;
 use upload_contract::{UploadId, UploadStatus};
 
@@ -145,13 +145,13 @@ impl Deps {
             .response_checksum_validation(
                 aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired,
             )
-            .interceptor(crate::xray::Subsegments::new("S3"));
+            .interceptor(crate::adapters::xray::Subsegments::new("S3"));
         if let Some(endpoint) = &config.s3_endpoint {
             s3 = s3.endpoint_url(endpoint);
         }
         let s3 = aws_sdk_s3::Client::from_conf(s3.build());
         let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .interceptor(crate::xray::Subsegments::new("DynamoDB"));
+            .interceptor(crate::adapters::xray::Subsegments::new("DynamoDB"));
         if let Some(endpoint) = &config.dynamodb_endpoint {
             dynamodb = dynamodb.endpoint_url(endpoint);
         }
@@ -347,7 +347,7 @@ impl Endpoint {
                 }
             }
         };
-        crate::metrics::in_function(self.name(), work.instrument(span)).await
+        crate::adapters::metrics::in_function(self.name(), work.instrument(span)).await
     }
 }
 

@@ -6,7 +6,7 @@ use lambda_http::Request;
 
 use super::complete::wire_checksum;
 use super::{answer, caller, owned, path_upload_id, wire_id, wire_status, Deps, Outcome};
-use crate::clock::rfc3339;
+use crate::adapters::clock::rfc3339;
 use crate::usecases::parts;
 use upload_contract::{ListPartsResponse, ListedPart, ObjectKey, StatusResponse};
 

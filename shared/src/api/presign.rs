@@ -10,10 +10,10 @@ use serde_json::{Map, Value};
 
 use super::error::ApiError;
 use super::{answer, caller, json_body, owned_upload, Deps, Outcome};
-use crate::clock::rfc3339;
+use crate::adapters::clock::rfc3339;
+use crate::adapters::presign::Signed;
 use crate::domain::sizing::MAX_PARTS;
 use crate::domain::UploadRecord;
-use crate::presign::Signed;
 use upload_contract::{BatchPresignedUrlsResponse, PartUrl, PresignedUrlResponse};
 
 pub async fn single(deps: &Deps, req: &Request) -> Outcome {
@@ -167,7 +167,7 @@ impl<'a> Signer<'a> {
         Ok(PartUrl {
             part_number: part,
             presigned_url: url,
-            headers: crate::presign::part_headers(length, checksum),
+            headers: crate::adapters::presign::part_headers(length, checksum),
         })
     }
 }

@@ -2,7 +2,7 @@
 //! bucket, key, upload id and part number, and expires when the caller asks, never later, and
 //! never after the credentials that signed it.
 //!
-//! The signing itself is [`crate::sigv4`]; this module supplies what it needs and keeps it warm:
+//! The signing itself is [`super::sigv4`]; this module supplies what it needs and keeps it warm:
 //! - the bucket's endpoint, resolved once by aws-sdk-s3's own endpoint resolver (so virtual-hosted
 //!   vs path-style, custom endpoints, dots in bucket names all follow the SDK's rules);
 //! - credentials from the normal provider chain, cached and refreshed before they expire (in
@@ -17,9 +17,11 @@ use aws_sdk_s3::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
 use aws_sdk_s3::config::{Credentials, ProvideCredentials, SharedCredentialsProvider};
 use tokio::sync::Mutex;
 
+use crate::adapters::sigv4::{
+    BucketEndpoint, PartSigner, SigningCredentials, SigningKey, MAX_EXPIRES,
+};
 use crate::domain::checksum::ChecksumAlgorithm;
 use crate::domain::error::error_chain;
-use crate::sigv4::{BucketEndpoint, PartSigner, SigningCredentials, SigningKey, MAX_EXPIRES};
 
 /// Temporary credentials are replaced this long before they expire, so that a URL signed just
 /// before the switch still has a useful life.
