@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 
-use crate::api::Deps;
+use crate::app::Deps;
 pub use crate::usecases::cleanup::{Limits, Summary, FUNCTION_NAME};
 
 /// Every AWS operation the sweep may make (see [`crate::Endpoint::operations`]).

@@ -3,7 +3,8 @@
 
 use lambda_http::{service_fn, Request};
 
-use crate::api::{Deps, Endpoint};
+use crate::api::Endpoint;
+use crate::app::Deps;
 
 /// Serves `endpoint` as a Lambda function behind API Gateway (HTTP API, payload v2).
 pub async fn serve(endpoint: Endpoint) -> Result<(), lambda_http::Error> {

@@ -13,6 +13,7 @@
 
 pub mod adapters;
 pub mod api;
+pub mod app;
 pub mod cleanup;
 pub mod config;
 pub mod domain;
@@ -23,5 +24,6 @@ pub mod usecases;
 pub use adapters::clock::Clock;
 pub use adapters::presign::Presigner;
 pub use api::error::ApiError;
-pub use api::{Deps, Endpoint, ROUTES};
+pub use api::{Endpoint, ROUTES};
+pub use app::Deps;
 pub use config::Config;

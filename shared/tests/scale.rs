@@ -37,7 +37,7 @@ use shared::adapters::clock::Clock;
 use shared::adapters::dynamodb::{backoff, shard_key, MAX_ATTEMPTS};
 use shared::adapters::metrics::Metrics;
 use shared::adapters::presign::{Addressing, Presigner};
-use shared::api::Aws;
+use shared::app::Aws;
 use shared::cleanup::Limits;
 use shared::config::Config;
 use shared::domain::listing::Position;
