@@ -12,10 +12,10 @@ use crate::adapters::clock::rfc3339;
 use crate::domain::sizing::MAX_PARTS;
 use crate::domain::UploadRecord;
 use crate::ports::PartRef;
-use crate::usecases::complete::complete;
+use crate::usecases::complete as usecase;
 use upload_contract::{ChecksumType, CompleteResponse, ObjectKey, UploadStatus};
 
-pub async fn handle(deps: &Deps, req: &Request) -> Outcome {
+pub async fn complete(deps: &Deps, req: &Request) -> Outcome {
     let owner = caller(req)?;
     let body = json_body(deps, req)?;
     let client_parts = body
@@ -25,7 +25,7 @@ pub async fn handle(deps: &Deps, req: &Request) -> Outcome {
     let whole_file = body.opt_string("checksum")?;
     let record = owned_upload(deps, &owner, &body).await?;
     let whole_file = whole_file_checksum(&record, whole_file)?;
-    let record = complete(
+    let record = usecase::complete(
         deps.ports(),
         &deps.config,
         record,

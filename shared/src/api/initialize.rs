@@ -8,10 +8,10 @@ use super::{answer, caller, json_body, wire_id, Deps, Outcome};
 use crate::adapters::clock::rfc3339;
 use crate::domain::checksum::ChecksumAlgorithm;
 use crate::domain::{file, metadata};
-use crate::usecases::initialize::{initialize, Initialized, NewUpload};
+use crate::usecases::initialize::{self as usecase, Initialized, NewUpload};
 use upload_contract::{InitializeResponse, ListedPart, ObjectKey, UploadStatus};
 
-pub async fn handle(deps: &Deps, req: &Request) -> Outcome {
+pub async fn initialize(deps: &Deps, req: &Request) -> Outcome {
     let owner = caller(req)?;
     let body = json_body(deps, req)?;
     let new = NewUpload {
@@ -44,7 +44,8 @@ pub async fn handle(deps: &Deps, req: &Request) -> Outcome {
             ),
         ));
     }
-    let Initialized { record, resumed } = initialize(deps.ports(), &deps.config, new).await?;
+    let Initialized { record, resumed } =
+        usecase::initialize(deps.ports(), &deps.config, new).await?;
     let algorithm = record.checksum_algorithm;
     let status = match resumed {
         Some(_) => StatusCode::OK,

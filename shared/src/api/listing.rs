@@ -10,7 +10,7 @@ use crate::domain::Status;
 use crate::usecases::listing as usecase;
 use upload_contract::{ListUploadsResponse, ObjectKey, UploadSummary};
 
-pub async fn list(deps: &Deps, req: &Request) -> Outcome {
+pub async fn list_uploads(deps: &Deps, req: &Request) -> Outcome {
     let owner = caller(req)?;
     let query = req.query_string_parameters_ref();
     let param = |name: &str| query.and_then(|q| q.first(name));

@@ -1,4 +1,4 @@
-//! The HTTP endpoints: one module per endpoint, each an `async fn(&Deps, &Request)` that parses the
+//! The HTTP endpoints: each an `async fn(&Deps, &Request)` named for its endpoint that parses the
 //! request, calls its use case and renders the answer, plus the request plumbing they share
 //! (identity from the authorizer context, JSON bodies, path parameters).
 
@@ -217,14 +217,16 @@ impl Endpoint {
                     PREFETCHED
                         .scope(RefCell::new(prefetched), async {
                             match self {
-                                Self::Initialize => initialize::handle(deps, &req).await,
-                                Self::PresignedUrl => presign::single(deps, &req).await,
-                                Self::BatchPresignedUrls => presign::batch(deps, &req).await,
-                                Self::Complete => complete::handle(deps, &req).await,
-                                Self::Abort => abort::handle(deps, &req).await,
-                                Self::ListParts => parts::list(deps, &req).await,
+                                Self::Initialize => initialize::initialize(deps, &req).await,
+                                Self::PresignedUrl => presign::presigned_url(deps, &req).await,
+                                Self::BatchPresignedUrls => {
+                                    presign::batch_presigned_urls(deps, &req).await
+                                }
+                                Self::Complete => complete::complete(deps, &req).await,
+                                Self::Abort => abort::abort(deps, &req).await,
+                                Self::ListParts => parts::list_parts(deps, &req).await,
                                 Self::Status => parts::status(deps, &req).await,
-                                Self::ListUploads => listing::list(deps, &req).await,
+                                Self::ListUploads => listing::list_uploads(deps, &req).await,
                             }
                         })
                         .await

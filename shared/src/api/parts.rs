@@ -7,14 +7,14 @@ use lambda_http::Request;
 use super::complete::wire_checksum;
 use super::{answer, caller, owned, path_upload_id, wire_id, wire_status, Deps, Outcome};
 use crate::adapters::clock::rfc3339;
-use crate::usecases::parts;
+use crate::usecases::parts as usecase;
 use upload_contract::{ListPartsResponse, ListedPart, ObjectKey, StatusResponse};
 
-pub async fn list(deps: &Deps, req: &Request) -> Outcome {
+pub async fn list_parts(deps: &Deps, req: &Request) -> Outcome {
     let owner = caller(req)?;
     let upload_id = path_upload_id(req)?;
     let record = owned(deps, &owner, &upload_id).await?;
-    let parts = parts::list(deps.ports(), &record).await?;
+    let parts = usecase::list(deps.ports(), &record).await?;
     let parts = parts
         .into_iter()
         .map(|p| ListedPart {
@@ -37,7 +37,7 @@ pub async fn status(deps: &Deps, req: &Request) -> Outcome {
     let owner = caller(req)?;
     let upload_id = path_upload_id(req)?;
     let record = owned(deps, &owner, &upload_id).await?;
-    let progress = parts::progress(deps.ports(), &record).await?;
+    let progress = usecase::progress(deps.ports(), &record).await?;
     let c = record.completion.as_ref();
     let (checksum_algorithm, checksum_type) = wire_checksum(&record);
     answer(

@@ -16,7 +16,7 @@ use crate::domain::sizing::MAX_PARTS;
 use crate::domain::UploadRecord;
 use upload_contract::{BatchPresignedUrlsResponse, PartUrl, PresignedUrlResponse};
 
-pub async fn single(deps: &Deps, req: &Request) -> Outcome {
+pub async fn presigned_url(deps: &Deps, req: &Request) -> Outcome {
     let owner = caller(req)?;
     let body = json_body(deps, req)?;
     let part = body.integer("partNumber", 1, MAX_PARTS)? as u32;
@@ -34,7 +34,7 @@ pub async fn single(deps: &Deps, req: &Request) -> Outcome {
     )
 }
 
-pub async fn batch(deps: &Deps, req: &Request) -> Outcome {
+pub async fn batch_presigned_urls(deps: &Deps, req: &Request) -> Outcome {
     let owner = caller(req)?;
     let body = json_body(deps, req)?;
     let start = body.integer("startPart", 1, MAX_PARTS)? as u32;
