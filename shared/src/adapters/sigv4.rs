@@ -214,10 +214,10 @@ impl PartSigner {
     /// body has any other length. With `checksum` (the base64 digest, already validated), its
     /// header is signed in too: the `PUT` must send it and storage refuses bytes that do not match.
     pub fn url(&self, part: u32, content_length: u64, checksum: Option<&str>) -> String {
-        let mut digits = itoa_buf();
-        let part = itoa(part, &mut digits);
-        let mut length_digits = itoa_buf_u64();
-        let length = itoa_u64(content_length, &mut length_digits);
+        let mut digits = [0; 20];
+        let part = itoa(part.into(), &mut digits);
+        let mut length_digits = [0; 20];
+        let length = itoa(content_length, &mut length_digits);
         let checksum = match (self.checksum, checksum, &self.canonical_head_checksummed) {
             (Some(algorithm), Some(value), Some(head)) => Some((algorithm, value, head)),
             _ => None,
@@ -298,27 +298,8 @@ pub fn hex(bytes: &[u8]) -> [u8; 64] {
     out
 }
 
-fn itoa_buf_u64() -> [u8; 20] {
-    [0; 20]
-}
-
-fn itoa_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return &buf[i..];
-        }
-    }
-}
-
-fn itoa_buf() -> [u8; 10] {
-    [0; 10]
-}
-
-fn itoa(mut n: u32, buf: &mut [u8; 10]) -> &[u8] {
+/// The decimal digits of `n`, written into the end of `buf` without allocating.
+fn itoa(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
     let mut i = buf.len();
     loop {
         i -= 1;
@@ -408,16 +389,16 @@ mod tests {
 
     #[test]
     fn part_numbers_print_without_allocation() {
-        let mut buf = itoa_buf();
+        let mut buf = [0; 20];
         assert_eq!(itoa(0, &mut buf), b"0");
-        let mut buf = itoa_buf();
+        let mut buf = [0; 20];
         assert_eq!(itoa(10_000, &mut buf), b"10000");
-        let mut buf = itoa_buf();
-        assert_eq!(itoa(u32::MAX, &mut buf), b"4294967295");
-        let mut buf = itoa_buf_u64();
-        assert_eq!(itoa_u64(5_368_709_120, &mut buf), b"5368709120");
-        let mut buf = itoa_buf_u64();
-        assert_eq!(itoa_u64(u64::MAX, &mut buf), b"18446744073709551615");
+        let mut buf = [0; 20];
+        assert_eq!(itoa(u32::MAX.into(), &mut buf), b"4294967295");
+        let mut buf = [0; 20];
+        assert_eq!(itoa(5_368_709_120, &mut buf), b"5368709120");
+        let mut buf = [0; 20];
+        assert_eq!(itoa(u64::MAX, &mut buf), b"18446744073709551615");
     }
 
     /// The example from the SigV4 documentation ("Example: presigned URL" in the S3 API reference,
