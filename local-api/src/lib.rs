@@ -370,7 +370,7 @@ async fn handle(deps: &Deps, req: hyper::Request<Incoming>) -> hyper::Response<F
         // The functions' answer names the deployed API's bearer token; here the caller is the header.
         response = ApiError::client(
             StatusCode::UNAUTHORIZED,
-            "UNAUTHENTICATED",
+            shared::ErrorCode::Unauthenticated,
             format!(
                 "no caller identity: the local API takes the caller's id from the \
                  {IDENTITY_HEADER} header (e.g. {IDENTITY_HEADER}: alice); the deployed API takes \

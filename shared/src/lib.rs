@@ -27,3 +27,5 @@ pub use api::error::ApiError;
 pub use api::{Endpoint, ROUTES};
 pub use app::Deps;
 pub use config::Config;
+/// The codes of [`ApiError`]s, from the contract.
+pub use upload_contract::ErrorCode;

@@ -8,6 +8,7 @@ use shared::domain::UploadError;
 use shared::usecases::rate::admit;
 use shared::ApiError;
 use support::{Fault, FaultKind, World};
+use upload_contract::ErrorCode;
 
 fn refused_after(result: Result<(), UploadError>) -> Option<u32> {
     match result {
@@ -38,7 +39,10 @@ async fn requests_are_limited_per_user_and_minute() {
             .await
             .unwrap_err(),
     );
-    assert_eq!((err.status().as_u16(), err.code()), (429, "RATE_LIMITED"));
+    assert_eq!(
+        (err.status().as_u16(), err.code()),
+        (429, &ErrorCode::RateLimited)
+    );
     assert_eq!(err.retry_after(), Some(45));
     // Another user is not slowed down.
     admit(world.ports(), &world.config, "bob", 0).await.unwrap();

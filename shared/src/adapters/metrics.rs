@@ -69,6 +69,9 @@ impl Dependency {
 /// The `ErrorCode` of a throttled call (DynamoDB throttling, S3 `SlowDown`).
 pub const THROTTLED: &str = "THROTTLED";
 
+/// The `ErrorCode` of a 5xx that is the function's own fault (rendering, configuration, credentials).
+pub const INTERNAL_ERROR: &str = "INTERNAL_ERROR";
+
 /// The `ErrorCode` of a 502 for storage holding something that cannot be right.
 pub const STORAGE_INCONSISTENT: &str = "INCONSISTENT";
 

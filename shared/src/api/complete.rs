@@ -13,7 +13,7 @@ use crate::domain::sizing::MAX_PARTS;
 use crate::domain::UploadRecord;
 use crate::ports::PartRef;
 use crate::usecases::complete as usecase;
-use upload_contract::{ChecksumType, CompleteResponse, ObjectKey, UploadStatus};
+use upload_contract::{ChecksumType, CompleteResponse, ErrorCode, ObjectKey, UploadStatus};
 
 pub async fn complete(deps: &Deps, req: &Request) -> Outcome {
     let owner = caller(req)?;
@@ -47,14 +47,14 @@ fn whole_file_checksum<'a>(
             Ok(Some(algorithm.check_value(value, "checksum")?))
         }
         (Some(algorithm), None) if algorithm.full_object() => Err(ApiError::bad_request(
-            "MISSING_CHECKSUM",
+            ErrorCode::MissingChecksum,
             format!(
                 "this upload is verified as a whole file: send checksum, the file's base64 {}",
                 algorithm.as_str()
             ),
         )),
         (_, Some(_)) => Err(ApiError::bad_request(
-            "CHECKSUM_NOT_ENABLED",
+            ErrorCode::ChecksumNotEnabled,
             "checksum (the whole file's) applies to CRC64NVME uploads only; omit it",
         )),
         (_, None) => Ok(None),
@@ -86,13 +86,13 @@ pub(super) fn wire_checksum(
 fn parse_parts(items: &[Value]) -> Result<Vec<PartRef>, ApiError> {
     if items.is_empty() {
         return Err(ApiError::bad_request(
-            "INVALID_PARTS",
+            ErrorCode::InvalidParts,
             "parts must not be empty; omit it to complete with the parts storage holds",
         ));
     }
     if items.len() > MAX_PARTS as usize {
         return Err(ApiError::bad_request(
-            "INVALID_PARTS",
+            ErrorCode::InvalidParts,
             "parts has more than 10000 entries",
         ));
     }
@@ -101,7 +101,7 @@ fn parse_parts(items: &[Value]) -> Result<Vec<PartRef>, ApiError> {
         let field = |name: &str| item.get(name).filter(|v| !v.is_null());
         let number = field("PartNumber").ok_or_else(|| {
             ApiError::bad_request(
-                "INVALID_PARTS",
+                ErrorCode::InvalidParts,
                 format!("parts[{i}].PartNumber is required"),
             )
         })?;
@@ -112,7 +112,7 @@ fn parse_parts(items: &[Value]) -> Result<Vec<PartRef>, ApiError> {
             }
             _ => {
                 return Err(ApiError::bad_request(
-                    "INVALID_PARTS",
+                    ErrorCode::InvalidParts,
                     format!(
                         "parts[{i}].ETag must be the ETag header S3 returned for part {number}"
                     ),
@@ -127,7 +127,7 @@ fn parse_parts(items: &[Value]) -> Result<Vec<PartRef>, ApiError> {
             Some(Value::String(value)) => Some(value.clone()),
             Some(_) => {
                 return Err(ApiError::bad_request(
-                    "INVALID_PARTS",
+                    ErrorCode::InvalidParts,
                     format!("parts[{i}] checksum must be a base64 string"),
                 ))
             }
@@ -138,7 +138,7 @@ fn parse_parts(items: &[Value]) -> Result<Vec<PartRef>, ApiError> {
         {
             if number <= *previous {
                 return Err(ApiError::bad_request(
-                    "INVALID_PARTS",
+                    ErrorCode::InvalidParts,
                     format!("parts must be in ascending PartNumber order without duplicates (part {number} after {previous})"),
                 ));
             }

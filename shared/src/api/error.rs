@@ -5,7 +5,9 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 
-use crate::adapters::metrics::{dependency_cause, Dependency, STORAGE_INCONSISTENT};
+use crate::adapters::metrics::{
+    dependency_cause, Dependency, INTERNAL_ERROR, STORAGE_INCONSISTENT,
+};
 use crate::adapters::presign::SigningError;
 use crate::domain::error::error_chain;
 use crate::domain::{Status, UploadError};
@@ -17,7 +19,7 @@ pub enum ApiError {
     #[error("{code}: {message}")]
     Client {
         status: StatusCode,
-        code: &'static str,
+        code: ErrorCode,
         message: String,
         /// Seconds after which the same request may succeed, when the refusal says so.
         retry_after: Option<u32>,
@@ -32,7 +34,7 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn client(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn client(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         Self::Client {
             status,
             code,
@@ -41,14 +43,14 @@ impl ApiError {
         }
     }
 
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::client(StatusCode::BAD_REQUEST, code, message)
     }
 
     pub fn unauthenticated() -> Self {
         Self::client(
             StatusCode::UNAUTHORIZED,
-            "UNAUTHENTICATED",
+            ErrorCode::Unauthenticated,
             "no caller identity: send a valid bearer token",
         )
     }
@@ -57,19 +59,19 @@ impl ApiError {
     pub fn upload_not_found() -> Self {
         Self::client(
             StatusCode::NOT_FOUND,
-            "UPLOAD_NOT_FOUND",
+            ErrorCode::UploadNotFound,
             "no upload with this uploadId exists for the caller",
         )
     }
 
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::client(StatusCode::CONFLICT, code, message)
     }
 
     pub fn expired() -> Self {
         Self::client(
             StatusCode::GONE,
-            "UPLOAD_EXPIRED",
+            ErrorCode::UploadExpired,
             "this upload has expired and its parts are discarded: start a new upload",
         )
     }
@@ -77,7 +79,7 @@ impl ApiError {
     pub fn payload_too_large(limit: usize) -> Self {
         Self::client(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "PAYLOAD_TOO_LARGE",
+            ErrorCode::PayloadTooLarge,
             format!("the request body exceeds {limit} bytes"),
         )
     }
@@ -119,15 +121,16 @@ impl ApiError {
             return Some((Dependency::S3, STORAGE_INCONSISTENT));
         }
         Some(match Dependency::of_call(context) {
-            Dependency::None => (Dependency::None, "INTERNAL_ERROR"),
+            Dependency::None => (Dependency::None, INTERNAL_ERROR),
             dependency => (dependency, dependency_cause(detail)),
         })
     }
 
-    pub fn code(&self) -> &'static str {
+    /// The answer's `error.code`: the caller's mistake, or `INTERNAL_ERROR` for every 5xx.
+    pub fn code(&self) -> &ErrorCode {
         match self {
             Self::Client { code, .. } => code,
-            Self::Internal { .. } => "INTERNAL_ERROR",
+            Self::Internal { .. } => &ErrorCode::InternalError,
         }
     }
 
@@ -143,7 +146,7 @@ impl ApiError {
         }
         match (self.status(), self.code()) {
             (StatusCode::SERVICE_UNAVAILABLE, _) => Some(1),
-            (_, "COMPLETION_IN_PROGRESS") => Some(5),
+            (_, ErrorCode::CompletionInProgress) => Some(5),
             _ => None,
         }
     }
@@ -156,7 +159,7 @@ impl ApiError {
         };
         let body = ApiErrorBody {
             error: ApiErrorDetail {
-                code: ErrorCode::parse(self.code()),
+                code: self.code().clone(),
                 message: message.to_owned(),
             },
         };
@@ -177,16 +180,18 @@ impl From<UploadError> for ApiError {
     fn from(err: UploadError) -> Self {
         match err {
             UploadError::NotFound => Self::upload_not_found(),
-            UploadError::Invalid { code, message } => Self::bad_request(code, message),
+            UploadError::Invalid { code, message } => {
+                Self::bad_request(ErrorCode::parse(code), message)
+            }
             UploadError::TypeNotAllowed(message) => Self::client(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "FILE_TYPE_NOT_ALLOWED",
+                ErrorCode::FileTypeNotAllowed,
                 message,
             ),
             UploadError::WrongState(status) => not_uploading(status),
             UploadError::QuotaExceeded(quota) => Self::client(
                 StatusCode::TOO_MANY_REQUESTS,
-                "QUOTA_EXCEEDED",
+                ErrorCode::QuotaExceeded,
                 format!(
                     "too many unfinished uploads: at most {} at once and {} bytes in flight per \
                      user; complete or abort some first",
@@ -206,7 +211,7 @@ impl From<UploadError> for ApiError {
                 };
                 Self::Client {
                     status: StatusCode::TOO_MANY_REQUESTS,
-                    code: "RATE_LIMITED",
+                    code: ErrorCode::RateLimited,
                     message: format!(
                         "too many requests: per user and minute at most {} requests and {} part \
                          URLs; retry after {retry_after_secs} s",
@@ -217,13 +222,13 @@ impl From<UploadError> for ApiError {
                 }
             }
             UploadError::ObjectExists => Self::conflict(
-                "OBJECT_EXISTS",
+                ErrorCode::ObjectExists,
                 "an object already exists under this upload's key",
             ),
             // One user's writes kept colliding on their own items (a burst): nothing was applied.
             UploadError::Unavailable(err) if err.contended => Self::Client {
                 status: StatusCode::TOO_MANY_REQUESTS,
-                code: "RATE_LIMITED",
+                code: ErrorCode::RateLimited,
                 message: "too many concurrent requests for this user; retry after 1 s".to_owned(),
                 retry_after: Some(1),
             },
@@ -258,17 +263,19 @@ const STORAGE_CHECK: &str = "checking what storage holds";
 /// The answer to an operation that needs an INITIATED upload but found `status`.
 pub fn not_uploading(status: Status) -> ApiError {
     match status {
-        Status::Initiated => ApiError::conflict("INVALID_STATE", "the upload is still in progress"),
+        Status::Initiated => {
+            ApiError::conflict(ErrorCode::InvalidState, "the upload is still in progress")
+        }
         Status::Completing => ApiError::conflict(
-            "COMPLETION_IN_PROGRESS",
+            ErrorCode::CompletionInProgress,
             "the upload is being completed; poll GET /status or complete again for the outcome",
         ),
         Status::Completed => ApiError::conflict(
-            "UPLOAD_COMPLETED",
+            ErrorCode::UploadCompleted,
             "the upload is already completed; no more parts can be sent",
         ),
         Status::Aborted => ApiError::conflict(
-            "UPLOAD_ABORTED",
+            ErrorCode::UploadAborted,
             "the upload was aborted; start a new upload",
         ),
         Status::Expired => ApiError::expired(),
@@ -298,8 +305,8 @@ mod tests {
 
     #[test]
     fn client_errors_carry_code_and_message() {
-        let response =
-            ApiError::bad_request("INVALID_FIELD", "fileSize must be a number").to_response();
+        let response = ApiError::bad_request(ErrorCode::InvalidField, "fileSize must be a number")
+            .to_response();
         assert_eq!(response.status(), 400);
         assert_eq!(response.headers()["content-type"], "application/json");
         let body = body_of(&response);
@@ -387,7 +394,7 @@ mod tests {
             .into();
         assert_eq!(
             (err.status().as_u16(), err.code()),
-            (415, "FILE_TYPE_NOT_ALLOWED")
+            (415, &ErrorCode::FileTypeNotAllowed)
         );
     }
 

@@ -9,7 +9,7 @@ use crate::adapters::clock::rfc3339;
 use crate::domain::checksum::ChecksumAlgorithm;
 use crate::domain::{file, metadata};
 use crate::usecases::initialize::{self as usecase, Initialized, NewUpload};
-use upload_contract::{InitializeResponse, ListedPart, ObjectKey, UploadStatus};
+use upload_contract::{ErrorCode, InitializeResponse, ListedPart, ObjectKey, UploadStatus};
 
 pub async fn initialize(deps: &Deps, req: &Request) -> Outcome {
     let owner = caller(req)?;
@@ -37,7 +37,7 @@ pub async fn initialize(deps: &Deps, req: &Request) -> Outcome {
     };
     if new.checksum_algorithm.is_none() && deps.config.require_checksum {
         return Err(super::error::ApiError::bad_request(
-            "CHECKSUM_REQUIRED",
+            ErrorCode::ChecksumRequired,
             format!(
                 "this service requires checksumAlgorithm (one of {}; CRC64NVME recommended)",
                 ChecksumAlgorithm::NAMES

@@ -21,6 +21,7 @@ use tracing::Instrument;
 
 use self::error::{json_response, ApiError};
 use self::request::JsonBody;
+use crate::adapters::metrics::INTERNAL_ERROR;
 use crate::app::Deps;
 use crate::domain::file;
 use crate::domain::sizing::MAX_PARTS;
@@ -28,7 +29,7 @@ use crate::domain::Status;
 use crate::domain::UploadRecord;
 use crate::ports::Metric;
 use crate::usecases;
-use upload_contract::{UploadId, UploadStatus};
+use upload_contract::{ErrorCode, UploadId, UploadStatus};
 
 pub const BASE_PATH: &str = "/api/v1/multipart-upload";
 
@@ -241,7 +242,7 @@ impl Endpoint {
                 Err(err @ ApiError::Client { .. }) => {
                     tracing::info!(
                         status = err.status().as_u16(),
-                        code = err.code(),
+                        code = err.code().as_str(),
                         "refused: {err}"
                     );
                     err.to_response()
@@ -249,7 +250,7 @@ impl Endpoint {
                 Err(err) => {
                     let (dependency, cause) = err
                         .cause()
-                        .map_or(("none", "INTERNAL_ERROR"), |(d, c)| (d.as_str(), c));
+                        .map_or(("none", INTERNAL_ERROR), |(d, c)| (d.as_str(), c));
                     tracing::error!(
                         status = err.status().as_u16(),
                         code = cause,
@@ -330,7 +331,7 @@ impl Endpoint {
             (_, Err(err @ ApiError::Client { .. })) => {
                 deps.metrics.emit(
                     name,
-                    &[("ErrorCode", err.code())],
+                    &[("ErrorCode", err.code().as_str())],
                     &[(Metric::ClientErrors, 1.0)],
                 );
             }
@@ -407,7 +408,7 @@ fn path_upload_id(req: &Request) -> Result<String, ApiError> {
         .path_parameters_ref()
         .and_then(|params| params.first("uploadId"))
         .ok_or_else(|| {
-            ApiError::bad_request("MISSING_FIELD", "uploadId is required in the path")
+            ApiError::bad_request(ErrorCode::MissingField, "uploadId is required in the path")
         })?;
     Ok(file::upload_id(raw)?)
 }
@@ -419,7 +420,7 @@ async fn owned_upload(deps: &Deps, owner: &str, body: &JsonBody) -> Result<Uploa
     let record = owned(deps, owner, &upload_id).await?;
     if client_key.is_some_and(|key| key != record.key) {
         return Err(ApiError::bad_request(
-            "KEY_MISMATCH",
+            ErrorCode::KeyMismatch,
             "key does not match this upload's key; omit it or send the key initialize returned",
         ));
     }

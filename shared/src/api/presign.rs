@@ -14,7 +14,7 @@ use crate::adapters::clock::rfc3339;
 use crate::adapters::presign::Signed;
 use crate::domain::sizing::MAX_PARTS;
 use crate::domain::UploadRecord;
-use upload_contract::{BatchPresignedUrlsResponse, PartUrl, PresignedUrlResponse};
+use upload_contract::{BatchPresignedUrlsResponse, ErrorCode, PartUrl, PresignedUrlResponse};
 
 pub async fn presigned_url(deps: &Deps, req: &Request) -> Outcome {
     let owner = caller(req)?;
@@ -41,14 +41,14 @@ pub async fn batch_presigned_urls(deps: &Deps, req: &Request) -> Outcome {
     let end = body.integer("endPart", 1, MAX_PARTS)? as u32;
     if start > end {
         return Err(ApiError::bad_request(
-            "INVALID_PART_RANGE",
+            ErrorCode::InvalidPartRange,
             format!("startPart ({start}) must not be greater than endPart ({end})"),
         ));
     }
     let limit = deps.config.max_parts_per_batch;
     if end - start + 1 > limit {
         return Err(ApiError::bad_request(
-            "BATCH_TOO_LARGE",
+            ErrorCode::BatchTooLarge,
             format!("at most {limit} parts per request; ask for the rest in further requests"),
         ));
     }
@@ -79,7 +79,7 @@ fn batch_checksum(
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(value)) => Ok(Some(value)),
         Some(_) => Err(ApiError::bad_request(
-            "INVALID_FIELD",
+            ErrorCode::InvalidField,
             format!("checksums[\"{part}\"] must be a string"),
         )),
     }
@@ -89,7 +89,7 @@ fn check_range(record: &UploadRecord, start: u32, end: u32) -> Result<(), ApiErr
     if end > record.total_parts {
         let total = record.total_parts;
         return Err(ApiError::bad_request(
-            "INVALID_PART_NUMBER",
+            ErrorCode::InvalidPartNumber,
             format!("part numbers must be from 1 to {total} for this upload"),
         ));
     }
@@ -144,7 +144,7 @@ impl<'a> Signer<'a> {
             (Some(algorithm), None) => {
                 let field = field();
                 return Err(ApiError::bad_request(
-                    "MISSING_CHECKSUM",
+                    ErrorCode::MissingChecksum,
                     format!(
                         "this upload verifies parts with {}: send {field} for part {part}",
                         algorithm.as_str()
@@ -153,7 +153,7 @@ impl<'a> Signer<'a> {
             }
             (None, Some(_)) => {
                 return Err(ApiError::bad_request(
-                    "CHECKSUM_NOT_ENABLED",
+                    ErrorCode::ChecksumNotEnabled,
                     "this upload was started without checksumAlgorithm; omit the checksum",
                 ))
             }

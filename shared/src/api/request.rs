@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 
 use super::error::ApiError;
 use crate::domain::file::file_size_message;
+use upload_contract::ErrorCode;
 
 /// A JSON object request body.
 #[derive(Debug)]
@@ -14,18 +15,18 @@ impl JsonBody {
     pub fn parse(bytes: &[u8]) -> Result<Self, ApiError> {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(ApiError::bad_request(
-                "INVALID_JSON",
+                ErrorCode::InvalidJson,
                 "the request body is empty: send a JSON object",
             ));
         }
         match serde_json::from_slice::<Value>(bytes) {
             Ok(Value::Object(map)) => Ok(Self(map)),
             Ok(_) => Err(ApiError::bad_request(
-                "INVALID_JSON",
+                ErrorCode::InvalidJson,
                 "the request body must be a JSON object",
             )),
             Err(err) => Err(ApiError::bad_request(
-                "INVALID_JSON",
+                ErrorCode::InvalidJson,
                 format!("the request body is not valid JSON: {err}"),
             )),
         }
@@ -85,7 +86,7 @@ const EXACT_F64_INTEGERS: f64 = 9_007_199_254_740_992.0;
 pub fn file_size(body: &JsonBody, max: u64) -> Result<u64, ApiError> {
     let value = body.field("fileSize").ok_or_else(|| missing("fileSize"))?;
     integer_in(value, "fileSize", 1, max)
-        .map_err(|_| ApiError::bad_request("INVALID_FILE_SIZE", file_size_message(max)))
+        .map_err(|_| ApiError::bad_request(ErrorCode::InvalidFileSize, file_size_message(max)))
 }
 
 /// `value` as a whole number in `min..=max`, or a 400 naming `name`.
@@ -109,19 +110,19 @@ pub fn integer_in(value: &Value, name: &str, min: u64, max: u64) -> Result<u64, 
 }
 
 fn missing(name: &str) -> ApiError {
-    ApiError::bad_request("MISSING_FIELD", format!("{name} is required"))
+    ApiError::bad_request(ErrorCode::MissingField, format!("{name} is required"))
 }
 
 fn invalid(name: &str, what: &str) -> ApiError {
-    ApiError::bad_request("INVALID_FIELD", format!("{name} {what}"))
+    ApiError::bad_request(ErrorCode::InvalidField, format!("{name} {what}"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn code(result: Result<impl std::fmt::Debug, ApiError>) -> &'static str {
-        result.unwrap_err().code()
+    fn code(result: Result<impl std::fmt::Debug, ApiError>) -> ErrorCode {
+        result.unwrap_err().code().clone()
     }
 
     #[test]
