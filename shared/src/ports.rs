@@ -8,7 +8,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::domain::checksum::ChecksumAlgorithm;
 use crate::domain::listing::Position;
@@ -16,7 +16,7 @@ use crate::domain::metadata::Metadata;
 use crate::domain::record::{Transition, UploadRecord};
 use crate::domain::Status;
 
-pub use crate::domain::error::PortError;
+pub use crate::domain::error::{PortError, SigningError};
 pub use crate::domain::limits::{Quota, RateUse};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -279,6 +279,28 @@ pub trait ObjectStore: Send + Sync {
         prefix: &'a str,
         start: Option<PageToken>,
     ) -> BoxFuture<'a, Result<Paged<MultipartListing>, PortError>>;
+}
+
+/// The part URLs of one multipart upload, signed with one set of credentials and one expiry.
+pub trait PartUrls: Send + Sync {
+    /// The presigned `PUT` URL of part `part`, `length` bytes, with its checksum signed in.
+    fn url(&self, part: u32, length: u64, checksum: Option<&str>) -> String;
+    /// When the URLs stop working.
+    fn expires_at(&self) -> SystemTime;
+}
+
+/// Presigns part uploads (SigV4 query signing: no call to S3).
+pub trait UrlSigner: Send + Sync {
+    /// The URLs of multipart upload `s3_upload_id` at `key`, valid from `signed_at` until
+    /// `wanted_expiry`, or until the signing credentials expire if that is sooner.
+    fn sign_upload<'a>(
+        &'a self,
+        key: &'a str,
+        s3_upload_id: &'a str,
+        checksum: Option<ChecksumAlgorithm>,
+        signed_at: SystemTime,
+        wanted_expiry: SystemTime,
+    ) -> BoxFuture<'a, Result<Box<dyn PartUrls>, SigningError>>;
 }
 
 /// The service's notion of now, and waiting.

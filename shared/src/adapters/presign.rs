@@ -21,7 +21,8 @@ use crate::adapters::sigv4::{
     BucketEndpoint, PartSigner, SigningCredentials, SigningKey, MAX_EXPIRES,
 };
 use crate::domain::checksum::ChecksumAlgorithm;
-use crate::domain::error::error_chain;
+use crate::domain::error::SigningError;
+use crate::ports::{BoxFuture, PartUrls, UrlSigner};
 
 /// Temporary credentials are replaced this long before they expire, so that a URL signed just
 /// before the switch still has a useful life.
@@ -155,7 +156,7 @@ impl Presigner {
             .inner
             .target
             .as_ref()
-            .map_err(|why| SigningError::new("resolving the S3 endpoint", Message(why)))?;
+            .map_err(|why| SigningError::new("resolving the S3 endpoint", &Message(why)))?;
         let (credentials, signing_key) = self.credentials(signed_at, region).await?;
         let mut expires_at = wanted_expiry.min(signed_at + MAX_EXPIRES);
         if let Some(credentials_expiry) = credentials.expiry() {
@@ -209,16 +210,16 @@ impl Presigner {
             }
             _ => {
                 let provider = self.inner.provider.as_ref().ok_or_else(|| {
-                    SigningError::new("loading AWS credentials", Message("none configured"))
+                    SigningError::new("loading AWS credentials", &Message("none configured"))
                 })?;
                 let credentials = provider
                     .provide_credentials()
                     .await
-                    .map_err(|e| SigningError::new("loading AWS credentials", e))?;
+                    .map_err(|e| SigningError::new("loading AWS credentials", &e))?;
                 if credentials.expiry().is_some_and(|expiry| expiry <= at) {
                     return Err(SigningError::new(
                         "loading AWS credentials",
-                        Message("the provider returned expired credentials"),
+                        &Message("the provider returned expired credentials"),
                     ));
                 }
                 let key = SigningKey::derive(credentials.secret_access_key(), at, region, "s3");
@@ -264,21 +265,31 @@ async fn resolve(
     Ok((parsed, signing_region))
 }
 
-/// Part URLs could not be signed: the endpoint or the credentials are unusable. The service's own
-/// fault (its configuration or role), not the caller's and not a dependency's answer.
-#[derive(Debug, thiserror::Error)]
-#[error("{context}: {detail}")]
-pub struct SigningError {
-    pub context: &'static str,
-    pub detail: String,
+impl PartUrls for Signed {
+    fn url(&self, part: u32, length: u64, checksum: Option<&str>) -> String {
+        self.signer.url(part, length, checksum)
+    }
+
+    fn expires_at(&self) -> SystemTime {
+        self.expires_at
+    }
 }
 
-impl SigningError {
-    fn new(context: &'static str, err: impl std::error::Error) -> Self {
-        Self {
-            context,
-            detail: error_chain(&err),
-        }
+impl UrlSigner for Presigner {
+    fn sign_upload<'a>(
+        &'a self,
+        key: &'a str,
+        s3_upload_id: &'a str,
+        checksum: Option<ChecksumAlgorithm>,
+        signed_at: SystemTime,
+        wanted_expiry: SystemTime,
+    ) -> BoxFuture<'a, Result<Box<dyn PartUrls>, SigningError>> {
+        Box::pin(async move {
+            let signed = self
+                .for_upload(key, s3_upload_id, checksum, signed_at, wanted_expiry)
+                .await?;
+            Ok(Box::new(signed) as Box<dyn PartUrls>)
+        })
     }
 }
 
@@ -292,21 +303,6 @@ impl std::fmt::Display for Message<'_> {
 }
 
 impl std::error::Error for Message<'_> {}
-
-/// The headers a part URL was signed with, as the answer's `headers` lists them: `content-length`
-/// (which HTTP clients set themselves from a fixed-size body: a browser's `fetch` must not, and
-/// cannot, set it) and, for checksummed uploads, the checksum header with its value.
-pub fn part_headers(
-    content_length: u64,
-    checksum: Option<(ChecksumAlgorithm, &str)>,
-) -> std::collections::BTreeMap<String, String> {
-    let mut headers = std::collections::BTreeMap::new();
-    headers.insert("content-length".into(), content_length.to_string());
-    if let Some((algorithm, value)) = checksum {
-        headers.insert(algorithm.header().into(), value.into());
-    }
-    headers
-}
 
 /// A presigned URL with its signature cut off, for logs: the URL is a bearer credential.
 pub fn redact(url: &str) -> &str {

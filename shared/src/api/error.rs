@@ -8,8 +8,7 @@ use lambda_http::{Body, Response};
 use crate::adapters::metrics::{
     dependency_cause, Dependency, INTERNAL_ERROR, STORAGE_INCONSISTENT,
 };
-use crate::adapters::presign::SigningError;
-use crate::domain::error::error_chain;
+use crate::domain::error::{error_chain, SigningError};
 use crate::domain::{Status, UploadError};
 use upload_contract::{ApiErrorBody, ApiErrorDetail, ErrorCode};
 
@@ -237,6 +236,7 @@ impl From<UploadError> for ApiError {
                 context: err.call,
                 detail: err.detail,
             },
+            UploadError::Signing(err) => err.into(),
             UploadError::Inconsistent(detail) => Self::Internal {
                 status: StatusCode::BAD_GATEWAY,
                 context: STORAGE_CHECK,

@@ -1,8 +1,8 @@
-//! `POST /presigned-url` and `POST /batch-presigned-urls`: URLs for the caller's own upload, for parts
-//! within its range, expiring at the configured lifetime but never after the upload itself. One
-//! DynamoDB read, no S3 call. For checksummed uploads each URL is signed with its part's checksum.
+//! `POST /presigned-url` and `POST /batch-presigned-urls`: parse the part range and checksums, then
+//! [`usecases::presign`](crate::usecases::presign) for the caller's own upload (one DynamoDB read,
+//! no S3 call).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
@@ -11,9 +11,9 @@ use serde_json::{Map, Value};
 use super::error::ApiError;
 use super::{answer, caller, json_body, owned_upload, Deps, Outcome};
 use crate::adapters::clock::rfc3339;
-use crate::adapters::presign::Signed;
 use crate::domain::sizing::MAX_PARTS;
-use crate::domain::UploadRecord;
+use crate::domain::UploadError;
+use crate::usecases::presign::{self as usecase, ChecksumOf, Presigned};
 use upload_contract::{BatchPresignedUrlsResponse, ErrorCode, PartUrl, PresignedUrlResponse};
 
 pub async fn presigned_url(deps: &Deps, req: &Request) -> Outcome {
@@ -22,16 +22,23 @@ pub async fn presigned_url(deps: &Deps, req: &Request) -> Outcome {
     let part = body.integer("partNumber", 1, MAX_PARTS)? as u32;
     let checksum = body.opt_string("checksum")?;
     let record = owned_upload(deps, &owner, &body).await?;
-    let signer = Signer::for_upload(deps, &record).await?;
-    check_range(&record, part, part)?;
-    let url = signer.sign(part, checksum, || "checksum".to_owned())?;
-    answer(
-        StatusCode::OK,
-        &PresignedUrlResponse {
-            url,
-            expires_at: signer.expires_at(),
-        },
+    let presigned = usecase::presign(
+        deps.ports(),
+        &deps.presigner,
+        &deps.config,
+        &record,
+        part..=part,
+        &Single(checksum),
     )
+    .await?;
+    let expires_at = expires_at(&presigned);
+    let Some(url) = presigned.parts.into_iter().next().map(wire_part) else {
+        return Err(ApiError::internal(
+            "signing the part",
+            std::io::Error::other("no URL was signed"),
+        ));
+    };
+    answer(StatusCode::OK, &PresignedUrlResponse { url, expires_at })
 }
 
 pub async fn batch_presigned_urls(deps: &Deps, req: &Request) -> Outcome {
@@ -54,124 +61,67 @@ pub async fn batch_presigned_urls(deps: &Deps, req: &Request) -> Outcome {
     }
     let checksums = body.opt_object("checksums")?;
     let record = owned_upload(deps, &owner, &body).await?;
-    let signer = Signer::for_upload(deps, &record).await?;
-    check_range(&record, start, end)?;
-    let mut urls = Vec::with_capacity((end - start + 1) as usize);
-    for part in start..=end {
-        let checksum = batch_checksum(checksums, part)?;
-        urls.push(signer.sign(part, checksum, || format!("checksums[\"{part}\"]"))?);
-    }
+    let presigned = usecase::presign(
+        deps.ports(),
+        &deps.presigner,
+        &deps.config,
+        &record,
+        start..=end,
+        &Batch(checksums),
+    )
+    .await?;
+    let expires_at = expires_at(&presigned);
     answer(
         StatusCode::OK,
         &BatchPresignedUrlsResponse {
-            urls,
-            expires_at: signer.expires_at(),
+            urls: presigned.parts.into_iter().map(wire_part).collect(),
+            expires_at,
         },
     )
 }
 
-/// Part `part`'s entry of the batch's `checksums` object (`{"1": "base64", ...}`).
-fn batch_checksum(
-    checksums: Option<&Map<String, Value>>,
-    part: u32,
-) -> Result<Option<&str>, ApiError> {
-    match checksums.and_then(|c| c.get(&part.to_string())) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(value)) => Ok(Some(value)),
-        Some(_) => Err(ApiError::bad_request(
-            ErrorCode::InvalidField,
-            format!("checksums[\"{part}\"] must be a string"),
-        )),
+/// The one part's `checksum` of `POST /presigned-url`.
+struct Single<'a>(Option<&'a str>);
+
+impl ChecksumOf for Single<'_> {
+    fn checksum(&self, _part: u32) -> Result<Option<&str>, UploadError> {
+        Ok(self.0)
+    }
+
+    fn field(&self, _part: u32) -> String {
+        "checksum".to_owned()
     }
 }
 
-fn check_range(record: &UploadRecord, start: u32, end: u32) -> Result<(), ApiError> {
-    if end > record.total_parts {
-        let total = record.total_parts;
-        return Err(ApiError::bad_request(
-            ErrorCode::InvalidPartNumber,
-            format!("part numbers must be from 1 to {total} for this upload"),
-        ));
-    }
-    debug_assert!(start >= 1);
-    Ok(())
-}
+/// The batch's `checksums` object (`{"1": "base64", ...}`), each entry read when its part is signed.
+struct Batch<'a>(Option<&'a Map<String, Value>>);
 
-/// Signs the parts of one live upload with one expiry for all of them.
-struct Signer<'a> {
-    record: &'a UploadRecord,
-    signed: Signed,
-}
-
-impl<'a> Signer<'a> {
-    /// The URLs expire after the configured lifetime, but never after the upload itself nor
-    /// after the credentials that sign them.
-    async fn for_upload(deps: &Deps, record: &'a UploadRecord) -> Result<Self, ApiError> {
-        let now = deps.clock.epoch_secs();
-        record.require_uploading(now)?;
-        let wanted = (now + deps.config.presigned_url_ttl_secs as i64).min(record.expires_at);
-        let signed = deps
-            .presigner
-            .for_upload(
-                &record.key,
-                &record.s3_upload_id,
-                record.checksum_algorithm,
-                at(now),
-                at(wanted),
-            )
-            .await?;
-        Ok(Self { record, signed })
+impl ChecksumOf for Batch<'_> {
+    fn checksum(&self, part: u32) -> Result<Option<&str>, UploadError> {
+        match self.0.and_then(|c| c.get(&part.to_string())) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(value)) => Ok(Some(value)),
+            Some(_) => Err(UploadError::invalid(
+                "INVALID_FIELD",
+                format!("{} must be a string", self.field(part)),
+            )),
+        }
     }
 
-    fn expires_at(&self) -> String {
-        let secs = self.signed.expires_at.duration_since(UNIX_EPOCH);
-        rfc3339(secs.map_or(0, |d| d.as_secs() as i64))
-    }
-
-    /// `{partNumber, presignedUrl, headers}`: the headers the PUT must carry (its exact
-    /// `content-length`, and the checksum for checksummed uploads).
-    /// `field` names the checksum's place in the request, for error messages only.
-    fn sign(
-        &self,
-        part: u32,
-        checksum: Option<&str>,
-        field: impl Fn() -> String,
-    ) -> Result<PartUrl, ApiError> {
-        let checksum = match (self.record.checksum_algorithm, checksum) {
-            (Some(algorithm), Some(value)) => {
-                Some((algorithm, algorithm.check_value(value, &field())?))
-            }
-            (Some(algorithm), None) => {
-                let field = field();
-                return Err(ApiError::bad_request(
-                    ErrorCode::MissingChecksum,
-                    format!(
-                        "this upload verifies parts with {}: send {field} for part {part}",
-                        algorithm.as_str()
-                    ),
-                ));
-            }
-            (None, Some(_)) => {
-                return Err(ApiError::bad_request(
-                    ErrorCode::ChecksumNotEnabled,
-                    "this upload was started without checksumAlgorithm; omit the checksum",
-                ))
-            }
-            (None, None) => None,
-        };
-        let length = self.record.part_length(part);
-        let url = self
-            .signed
-            .signer
-            .url(part, length, checksum.map(|(_, value)| value));
-        Ok(PartUrl {
-            part_number: part,
-            presigned_url: url,
-            headers: crate::adapters::presign::part_headers(length, checksum),
-        })
+    fn field(&self, part: u32) -> String {
+        format!("checksums[\"{part}\"]")
     }
 }
 
-fn at(epoch_secs: i64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(epoch_secs.max(0) as u64)
+fn wire_part(part: usecase::PresignedPart) -> PartUrl {
+    PartUrl {
+        part_number: part.number,
+        presigned_url: part.url,
+        headers: part.headers,
+    }
+}
+
+fn expires_at(presigned: &Presigned) -> String {
+    let secs = presigned.expires_at.duration_since(UNIX_EPOCH);
+    rfc3339(secs.map_or(0, |d| d.as_secs() as i64))
 }

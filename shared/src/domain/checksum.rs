@@ -96,6 +96,21 @@ fn base64_len(text: &str) -> Option<usize> {
     Some(bytes.len() / 4 * 3 - padding)
 }
 
+/// The headers a part URL was signed with, as the answer's `headers` lists them: `content-length`
+/// (which HTTP clients set themselves from a fixed-size body: a browser's `fetch` must not, and
+/// cannot, set it) and, for checksummed uploads, the checksum header with its value.
+pub fn part_headers(
+    content_length: u64,
+    checksum: Option<(ChecksumAlgorithm, &str)>,
+) -> std::collections::BTreeMap<String, String> {
+    let mut headers = std::collections::BTreeMap::new();
+    headers.insert("content-length".into(), content_length.to_string());
+    if let Some((algorithm, value)) = checksum {
+        headers.insert(algorithm.header().into(), value.into());
+    }
+    headers
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,6 +33,9 @@ pub enum UploadError {
     /// S3 or DynamoDB failed or did not answer: the same request may be retried.
     #[error(transparent)]
     Unavailable(#[from] PortError),
+    /// Part URLs could not be signed (the service's endpoint or credentials are unusable).
+    #[error(transparent)]
+    Signing(#[from] SigningError),
     /// Storage answered something that cannot be right.
     #[error("{0}")]
     Inconsistent(String),
@@ -74,6 +77,24 @@ impl PortError {
         Self {
             contended: true,
             ..Self::new(call, detail)
+        }
+    }
+}
+
+/// Part URLs could not be signed: the endpoint or the credentials are unusable. The service's own
+/// fault (its configuration or role), not the caller's and not a dependency's answer.
+#[derive(Debug, thiserror::Error)]
+#[error("{context}: {detail}")]
+pub struct SigningError {
+    pub context: &'static str,
+    pub detail: String,
+}
+
+impl SigningError {
+    pub fn new(context: &'static str, err: &dyn std::error::Error) -> Self {
+        Self {
+            context,
+            detail: error_chain(err),
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod complete;
 pub mod initialize;
 pub mod listing;
 pub mod parts;
+pub mod presign;
 pub mod rate;
 
 use crate::domain::record::{Completion, Transition};
