@@ -22,7 +22,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::Body;
 use serde_json::{json, Map, Value};
 use shared::api::error::json_response;
-use shared::{ApiError, Deps, Endpoint, ROUTES};
+use shared::{ApiError, Deps, Endpoint, ErrorCode, ROUTES};
 use tokio::net::TcpListener;
 
 /// The header that stands in for the JWT authorizer locally.
@@ -96,7 +96,7 @@ impl Cors {
     fn preflight(&self, origin: &str) -> hyper::Response<Full<Bytes>> {
         if !self.allows(origin) {
             let body = json!({ "error": {
-                "code": "CORS_ORIGIN_NOT_ALLOWED",
+                "code": ErrorCode::CorsOriginNotAllowed,
                 "message": format!("origin {origin} may not call this API; add it to {CORS_ORIGINS_VAR}"),
             }});
             let mut response = hyper::Response::new(Full::new(Bytes::from(body.to_string())));
@@ -168,10 +168,14 @@ pub fn is_loopback_host(host: &str) -> bool {
     name_ok && port_ok
 }
 
+/// The code of [`not_local`]'s refusal: the local API's own, which the deployed API never answers,
+/// so the contract's `ErrorCode` does not list it.
+const HOST_NOT_ALLOWED: &str = "HOST_NOT_ALLOWED";
+
 /// The refusal of a request from another machine or with a foreign `Host` (see the module's doc).
 fn not_local(what: &str) -> hyper::Response<Full<Bytes>> {
     let body = json!({ "error": {
-        "code": "HOST_NOT_ALLOWED",
+        "code": HOST_NOT_ALLOWED,
         "message": format!(
             "the local API answers only this machine by a loopback name (127.0.0.1, localhost, \
              [::1]), since {IDENTITY_HEADER} lets any caller act as any user; {what}"
@@ -370,7 +374,7 @@ async fn handle(deps: &Deps, req: hyper::Request<Incoming>) -> hyper::Response<F
         // The functions' answer names the deployed API's bearer token; here the caller is the header.
         response = ApiError::client(
             StatusCode::UNAUTHORIZED,
-            shared::ErrorCode::Unauthenticated,
+            ErrorCode::Unauthenticated,
             format!(
                 "no caller identity: the local API takes the caller's id from the \
                  {IDENTITY_HEADER} header (e.g. {IDENTITY_HEADER}: alice); the deployed API takes \
@@ -406,7 +410,7 @@ async fn to_event(
         Matched::WrongMethod(allowed) => {
             let mut response = refusal(
                 StatusCode::METHOD_NOT_ALLOWED,
-                "METHOD_NOT_ALLOWED",
+                ErrorCode::MethodNotAllowed,
                 "this path does not take this method",
             );
             // RFC 9110 15.5.6: a 405 must say which methods the path does take.
@@ -420,7 +424,7 @@ async fn to_event(
         Matched::NotFound => {
             return Err(refusal(
                 StatusCode::NOT_FOUND,
-                "ROUTE_NOT_FOUND",
+                ErrorCode::RouteNotFound,
                 "no such route",
             ))
         }
@@ -496,7 +500,7 @@ async fn to_event(
     Ok((endpoint, event))
 }
 
-fn refusal(status: StatusCode, code: &'static str, message: &str) -> Refusal {
+fn refusal(status: StatusCode, code: ErrorCode, message: &str) -> Refusal {
     json_response(
         status,
         &json!({ "error": { "code": code, "message": message } }),

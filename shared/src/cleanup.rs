@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::app::Deps;
 pub use crate::usecases::cleanup::{Limits, Summary, FUNCTION_NAME};
 
-/// Every AWS operation the sweep may make (see [`crate::Endpoint::operations`]).
+/// Every AWS operation the sweep may make (see [`crate::api::Endpoint::operations`]).
 pub const OPERATIONS: &[&str] = &[
     "Query",
     "GetItem",

@@ -1,12 +1,21 @@
-//! Everything the upload functions share, in layers:
+//! Everything the upload functions share, in layers whose imports point down only:
 //!
-//! - `domain/`: pure upload logic (records and their transitions, part sizing, keys, validation);
-//! - `ports.rs`: the traits the use cases need (record store, object store, time, metrics);
-//! - `usecases/`: initialize, complete, abort, parts and status, cleanup, as async functions over
-//!   the ports;
-//! - `adapters/`: DynamoDB and S3 behind those ports; `presign.rs`/`sigv4.rs` sign part URLs;
-//! - `api/`: HTTP only (parse, call the use case, render), with one mapping of upload errors to
-//!   responses (`error.rs`); `lambda.rs` and `cleanup.rs` are the Lambda entry points.
+//! ```text
+//! lambda.rs, cleanup.rs  the Lambda entry points             (top)
+//! app.rs                 Deps: config, adapters and SDK clients, built once at cold start
+//! api/                   HTTP only: parse, call the use case, render; error.rs maps UploadError
+//!                        to ApiError (status, contract ErrorCode, message) once
+//! adapters/              the AWS and system side of each port: dynamodb, s3, presign + sigv4
+//!                        (part URLs), clock, metrics (EMF), xray
+//! usecases/              initialize, presign, complete, abort, parts and status, listing, rate,
+//!                        cleanup: async functions over the ports
+//! ports.rs               the traits the use cases need: records, objects, URL signing, time,
+//!                        metrics
+//! domain/                pure upload logic: records and their transitions, part sizing, keys,
+//!                        file checks, limits, UploadError; no HTTP, JSON or AWS  (ground)
+//! ```
+//!
+//! `config.rs` (typed configuration from the environment) stands beside the domain.
 //!
 //! The Lambda binaries in `functions/` and the local dev server in `local-api/` both call
 //! [`api::Endpoint::handle`], so they run exactly the same code.

@@ -1,6 +1,6 @@
-//! The AWS side of each port: DynamoDB for the upload records, S3 for the multipart uploads. The
-//! system clock and the EMF metrics sink implement their ports beside their types
-//! (`clock.rs`, `metrics.rs`).
+//! The AWS and system side of each port: DynamoDB for the upload records (`dynamodb.rs`), S3 for
+//! the multipart uploads (`s3.rs`), SigV4 part URLs (`presign.rs` over `sigv4.rs`), the system clock
+//! (`clock.rs`) and the EMF metrics sink (`metrics.rs`); `xray.rs` traces the SDK calls.
 
 pub mod clock;
 pub mod dynamodb;

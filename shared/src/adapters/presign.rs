@@ -69,7 +69,7 @@ pub struct Addressing<'a> {
 
 impl<'a> Addressing<'a> {
     /// The addressing `config` asks for.
-    pub fn of(config: &'a crate::Config) -> Self {
+    pub fn of(config: &'a crate::config::Config) -> Self {
         Self {
             endpoint: config.s3_endpoint.as_deref(),
             force_path_style: config.s3_force_path_style,
@@ -365,7 +365,7 @@ mod tests {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-        let url = |config: crate::Config| async move {
+        let url = |config: crate::config::Config| async move {
             let creds = Credentials::new("AKID", "secret", None, None, "t");
             let presigner = Presigner::with_addressing(
                 creds,
@@ -380,13 +380,13 @@ mod tests {
                 .unwrap();
             redact(&signed.signer.url(1, 5, None)).to_owned()
         };
-        let config = crate::Config::from_vars(&vars).unwrap();
+        let config = crate::config::Config::from_vars(&vars).unwrap();
         assert_eq!(
             url(config).await,
             "https://uploads-1.s3-accelerate.dualstack.amazonaws.com/k"
         );
         vars.insert("S3_ACCELERATE".into(), "false".into());
-        let config = crate::Config::from_vars(&vars).unwrap();
+        let config = crate::config::Config::from_vars(&vars).unwrap();
         assert_eq!(
             url(config).await,
             "https://uploads-1.s3.dualstack.eu-west-3.amazonaws.com/k"

@@ -43,7 +43,7 @@ pub async fn list_uploads(deps: &Deps, req: &Request) -> Outcome {
                 completed_at: record.completion.as_ref().map(|c| rfc3339(c.completed_at)),
             })
         })
-        .collect::<Result<_, crate::ApiError>>()?;
+        .collect::<Result<_, super::error::ApiError>>()?;
     answer(
         StatusCode::OK,
         &ListUploadsResponse {
