@@ -3,14 +3,14 @@
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
 
-use super::{answer, caller, json_body, owned_upload, wire_id, wire_status, Deps, Outcome};
+use super::{answer, body, caller, owned_upload, wire_id, wire_status, Deps, Outcome, Parsed};
 use crate::usecases::abort as usecase;
 use upload_contract::AbortResponse;
 
-pub async fn abort(deps: &Deps, req: &Request) -> Outcome {
+pub async fn abort(deps: &Deps, req: &Request, parsed: &Parsed) -> Outcome {
     let owner = caller(req)?;
-    let body = json_body(deps, req)?;
-    let record = owned_upload(deps, &owner, &body).await?;
+    let body = body(parsed)?;
+    let record = owned_upload(deps, &owner, body).await?;
     let upload_id = wire_id(&record)?;
     let status = usecase::abort(deps.ports(), &deps.config, record).await?;
     answer(

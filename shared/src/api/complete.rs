@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::error::ApiError;
 use super::request::integer_in;
-use super::{answer, caller, json_body, owned_upload, wire_id, Deps, Outcome};
+use super::{answer, body, caller, owned_upload, wire_id, Deps, Outcome, Parsed};
 use crate::adapters::clock::rfc3339;
 use crate::domain::sizing::MAX_PARTS;
 use crate::domain::UploadRecord;
@@ -15,15 +15,15 @@ use crate::ports::PartRef;
 use crate::usecases::complete as usecase;
 use upload_contract::{ChecksumType, CompleteResponse, ErrorCode, ObjectKey, UploadStatus};
 
-pub async fn complete(deps: &Deps, req: &Request) -> Outcome {
+pub async fn complete(deps: &Deps, req: &Request, parsed: &Parsed) -> Outcome {
     let owner = caller(req)?;
-    let body = json_body(deps, req)?;
+    let body = body(parsed)?;
     let client_parts = body
         .opt_array("parts")?
         .map(|items| parse_parts(items))
         .transpose()?;
     let whole_file = body.opt_string("checksum")?;
-    let record = owned_upload(deps, &owner, &body).await?;
+    let record = owned_upload(deps, &owner, body).await?;
     let whole_file = whole_file_checksum(&record, whole_file)?;
     let record = usecase::complete(
         deps.ports(),

@@ -12,7 +12,7 @@ use crate::domain::error::{error_chain, SigningError};
 use crate::domain::{Status, UploadError};
 use upload_contract::{ApiErrorBody, ApiErrorDetail, ErrorCode};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum ApiError {
     /// A mistake of the caller's (4xx).
     #[error("{code}: {message}")]

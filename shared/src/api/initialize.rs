@@ -4,16 +4,16 @@ use lambda_http::http::StatusCode;
 use lambda_http::Request;
 
 use super::request;
-use super::{answer, caller, json_body, wire_id, Deps, Outcome};
+use super::{answer, body, caller, wire_id, Deps, Outcome, Parsed};
 use crate::adapters::clock::rfc3339;
 use crate::domain::checksum::ChecksumAlgorithm;
 use crate::domain::{file, metadata};
 use crate::usecases::initialize::{self as usecase, Initialized, NewUpload};
 use upload_contract::{ErrorCode, InitializeResponse, ListedPart, ObjectKey, UploadStatus};
 
-pub async fn initialize(deps: &Deps, req: &Request) -> Outcome {
+pub async fn initialize(deps: &Deps, req: &Request, parsed: &Parsed) -> Outcome {
     let owner = caller(req)?;
-    let body = json_body(deps, req)?;
+    let body = body(parsed)?;
     let new = NewUpload {
         owner,
         file_name: file::file_name(body.string("fileName")?)?.to_owned(),
@@ -21,7 +21,7 @@ pub async fn initialize(deps: &Deps, req: &Request) -> Outcome {
             body.string("fileType")?,
             &deps.config.allowed_content_types,
         )?,
-        file_size: request::file_size(&body, deps.config.max_file_size)?,
+        file_size: request::file_size(body, deps.config.max_file_size)?,
         metadata: metadata::parse(
             body.opt_object("metadata")?
                 .into_iter()

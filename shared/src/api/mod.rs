@@ -208,23 +208,29 @@ impl Endpoint {
             upload_id = tracing::field::Empty,
         );
         let work = async move {
-            // The rate write and the record's read run at once; a refused request still changes
-            // nothing (the read has no effect), and the handler takes the record read here.
-            let (admitted, prefetched) =
-                futures_util::join!(self.admit(deps, &req), self.prefetch(deps, &req));
+            // The body is read once, for admission, the prefetch and the handler alike. The rate
+            // write and the record's read run at once; a refused request still changes nothing
+            // (the read has no effect), and the handler takes the record read here.
+            let body = json_body(deps, &req);
+            let (admitted, prefetched) = futures_util::join!(
+                self.admit(deps, &req, &body),
+                self.prefetch(deps, &req, &body)
+            );
             let outcome = match admitted {
                 Err(refused) => Err(refused),
                 Ok(()) => {
                     PREFETCHED
                         .scope(RefCell::new(prefetched), async {
                             match self {
-                                Self::Initialize => initialize::initialize(deps, &req).await,
-                                Self::PresignedUrl => presign::presigned_url(deps, &req).await,
-                                Self::BatchPresignedUrls => {
-                                    presign::batch_presigned_urls(deps, &req).await
+                                Self::Initialize => initialize::initialize(deps, &req, &body).await,
+                                Self::PresignedUrl => {
+                                    presign::presigned_url(deps, &req, &body).await
                                 }
-                                Self::Complete => complete::complete(deps, &req).await,
-                                Self::Abort => abort::abort(deps, &req).await,
+                                Self::BatchPresignedUrls => {
+                                    presign::batch_presigned_urls(deps, &req, &body).await
+                                }
+                                Self::Complete => complete::complete(deps, &req, &body).await,
+                                Self::Abort => abort::abort(deps, &req, &body).await,
                                 Self::ListParts => parts::list_parts(deps, &req).await,
                                 Self::Status => parts::status(deps, &req).await,
                                 Self::ListUploads => listing::list_uploads(deps, &req).await,
@@ -273,11 +279,16 @@ tokio::task_local! {
 impl Endpoint {
     /// Reads the upload record the request names (path or body `uploadId`), if it names one, so
     /// that this read runs concurrently with the rate write. Any failure leaves it to the handler.
-    async fn prefetch(self, deps: &Deps, req: &Request) -> Option<(String, Option<UploadRecord>)> {
+    async fn prefetch(
+        self,
+        deps: &Deps,
+        req: &Request,
+        body: &Parsed,
+    ) -> Option<(String, Option<UploadRecord>)> {
         let upload_id = match self {
             Self::ListParts | Self::Status => path_upload_id(req).ok()?,
             Self::PresignedUrl | Self::BatchPresignedUrls | Self::Complete | Self::Abort => {
-                let body = json_body(deps, req).ok()?;
+                let body = body.as_ref().ok()?;
                 file::upload_id(body.string("uploadId").ok()?).ok()?
             }
             Self::Initialize | Self::ListUploads => return None,
@@ -289,14 +300,15 @@ impl Endpoint {
 
     /// Counts the request, and the part URLs it asks for, against the caller's per-minute limits
     /// (one conditional DynamoDB write). Requests without identity are left to the handler's 401.
-    async fn admit(self, deps: &Deps, req: &Request) -> Result<(), ApiError> {
+    async fn admit(self, deps: &Deps, req: &Request, body: &Parsed) -> Result<(), ApiError> {
         let Ok(owner) = caller(req) else {
             return Ok(());
         };
         let urls = match self {
             Self::PresignedUrl => 1,
             // The range asked for; a malformed body counts as one and is refused by the handler.
-            Self::BatchPresignedUrls => json_body(deps, req)
+            Self::BatchPresignedUrls => body
+                .as_ref()
                 .ok()
                 .and_then(|body| {
                     let start = body.integer("startPart", 1, MAX_PARTS).ok()?;
@@ -369,6 +381,14 @@ pub fn caller(req: &Request) -> Result<String, ApiError> {
         }
         _ => Err(ApiError::unauthenticated()),
     }
+}
+
+/// A request's JSON object body as read once, or why it cannot be read.
+type Parsed = Result<JsonBody, ApiError>;
+
+/// The handler's view of the body read once: the body, or its refusal.
+fn body(parsed: &Parsed) -> Result<&JsonBody, ApiError> {
+    parsed.as_ref().map_err(ApiError::clone)
 }
 
 /// The JSON object body, refused with 413 above the configured size.

@@ -9,19 +9,19 @@ use lambda_http::Request;
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
-use super::{answer, caller, json_body, owned_upload, Deps, Outcome};
+use super::{answer, body, caller, owned_upload, Deps, Outcome, Parsed};
 use crate::adapters::clock::rfc3339;
 use crate::domain::sizing::MAX_PARTS;
 use crate::domain::UploadError;
 use crate::usecases::presign::{self as usecase, ChecksumOf, Presigned};
 use upload_contract::{BatchPresignedUrlsResponse, ErrorCode, PartUrl, PresignedUrlResponse};
 
-pub async fn presigned_url(deps: &Deps, req: &Request) -> Outcome {
+pub async fn presigned_url(deps: &Deps, req: &Request, parsed: &Parsed) -> Outcome {
     let owner = caller(req)?;
-    let body = json_body(deps, req)?;
+    let body = body(parsed)?;
     let part = body.integer("partNumber", 1, MAX_PARTS)? as u32;
     let checksum = body.opt_string("checksum")?;
-    let record = owned_upload(deps, &owner, &body).await?;
+    let record = owned_upload(deps, &owner, body).await?;
     let presigned = usecase::presign(
         deps.ports(),
         &deps.presigner,
@@ -41,9 +41,9 @@ pub async fn presigned_url(deps: &Deps, req: &Request) -> Outcome {
     answer(StatusCode::OK, &PresignedUrlResponse { url, expires_at })
 }
 
-pub async fn batch_presigned_urls(deps: &Deps, req: &Request) -> Outcome {
+pub async fn batch_presigned_urls(deps: &Deps, req: &Request, parsed: &Parsed) -> Outcome {
     let owner = caller(req)?;
-    let body = json_body(deps, req)?;
+    let body = body(parsed)?;
     let start = body.integer("startPart", 1, MAX_PARTS)? as u32;
     let end = body.integer("endPart", 1, MAX_PARTS)? as u32;
     if start > end {
@@ -60,7 +60,7 @@ pub async fn batch_presigned_urls(deps: &Deps, req: &Request) -> Outcome {
         ));
     }
     let checksums = body.opt_object("checksums")?;
-    let record = owned_upload(deps, &owner, &body).await?;
+    let record = owned_upload(deps, &owner, body).await?;
     let presigned = usecase::presign(
         deps.ports(),
         &deps.presigner,
