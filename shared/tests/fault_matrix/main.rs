@@ -6,6 +6,7 @@
 //!
 //! A plain binary (`harness = false`) so that `make test` shows the matrix size and its count.
 
+#[path = "../support/mod.rs"]
 mod support;
 
 use std::future::Future;

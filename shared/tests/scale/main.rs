@@ -20,6 +20,7 @@
 //! them at those sizes ([`FULL`]); without it ([`SMALL`], `make test`) it runs a fiftieth of the
 //! load. Both assert the goals and the round-trip budgets.
 
+#[path = "../support/mod.rs"]
 mod support;
 
 use std::cell::RefCell;
