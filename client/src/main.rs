@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 use indicatif::{HumanBytes, HumanDuration, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use upload_client::state::{self, state_path};
-use upload_contract::{UploadId, UploadStatus, UploadSummary};
 use upload_client::{
     Api, Error, Faults, Identity, Options, Outcome, Plan, Progress, Uploader, Verify,
 };
+use upload_contract::{UploadId, UploadStatus, UploadSummary};
 
 /// Uploads large files through the multipart upload API: parts in parallel, failed parts retried
 /// alone, resumable after Ctrl-C or a crash.
