@@ -158,12 +158,14 @@ async fn a_complete_with_etags_stays_within_its_storage_calls() {
             checksum: None,
         })
         .collect();
-    let record = stack.deps.records.get(id).await.unwrap().unwrap();
     let objects = counting(&stack);
+    let holding = usecases::complete::begin(ports(&stack, &objects), &stack.deps.config, id, user)
+        .await
+        .unwrap();
     let done = usecases::complete::complete(
         ports(&stack, &objects),
         &stack.deps.config,
-        record,
+        holding,
         Some(&parts),
         None,
     )

@@ -200,8 +200,8 @@ pub(crate) async fn call(
             .await
             .map(|r| Reply::Initialized(Box::new(r.record))),
         UseCase::Complete | UseCase::CompleteWithParts | UseCase::CompleteTakeover => {
-            let record = owned(ports, upload_id, USER).await?;
-            complete::complete(ports, config, record, parts_sent, None)
+            let holding = complete::begin(ports, config, upload_id, USER).await?;
+            complete::complete(ports, config, holding, parts_sent, None)
                 .await
                 .map(|r| Reply::Completed(Box::new(r)))
         }

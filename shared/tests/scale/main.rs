@@ -190,7 +190,7 @@ fn main() {
 const BUDGETS: &[(Endpoint, usize)] = &[
     (Endpoint::Initialize, 4),
     (Endpoint::BatchPresignedUrls, 1),
-    (Endpoint::Complete, 4),
+    (Endpoint::Complete, 3),
 ];
 
 mod front;

@@ -7,7 +7,7 @@ use shared::domain::listing::Position;
 use shared::domain::record::Transition;
 use shared::domain::{Status, UploadRecord};
 use shared::ports::{
-    expiry_shard, BoxFuture, CompleteError, CompletedObject, Created, FingerprintClaim,
+    expiry_shard, BoxFuture, CompleteError, CompletedObject, Created, FingerprintClaim, Holding,
     MultipartListing, ObjectHead, ObjectStore, OwnerPage, PageToken, Paged, PartRef, PortError,
     Quota, QuotaUsage, RateUse, RecordStore, StoredPart,
 };
@@ -152,6 +152,35 @@ impl RecordStore for SimRecords {
                 }
             }
             applied
+        })
+    }
+
+    fn begin_completing<'a>(
+        &'a self,
+        upload_id: &'a str,
+        owner: &'a str,
+        begin: &'a Transition,
+    ) -> BoxFuture<'a, Result<Holding, PortError>> {
+        Box::pin(async move {
+            // The record and its expiry-index entry (sweepAt moves); owner index untouched.
+            let keys = vec![
+                (upload_id.to_owned(), 1, true),
+                (self.shard(upload_id), 1, true),
+            ];
+            let held = self
+                .model
+                .call(
+                    "UpdateItem",
+                    keys,
+                    MAX_ATTEMPTS,
+                    self.fake.begin_completing(upload_id, owner, begin),
+                )
+                .await;
+            if let Ok(Holding::Held { .. }) = held {
+                self.model
+                    .legacy_write(Some(Status::Initiated), Some(Status::Completing));
+            }
+            held
         })
     }
 

@@ -10,7 +10,7 @@ use shared::domain::listing::Position;
 use shared::domain::record::Transition;
 use shared::domain::{Status, UploadRecord};
 use shared::ports::{
-    expiry_shard, sweep_after, sweep_at, BoxFuture, Created, FingerprintClaim, OwnerPage,
+    expiry_shard, sweep_after, sweep_at, BoxFuture, Created, FingerprintClaim, Holding, OwnerPage,
     PageToken, Paged, PortError, Quota, QuotaUsage, RateUse, RecordStore,
 };
 
@@ -358,6 +358,40 @@ impl RecordStore for FakeRecords {
         Box::pin(self.transact(transition_op(transition), items, move || {
             Ok(self.transition_now(record, transition))
         }))
+    }
+
+    fn begin_completing<'a>(
+        &'a self,
+        upload_id: &'a str,
+        owner: &'a str,
+        begin: &'a Transition,
+    ) -> BoxFuture<'a, Result<Holding, PortError>> {
+        // A single-item write meets a transaction on its item as DynamoDB's does: a conflict.
+        Box::pin(self.transact(
+            "UpdateItem(begin-completing)",
+            vec![upload_id.to_owned()],
+            move || {
+                let mut state = self.state.lock().unwrap();
+                let Some(stored) = state
+                    .records
+                    .get_mut(upload_id)
+                    .filter(|r| r.owner == owner)
+                else {
+                    return Ok(Holding::Refused(None));
+                };
+                let took_over = stored.status == Status::Completing;
+                if !stored.apply(begin) {
+                    return Ok(Holding::Refused(Some(stored.clone())));
+                }
+                let record = stored.clone();
+                state.index_at(
+                    upload_id,
+                    self.shards,
+                    sweep_after(begin, record.expires_at),
+                );
+                Ok(Holding::Held { record, took_over })
+            },
+        ))
     }
 
     fn expiry_shards(&self) -> u32 {
