@@ -21,7 +21,6 @@
 //! read_exact) into its own buffer just before it is sent.
 
 pub mod api;
-mod body;
 pub mod digest;
 mod error;
 pub mod state;

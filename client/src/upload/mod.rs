@@ -16,11 +16,14 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::api::{excerpt, Api, PartUrl};
-use crate::body::CountingBody;
 use crate::digest::{self, PartDigests, Verify, Wanted};
 use crate::error::{error_chain, Error};
 use crate::state::{self, UploadState};
 use upload_contract::{CompletedPart, ListedPart, ObjectKey, UploadId, UploadStatus};
+
+use body::CountingBody;
+
+mod body;
 
 /// How an upload runs.
 #[derive(Debug)]
