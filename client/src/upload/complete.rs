@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 use upload_contract::{CompletedPart, ObjectKey, UploadId};
 
-use crate::digest::{self, Verify, Wanted};
+use crate::digest::{self, Verify};
 use crate::error::Error;
 use crate::state;
 
@@ -70,9 +70,7 @@ impl Run {
     async fn repair(self: &Arc<Self>) -> Result<(), Error> {
         let id = self.plan.upload_id;
         let listed = self.retry_api(|| self.api.parts(&id)).await?;
-        if let Ok(mut crcs) = self.crcs.lock() {
-            crcs.clear();
-        }
+        self.sums.forget();
         let checked = check_stored(&self.file, &self.plan, &listed).await?;
         self.checked(&checked);
         let todo = checked.missing(&self.plan);
@@ -91,10 +89,9 @@ impl Run {
     async fn complete_once(&self, already_stored: u64) -> Result<Finished, Error> {
         self.progress.completing();
         let whole_file = match self.plan.verify {
-            Verify::Crc64Nvme => Some(self.whole_file_crc().await?),
+            Verify::Crc64Nvme => Some(self.sums.whole_file().await?),
             _ => None,
         };
-        let crcs = self.crcs.lock().map(|c| c.clone()).unwrap_or_default();
         let parts: Option<Vec<CompletedPart>> = {
             let saved = self
                 .saved
@@ -114,8 +111,8 @@ impl Run {
                             checksum_sha256: None,
                             checksum_crc32c: None,
                             checksum_crc64nvme: whole_file
-                                .and(crcs.get(&n))
-                                .map(|c| digest::crc64nvme_base64(*c)),
+                                .and(self.sums.known(n))
+                                .map(digest::crc64nvme_base64),
                         })
                 })
                 .collect()
@@ -136,20 +133,5 @@ impl Run {
             sent_etags: parts.is_some(),
             stats: self.counters.stats(already_stored),
         })
-    }
-
-    /// The whole file's CRC64NVME, combined from its parts' (computing any not known yet, e.g.
-    /// when this run joins a complete another one started).
-    async fn whole_file_crc(&self) -> Result<u64, Error> {
-        let mut parts = Vec::with_capacity(self.plan.total_parts as usize);
-        for n in 1..=self.plan.total_parts {
-            let known = self.crcs.lock().ok().and_then(|c| c.get(&n).copied());
-            let crc = match known {
-                Some(crc) => crc,
-                None => self.local_digests(n, Wanted::default()).await?.crc64nvme,
-            };
-            parts.push((crc, self.plan.range(n).1));
-        }
-        digest::combine(parts).ok_or_else(|| Error::State("an upload has at least one part".into()))
     }
 }

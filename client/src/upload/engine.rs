@@ -14,12 +14,13 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::api::{Api, PartUrl};
-use crate::digest::{self, PartDigests, Verify, Wanted};
+use crate::digest::Verify;
 use crate::error::Error;
 use crate::state::{self, UploadState};
 
 use super::check::Checked;
 use super::file::read_part;
+use super::local_sums::LocalSums;
 use super::options::Options;
 use super::plan::Plan;
 use super::progress::Progress;
@@ -35,9 +36,8 @@ pub(super) struct Run {
     pub state_path: PathBuf,
     pub plan: Plan,
     pub saved: Mutex<UploadState>,
-    /// Each part's CRC64NVME of the local bytes, computed once: before its URL is asked for, or
-    /// when its stored copy was checked. Complete combines them into the whole file's.
-    pub crcs: Mutex<BTreeMap<u32, u64>>,
+    /// The local parts' checksums: for their URLs, and combined into the whole file's.
+    pub sums: LocalSums,
     /// The state file, open for appending once the first part is stored.
     pub journal: Arc<Mutex<Option<state::Journal>>>,
     pub progress: Arc<dyn Progress>,
@@ -101,7 +101,7 @@ impl Run {
                 _ => {
                     let mut sums = BTreeMap::new();
                     for &part in &todo[i..=j] {
-                        sums.insert(part.to_string(), self.part_checksum(part).await?);
+                        sums.insert(part.to_string(), self.sums.for_url(part).await?);
                     }
                     Some(sums)
                 }
@@ -193,40 +193,9 @@ impl Run {
         }
     }
 
-    /// Part `part`'s checksum in the upload's algorithm, as its URL is signed with it: computed
-    /// from the local bytes, or (CRC64NVME) the value computed earlier, so the part that goes out
-    /// is the one the whole file's value is combined from.
-    async fn part_checksum(&self, part: u32) -> Result<String, Error> {
-        let known = self.crcs.lock().ok().and_then(|c| c.get(&part).copied());
-        if let (Verify::Crc64Nvme, Some(crc)) = (self.plan.verify, known) {
-            return Ok(digest::crc64nvme_base64(crc));
-        }
-        let wanted = Wanted {
-            sha256: self.plan.verify == Verify::Sha256,
-            md5: false,
-        };
-        let digests = self.local_digests(part, wanted).await?;
-        Ok(match self.plan.verify {
-            Verify::Sha256 => digests.sha256.unwrap_or_default(),
-            _ => digest::crc64nvme_base64(digests.crc64nvme),
-        })
-    }
-
-    /// The digests of part `part`'s local bytes; remembers its CRC64NVME.
-    pub async fn local_digests(&self, part: u32, wanted: Wanted) -> Result<PartDigests, Error> {
-        let (offset, len) = self.plan.range(part);
-        let digests = digest::part_digests(&self.file, offset, len, wanted).await?;
-        if let Ok(mut crcs) = self.crcs.lock() {
-            crcs.insert(part, digests.crc64nvme);
-        }
-        Ok(digests)
-    }
-
     /// Takes over what a check of the stored parts learnt: the local CRCs and the differing count.
     pub fn checked(&self, checked: &Checked) {
-        if let Ok(mut crcs) = self.crcs.lock() {
-            crcs.extend(checked.crcs.iter().map(|(n, c)| (*n, *c)));
-        }
+        self.sums.learn(&checked.crcs);
         self.counters
             .parts_differing
             .fetch_add(checked.differing, Ordering::Relaxed);
@@ -235,7 +204,7 @@ impl Run {
     async fn refresh(&self, part: u32) -> Result<PartUrl, Error> {
         let checksum = match self.plan.verify {
             Verify::Unverified => None,
-            _ => Some(self.part_checksum(part).await?),
+            _ => Some(self.sums.for_url(part).await?),
         };
         let url = self
             .retry_api(|| {

@@ -3,7 +3,8 @@
 //!
 //! [`Uploader`] starts or resumes an upload and hands it to the workers (`engine`), which read the
 //! file (`file`), `PUT` each part (`put`, through a counting `body`) and try again (`retry`);
-//! `complete` ends it. `check` compares what storage holds with the local bytes.
+//! `complete` ends it. `local_sums` keeps the local parts' checksums; `check` compares what
+//! storage holds with the local bytes.
 
 mod body;
 mod check;
@@ -12,6 +13,7 @@ mod engine;
 #[cfg(feature = "fault-injection")]
 mod faults;
 mod file;
+mod local_sums;
 mod options;
 mod plan;
 mod progress;
@@ -19,7 +21,6 @@ mod put;
 mod retry;
 mod stats;
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -34,6 +35,7 @@ use crate::state::{self, UploadState};
 use check::check_stored;
 use engine::Run;
 use file::{file_fingerprint, file_size};
+use local_sums::LocalSums;
 use retry::retry_api;
 use stats::Counters;
 
@@ -237,13 +239,13 @@ impl Uploader {
         progress: Arc<dyn Progress>,
     ) -> Arc<Run> {
         Arc::new(Run {
+            sums: LocalSums::new(file, &plan),
             api: self.api.clone(),
             options: self.options.clone(),
             file: file.to_owned(),
             state_path,
             plan,
             saved: Mutex::new(saved),
-            crcs: Mutex::new(BTreeMap::new()),
             journal: Arc::new(Mutex::new(None)),
             progress,
             counters: Counters::default(),
