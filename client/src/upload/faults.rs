@@ -1,8 +1,9 @@
-//! Test-only fault injection, built with the `fault-injection` feature alone (the test suites turn
-//! it on; release builds leave it out): `UPLOAD_FAIL_PUTS=2,5` makes the first `PUT` of parts 2
-//! and 5 fail as a dropped connection would; `2:3` makes part 2's first three fail.
-//! `UPLOAD_EXPIRE_PUTS` (same syntax) answers `403` as an expired URL would, so the client must
-//! fetch a fresh one.
+//! Test-only fault injection, built with the `fault-injection` feature alone: `cargo build` and
+//! `cargo install` leave it out; building this crate's tests or examples turns it on (through its
+//! dev-dependency on itself), for the library and the CLI they run. `UPLOAD_FAIL_PUTS=2,5` makes
+//! the first `PUT` of parts 2 and 5 fail as a dropped connection would; `2:3` makes part 2's first
+//! three fail. `UPLOAD_EXPIRE_PUTS` (same syntax) answers `403` as an expired URL would, so the
+//! client must fetch a fresh one.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
