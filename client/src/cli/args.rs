@@ -1,8 +1,11 @@
-//! The command line: global options, the subcommands and their arguments.
+//! The command line: global options and what they mean (the API, the caller, how uploads run),
+//! the subcommands and their arguments.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use upload_client::{Api, Error, Identity, Options};
 use upload_contract::UploadId;
 
 /// Uploads large files through the multipart upload API: parts in parallel, failed parts retried
@@ -86,6 +89,46 @@ pub enum Command {
     Abort { id: UploadId, file: Option<PathBuf> },
     /// Continues upload ID of FILE: sends only the parts storage does not hold, then completes
     Resume { id: UploadId, file: PathBuf },
+}
+
+impl Cli {
+    /// The API client the global options name: which API, and who calls it.
+    pub fn api_client(&self) -> Result<Api, Error> {
+        let identity = match (self.user.as_deref(), self.token.as_deref()) {
+            (Some(_), Some(_)) => {
+                return Err(Error::Usage(
+                    "give either --user (UPLOAD_USER) or --token (UPLOAD_TOKEN), not both".into(),
+                ))
+            }
+            (Some(user), None) => Identity::User(user.to_owned()),
+            (None, Some(token)) => Identity::Token(token.to_owned()),
+            (None, None) => {
+                return Err(Error::Usage(
+                    "who is uploading? give --user (UPLOAD_USER) for the local API or --token (UPLOAD_TOKEN) for the deployed one".into(),
+                ))
+            }
+        };
+        let base = self.api.as_deref().ok_or_else(|| {
+            Error::Usage(
+                "which API? give --api or UPLOAD_API_URL, e.g. http://127.0.0.1:3000/api/v1/multipart-upload".into(),
+            )
+        })?;
+        Api::new(base, identity)
+    }
+
+    /// How uploads run, from the global options.
+    pub fn options(&self, content_type: Option<String>) -> Result<Options, Error> {
+        Ok(Options {
+            concurrency: self.concurrency as usize,
+            max_retries: self.max_retries,
+            retry_base: Duration::from_millis(self.retry_base_ms.max(1)),
+            content_type,
+            part_delay: Duration::from_millis(self.part_delay_ms),
+            #[cfg(feature = "fault-injection")]
+            faults: upload_client::Faults::from_env()?,
+            ..Options::default()
+        })
+    }
 }
 
 /// `--meta KEY=VALUE`; the server checks keys and values.

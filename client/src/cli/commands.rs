@@ -5,37 +5,17 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use indicatif::HumanBytes;
 use upload_client::state::{self, state_path};
-use upload_client::{Api, Error, Finished, Identity, Options, Uploader, Verify};
+use upload_client::{Api, Error, Finished, Uploader, Verify};
 use upload_contract::{UploadStatus, UploadSummary};
 
 use crate::args::{Cli, Command};
 use crate::reporter::{reporter, Reporter};
 
 pub async fn run(cli: Cli) -> Result<ExitCode, Error> {
-    let identity = match (cli.user.as_deref(), cli.token.as_deref()) {
-        (Some(_), Some(_)) => {
-            return Err(Error::Usage(
-                "give either --user (UPLOAD_USER) or --token (UPLOAD_TOKEN), not both".into(),
-            ))
-        }
-        (Some(user), None) => Identity::User(user.to_owned()),
-        (None, Some(token)) => Identity::Token(token.to_owned()),
-        (None, None) => {
-            return Err(Error::Usage(
-                "who is uploading? give --user (UPLOAD_USER) for the local API or --token (UPLOAD_TOKEN) for the deployed one".into(),
-            ))
-        }
-    };
-    let base = cli.api.as_deref().ok_or_else(|| {
-        Error::Usage(
-            "which API? give --api or UPLOAD_API_URL, e.g. http://127.0.0.1:3000/api/v1/multipart-upload".into(),
-        )
-    })?;
-    let api = Api::new(base, identity)?;
+    let api = cli.api_client()?;
     match &cli.command {
         Command::Status { id } => {
             print_json(&api.status(id).await?);
@@ -74,7 +54,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Error> {
             no_checksum,
             meta,
         } => {
-            let mut options = options(&cli, content_type.clone())?;
+            let mut options = cli.options(content_type.clone())?;
             options.verify = match (checksum, no_checksum) {
                 (true, _) => Verify::Sha256,
                 (_, true) => Verify::Unverified,
@@ -87,26 +67,13 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Error> {
             transfer(work, progress, file).await
         }
         Command::Resume { id, file } => {
-            let options = options(&cli, None)?;
+            let options = cli.options(None)?;
             let uploader = Uploader::new(api, options);
             let progress = reporter(cli.no_progress, file);
             let work = uploader.resume(id, file, progress.clone());
             transfer(work, progress, file).await
         }
     }
-}
-
-fn options(cli: &Cli, content_type: Option<String>) -> Result<Options, Error> {
-    Ok(Options {
-        concurrency: cli.concurrency as usize,
-        max_retries: cli.max_retries,
-        retry_base: Duration::from_millis(cli.retry_base_ms.max(1)),
-        content_type,
-        part_delay: Duration::from_millis(cli.part_delay_ms),
-        #[cfg(feature = "fault-injection")]
-        faults: upload_client::Faults::from_env()?,
-        ..Options::default()
-    })
 }
 
 /// Runs an upload or resume until it ends or Ctrl-C; either way says how to go on.
