@@ -65,7 +65,10 @@ fn whole_file_checksum<'a>(
 /// both `None` for an unverified upload.
 pub(super) fn wire_checksum(
     record: &UploadRecord,
-) -> (Option<upload_contract::ChecksumAlgorithm>, Option<ChecksumType>) {
+) -> (
+    Option<upload_contract::ChecksumAlgorithm>,
+    Option<ChecksumType>,
+) {
     let algorithm = record.checksum_algorithm;
     (
         algorithm.map(|a| upload_contract::ChecksumAlgorithm::parse(a.as_str())),

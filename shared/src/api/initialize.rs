@@ -52,7 +52,8 @@ pub async fn handle(deps: &Deps, req: &Request) -> Outcome {
             chunk_size: record.part_size,
             total_parts: record.total_parts,
             expires_at: rfc3339(record.expires_at),
-            checksum_algorithm: algorithm.map(|a| upload_contract::ChecksumAlgorithm::parse(a.as_str())),
+            checksum_algorithm: algorithm
+                .map(|a| upload_contract::ChecksumAlgorithm::parse(a.as_str())),
             checksum_header: algorithm.map(|a| a.header().to_owned()),
             resumed: resumed.is_some(),
             status: resumed
