@@ -323,6 +323,19 @@ pub enum CompleteError {
     Failed(#[from] PortError),
 }
 
+/// What storage checks a completed object against, beyond each part's ETag.
+#[derive(Clone, Copy, Debug)]
+pub struct Expected<'a> {
+    /// The declared file size: S3 refuses a completion of another total size
+    /// (`x-amz-mp-object-size`, 400 InvalidRequest).
+    pub size: u64,
+    /// The upload's checksum algorithm, so each part's checksum is sent under its name.
+    pub checksum: Option<ChecksumAlgorithm>,
+    /// The client's checksum of the whole file for full-object uploads (CRC64NVME): storage
+    /// refuses other bytes.
+    pub whole_file: Option<&'a str>,
+}
+
 /// The multipart calls the service makes. Bytes never pass through here.
 pub trait ObjectStore: Send + Sync {
     fn bucket(&self) -> &str;
@@ -345,15 +358,14 @@ pub trait ObjectStore: Send + Sync {
         s3_upload_id: &'a str,
     ) -> BoxFuture<'a, Result<Option<Vec<StoredPart>>, PortError>>;
 
-    /// Completes with `parts`, never overwriting an existing object. `whole_file` is the client's
-    /// checksum of the whole file for full-object uploads (CRC64NVME): storage refuses other bytes.
+    /// Completes with `parts`, never overwriting an existing object, and only as the object
+    /// `expected` describes.
     fn complete<'a>(
         &'a self,
         key: &'a str,
         s3_upload_id: &'a str,
         parts: &'a [PartRef],
-        checksum: Option<ChecksumAlgorithm>,
-        whole_file: Option<&'a str>,
+        expected: Expected<'a>,
     ) -> BoxFuture<'a, Result<CompletedObject, CompleteError>>;
 
     /// `true` if this call aborted it, `false` if it was already gone.

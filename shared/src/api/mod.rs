@@ -372,6 +372,8 @@ enum Prefetched {
     Record(String, Option<UploadRecord>),
     /// Complete's claim on the upload ([`usecases::complete::begin`]): (upload id, the claim).
     Claim(String, Holding),
+    /// Initialize's reads ([`usecases::initialize::look_up`]): (owner, fingerprint, what they found).
+    Lookups(String, Option<String>, usecases::initialize::Lookups),
 }
 
 impl Endpoint {
@@ -384,7 +386,19 @@ impl Endpoint {
                 let body = json_body(deps, req).ok()?;
                 validate::upload_id(body.string("uploadId").ok()?).ok()?
             }
-            Self::Initialize | Self::ListUploads => return None,
+            Self::Initialize => {
+                // Initialize's first calls are reads of the owner's items.
+                let owner = caller(req).ok()?;
+                let body = json_body(deps, req).ok()?;
+                let fingerprint =
+                    validate::fingerprint(body.opt_string("fingerprint").ok()?).ok()?;
+                let lookups =
+                    usecases::initialize::look_up(deps.ports(), &owner, fingerprint.as_deref())
+                        .await
+                        .ok()?;
+                return Some(Prefetched::Lookups(owner, fingerprint, lookups));
+            }
+            Self::ListUploads => return None,
         };
         let owner = caller(req).ok()?;
         if self == Self::Complete {
@@ -521,6 +535,16 @@ fn take_prefetched(wanted: impl Fn(&Prefetched) -> bool) -> Option<Prefetched> {
         })
         .ok()
         .flatten()
+}
+
+/// Initialize's reads for `owner` and `fingerprint`, if they were made alongside the rate write.
+fn lookups(owner: &str, fingerprint: Option<&str>) -> Option<usecases::initialize::Lookups> {
+    match take_prefetched(
+        |p| matches!(p, Prefetched::Lookups(o, f, _) if o == owner && f.as_deref() == fingerprint),
+    ) {
+        Some(Prefetched::Lookups(_, _, lookups)) => Some(lookups),
+        _ => None,
+    }
 }
 
 /// Complete's claim on the caller's upload `upload_id`: the one made alongside the rate write, or

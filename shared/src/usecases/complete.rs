@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::domain::record::{Completion, Transition};
 use crate::domain::sizing::PartPlan;
 use crate::domain::{Status, UploadError, UploadRecord};
-use crate::ports::{CompleteError, Holding, PartRef, PortError, Ports};
+use crate::ports::{CompleteError, Expected, Holding, PartRef, PortError, Ports};
 
 const FUNCTION: &str = "complete";
 /// How often a complete that waits for another one looks again.
@@ -206,8 +206,11 @@ async fn finish(
             &record.key,
             &record.s3_upload_id,
             parts,
-            record.checksum_algorithm,
-            whole_file,
+            Expected {
+                size: record.file_size,
+                checksum: record.checksum_algorithm,
+                whole_file,
+            },
         )
         .await;
     let settled = match completed {

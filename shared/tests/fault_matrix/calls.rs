@@ -193,12 +193,14 @@ pub(crate) async fn call(
         *world.faults.function.lock().unwrap() = Some(function(use_case));
     }
     match use_case {
-        UseCase::Initialize => initialize::initialize(ports, config, new_upload())
+        UseCase::Initialize => initialize::initialize(ports, config, new_upload(), None)
             .await
             .map(|r| Reply::Initialized(Box::new(r.record))),
-        UseCase::InitializeFingerprint => initialize::initialize(ports, config, fingerprinted())
-            .await
-            .map(|r| Reply::Initialized(Box::new(r.record))),
+        UseCase::InitializeFingerprint => {
+            initialize::initialize(ports, config, fingerprinted(), None)
+                .await
+                .map(|r| Reply::Initialized(Box::new(r.record)))
+        }
         UseCase::Complete | UseCase::CompleteWithParts | UseCase::CompleteTakeover => {
             let holding = complete::begin(ports, config, upload_id, USER).await?;
             complete::complete(ports, config, holding, parts_sent, None)

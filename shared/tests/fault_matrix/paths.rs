@@ -14,7 +14,7 @@ use super::*;
 pub(crate) async fn prepare(world: &World, use_case: UseCase) -> Option<UploadRecord> {
     let ports = world.ports();
     let start = || async {
-        initialize::initialize(ports, &world.config, new_upload())
+        initialize::initialize(ports, &world.config, new_upload(), None)
             .await
             .expect("set-up initialize")
             .record

@@ -36,7 +36,7 @@ pub(crate) async fn fingerprint_race(seed: u64) -> Result<(), String> {
         .racing
         .store(true, std::sync::atomic::Ordering::SeqCst);
     let ports = world.ports();
-    let all = (0..10).map(|_| initialize::initialize(ports, &world.config, fingerprinted()));
+    let all = (0..10).map(|_| initialize::initialize(ports, &world.config, fingerprinted(), None));
     let answers = futures_join_all(all).await;
     world.faults.interleave(None);
     let mut ids = std::collections::BTreeSet::new();
@@ -104,7 +104,7 @@ pub(crate) async fn race(kind: Race, seed: u64) -> Result<(), String> {
     let world = World::new(&[("MAX_ACTIVE_UPLOADS_PER_USER", limit)]);
     let ports = world.ports();
     let config = &world.config;
-    let record = initialize::initialize(ports, config, new_upload())
+    let record = initialize::initialize(ports, config, new_upload(), None)
         .await
         .map_err(|e| e.to_string())?
         .record;

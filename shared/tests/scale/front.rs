@@ -301,11 +301,19 @@ impl Sim {
     /// A phone's whole upload of `size` bytes: initialize, one batch of URLs per 1,000 parts,
     /// the part PUTs, and complete with the parts' ETags. Whether it completed.
     pub(crate) async fn upload(&self, user: &str, size: u64) -> bool {
+        // Each file's fingerprint, as the clients send by default (resumable uploads).
+        static FILES: AtomicU64 = AtomicU64::new(0);
+        let fingerprint = format!("file-{}", FILES.fetch_add(1, Ordering::Relaxed));
         let (status, init) = self
             .call(
                 Endpoint::Initialize,
                 user,
-                Some(json!({"fileName": "video.mp4", "fileType": "video/mp4", "fileSize": size})),
+                Some(json!({
+                    "fileName": "video.mp4",
+                    "fileType": "video/mp4",
+                    "fileSize": size,
+                    "fingerprint": fingerprint,
+                })),
                 "",
             )
             .await;

@@ -188,7 +188,7 @@ fn main() {
 /// Sequential round trips each endpoint may take on the happy path, as this code makes them
 /// (docs/scale.md compares them with the table).
 const BUDGETS: &[(Endpoint, usize)] = &[
-    (Endpoint::Initialize, 4),
+    (Endpoint::Initialize, 3),
     (Endpoint::BatchPresignedUrls, 1),
     (Endpoint::Complete, 3),
 ];

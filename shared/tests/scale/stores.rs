@@ -7,9 +7,9 @@ use shared::domain::listing::Position;
 use shared::domain::record::Transition;
 use shared::domain::{Status, UploadRecord};
 use shared::ports::{
-    expiry_shard, BoxFuture, CompleteError, CompletedObject, Created, FingerprintClaim, Holding,
-    MultipartListing, ObjectHead, ObjectStore, OwnerPage, PageToken, Paged, PartRef, PortError,
-    Quota, QuotaUsage, RateUse, RecordStore, StoredPart,
+    expiry_shard, BoxFuture, CompleteError, CompletedObject, Created, Expected, FingerprintClaim,
+    Holding, MultipartListing, ObjectHead, ObjectStore, OwnerPage, PageToken, Paged, PartRef,
+    PortError, Quota, QuotaUsage, RateUse, RecordStore, StoredPart,
 };
 use support::{FakeObjects, FakeRecords};
 
@@ -326,18 +326,14 @@ impl ObjectStore for SimObjects {
         key: &'a str,
         s3_upload_id: &'a str,
         parts: &'a [PartRef],
-        checksum: Option<shared::domain::checksum::ChecksumAlgorithm>,
-        whole_file: Option<&'a str>,
+        expected: Expected<'a>,
     ) -> BoxFuture<'a, Result<CompletedObject, CompleteError>> {
-        Box::pin(
-            self.timed(
-                "CompleteMultipartUpload",
-                key,
-                true,
-                self.fake
-                    .complete(key, s3_upload_id, parts, checksum, whole_file),
-            ),
-        )
+        Box::pin(self.timed(
+            "CompleteMultipartUpload",
+            key,
+            true,
+            self.fake.complete(key, s3_upload_id, parts, expected),
+        ))
     }
 
     fn abort<'a>(

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use shared::domain::checksum::ChecksumAlgorithm;
 use shared::domain::metadata::Metadata;
 use shared::ports::{
-    BoxFuture, CompleteError, CompletedObject, MultipartListing, ObjectHead, ObjectStore,
+    BoxFuture, CompleteError, CompletedObject, Expected, MultipartListing, ObjectHead, ObjectStore,
     PageToken, Paged, PartRef, PortError, StoredPart, Time,
 };
 
@@ -130,6 +130,7 @@ impl FakeObjects {
         key: &str,
         id: &str,
         parts: &[PartRef],
+        expected_size: Option<u64>,
     ) -> Result<CompletedObject, CompleteError> {
         let mut state = self.state.lock().unwrap();
         let Some(upload) = state.uploads.get(id).filter(|u| u.key == key) else {
@@ -157,6 +158,9 @@ impl FakeObjects {
                 return Err(refused("EntityTooSmall"));
             }
             size += part_size;
+        }
+        if expected_size.is_some_and(|expected| expected != size) {
+            return Err(refused("InvalidRequest"));
         }
         let head = ObjectHead {
             etag: format!("\"{:x}-{}\"", size, parts.len()),
@@ -244,24 +248,24 @@ impl ObjectStore for FakeObjects {
         key: &'a str,
         s3_upload_id: &'a str,
         parts: &'a [PartRef],
-        _checksum: Option<ChecksumAlgorithm>,
-        _whole_file: Option<&'a str>,
+        expected: Expected<'a>,
     ) -> BoxFuture<'a, Result<CompletedObject, CompleteError>> {
+        let size = Some(expected.size);
         Box::pin(async move {
             match self
                 .faults
                 .enter(&self.time, "CompleteMultipartUpload")
                 .await
             {
-                Verdict::Normal => self.complete_now(key, s3_upload_id, parts),
+                Verdict::Normal => self.complete_now(key, s3_upload_id, parts, size),
                 Verdict::Fail { apply } => {
                     if apply {
-                        let _ = self.complete_now(key, s3_upload_id, parts);
+                        let _ = self.complete_now(key, s3_upload_id, parts, size);
                     }
                     Err(CompleteError::Failed(injected("CompleteMultipartUpload")))
                 }
                 Verdict::Die => {
-                    let answer = self.complete_now(key, s3_upload_id, parts);
+                    let answer = self.complete_now(key, s3_upload_id, parts, size);
                     self.faults.die();
                     answer
                 }
