@@ -7,7 +7,7 @@ use std::sync::Arc;
 use shared::domain::checksum::ChecksumAlgorithm;
 use shared::domain::metadata::Metadata;
 use shared::ports::{
-    BoxFuture, CompleteError, CompletedObject, MultipartListing, ObjectHead, ObjectStore,
+    BoxFuture, CompleteError, CompletedObject, Expected, MultipartListing, ObjectHead, ObjectStore,
     PageToken, Paged, PartRef, PortError, Ports, StoredPart,
 };
 use shared::usecases;
@@ -58,12 +58,10 @@ impl ObjectStore for Counting {
         key: &'a str,
         s3_upload_id: &'a str,
         parts: &'a [PartRef],
-        checksum: Option<ChecksumAlgorithm>,
-        whole_file: Option<&'a str>,
+        expected: Expected<'a>,
     ) -> BoxFuture<'a, Result<CompletedObject, CompleteError>> {
         self.count();
-        self.inner
-            .complete(key, s3_upload_id, parts, checksum, whole_file)
+        self.inner.complete(key, s3_upload_id, parts, expected)
     }
 
     fn abort<'a>(
@@ -158,12 +156,14 @@ async fn a_complete_with_etags_stays_within_its_storage_calls() {
             checksum: None,
         })
         .collect();
-    let record = stack.deps.records.get(id).await.unwrap().unwrap();
     let objects = counting(&stack);
+    let holding = usecases::complete::begin(ports(&stack, &objects), &stack.deps.config, id, user)
+        .await
+        .unwrap();
     let done = usecases::complete::complete(
         ports(&stack, &objects),
         &stack.deps.config,
-        record,
+        holding,
         Some(&parts),
         None,
     )

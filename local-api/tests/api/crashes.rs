@@ -8,7 +8,7 @@ use serde_json::json;
 use shared::cleanup::{self, Limits};
 use shared::domain::record::Transition;
 use shared::domain::{Status, UploadRecord};
-use shared::ports::{PartRef, QuotaUsage};
+use shared::ports::{Expected, PartRef, QuotaUsage};
 
 use crate::harness::*;
 
@@ -63,7 +63,16 @@ async fn die_while_completing(stack: &Stack, id: &str, parts: &[PartRef], storag
         stack
             .deps
             .objects
-            .complete(&held.key, &held.s3_upload_id, parts, None, None)
+            .complete(
+                &held.key,
+                &held.s3_upload_id,
+                parts,
+                Expected {
+                    size: held.file_size,
+                    checksum: None,
+                    whole_file: None,
+                },
+            )
             .await
             .expect("storage completes");
     }

@@ -7,12 +7,13 @@ use serde_json::Value;
 
 use super::error::ApiError;
 use super::request::integer_in;
-use super::{answer, body, caller, owned_upload, wire_id, Deps, Outcome, Parsed};
+use super::{answer, body, caller, check_key, claim, wire_id, Deps, Outcome, Parsed};
 use crate::adapters::clock::rfc3339;
+use crate::domain::file;
 use crate::domain::sizing::MAX_PARTS;
-use crate::domain::UploadRecord;
+use crate::domain::{UploadError, UploadRecord};
 use crate::ports::PartRef;
-use crate::usecases::complete as usecase;
+use crate::usecases::complete::{self as usecase, let_go};
 use upload_contract::{ChecksumType, CompleteResponse, ErrorCode, ObjectKey, UploadStatus};
 
 pub async fn complete(deps: &Deps, req: &Request, parsed: &Parsed) -> Outcome {
@@ -23,12 +24,26 @@ pub async fn complete(deps: &Deps, req: &Request, parsed: &Parsed) -> Outcome {
         .map(|items| parse_parts(items))
         .transpose()?;
     let whole_file = body.opt_string("checksum")?;
-    let record = owned_upload(deps, &owner, body).await?;
-    let whole_file = whole_file_checksum(&record, whole_file)?;
+    let upload_id = file::upload_id(body.string("uploadId")?)?;
+    let client_key = body.opt_string("key")?;
+    let holding = claim(deps, &owner, &upload_id).await?;
+    let checked = match holding.record() {
+        Some(record) => {
+            check_key(record, client_key).and_then(|()| whole_file_checksum(record, whole_file))
+        }
+        None => Err(UploadError::NotFound.into()),
+    };
+    let whole_file = match checked {
+        Ok(whole_file) => whole_file,
+        Err(refused) => {
+            let_go(deps.ports(), &holding).await;
+            return Err(refused);
+        }
+    };
     let record = usecase::complete(
         deps.ports(),
         &deps.config,
-        record,
+        holding,
         client_parts.as_deref(),
         whole_file,
     )

@@ -4,7 +4,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::Request;
 
 use super::request;
-use super::{answer, body, caller, wire_id, Deps, Outcome, Parsed};
+use super::{answer, body, caller, lookups, wire_id, Deps, Outcome, Parsed};
 use crate::adapters::clock::rfc3339;
 use crate::domain::checksum::ChecksumAlgorithm;
 use crate::domain::{file, metadata};
@@ -44,8 +44,9 @@ pub async fn initialize(deps: &Deps, req: &Request, parsed: &Parsed) -> Outcome 
             ),
         ));
     }
+    let first = lookups(&new.owner, new.fingerprint.as_deref());
     let Initialized { record, resumed } =
-        usecase::initialize(deps.ports(), &deps.config, new).await?;
+        usecase::initialize(deps.ports(), &deps.config, new, first).await?;
     let algorithm = record.checksum_algorithm;
     let status = match resumed {
         Some(_) => StatusCode::OK,
