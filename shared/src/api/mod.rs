@@ -1,6 +1,8 @@
 //! The HTTP endpoints: each an `async fn(&Deps, &Request)` named for its endpoint that parses the
 //! request, calls its use case and renders the answer, plus the request plumbing they share
-//! (identity from the authorizer context, JSON bodies, path parameters).
+//! (identity from the authorizer context, JSON bodies, path parameters). `routes.rs` lists the
+//! endpoints, `prefetch.rs` their first calls (made alongside the rate write), `error.rs` the one
+//! error answer.
 
 mod abort;
 mod complete;
@@ -8,8 +10,10 @@ pub mod error;
 mod initialize;
 mod listing;
 mod parts;
+mod prefetch;
 mod presign;
 pub(crate) mod request;
+mod routes;
 
 use std::cell::RefCell;
 
@@ -20,81 +24,17 @@ use serde_json::Value;
 use tracing::Instrument;
 
 use self::error::{json_response, ApiError};
+use self::prefetch::{claim, lookups, owned, Prefetched, PREFETCHED};
 use self::request::JsonBody;
+pub use self::routes::{Endpoint, Route, BASE_PATH, ROUTES};
 use crate::adapters::metrics::INTERNAL_ERROR;
 use crate::app::Deps;
 use crate::domain::file;
-use crate::domain::sizing::MAX_PARTS;
 use crate::domain::Status;
 use crate::domain::UploadRecord;
-use crate::ports::{Holding, Metric};
+use crate::ports::Metric;
 use crate::usecases;
 use upload_contract::{ErrorCode, UploadId, UploadStatus};
-
-pub const BASE_PATH: &str = "/api/v1/multipart-upload";
-
-/// One function per endpoint; the name is its crate under `functions/`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Endpoint {
-    Initialize,
-    PresignedUrl,
-    BatchPresignedUrls,
-    Complete,
-    Abort,
-    ListParts,
-    Status,
-    ListUploads,
-}
-
-pub struct Route {
-    pub method: &'static str,
-    pub path: &'static str,
-    pub endpoint: Endpoint,
-}
-
-/// Every route of `template.yaml` (a test keeps the two in step).
-pub const ROUTES: &[Route] = &[
-    Route {
-        method: "POST",
-        path: "/api/v1/multipart-upload/initialize",
-        endpoint: Endpoint::Initialize,
-    },
-    Route {
-        method: "POST",
-        path: "/api/v1/multipart-upload/presigned-url",
-        endpoint: Endpoint::PresignedUrl,
-    },
-    Route {
-        method: "POST",
-        path: "/api/v1/multipart-upload/batch-presigned-urls",
-        endpoint: Endpoint::BatchPresignedUrls,
-    },
-    Route {
-        method: "POST",
-        path: "/api/v1/multipart-upload/complete",
-        endpoint: Endpoint::Complete,
-    },
-    Route {
-        method: "POST",
-        path: "/api/v1/multipart-upload/abort",
-        endpoint: Endpoint::Abort,
-    },
-    Route {
-        method: "GET",
-        path: "/api/v1/multipart-upload/parts/{uploadId}",
-        endpoint: Endpoint::ListParts,
-    },
-    Route {
-        method: "GET",
-        path: "/api/v1/multipart-upload/status/{uploadId}",
-        endpoint: Endpoint::Status,
-    },
-    Route {
-        method: "GET",
-        path: "/api/v1/multipart-upload/uploads",
-        endpoint: Endpoint::ListUploads,
-    },
-];
 
 type Outcome = Result<(StatusCode, Value), ApiError>;
 
@@ -126,79 +66,6 @@ fn wire_id(record: &UploadRecord) -> Result<UploadId, ApiError> {
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 8] = [
-        Self::Initialize,
-        Self::PresignedUrl,
-        Self::BatchPresignedUrls,
-        Self::Complete,
-        Self::Abort,
-        Self::ListParts,
-        Self::Status,
-        Self::ListUploads,
-    ];
-
-    /// The function (and crate) name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Initialize => "initialize",
-            Self::PresignedUrl => "presigned-url",
-            Self::BatchPresignedUrls => "batch-presigned-urls",
-            Self::Complete => "complete",
-            Self::Abort => "abort",
-            Self::ListParts => "list-parts",
-            Self::Status => "status",
-            Self::ListUploads => "list-uploads",
-        }
-    }
-
-    /// Every AWS operation the endpoint's code may make, on any path (retries, takeovers,
-    /// settling a vanished upload). The fault matrix checks the use cases make no other; a
-    /// template test checks each function's IAM policy covers them.
-    pub fn operations(self) -> &'static [&'static str] {
-        match self {
-            Self::Initialize => &[
-                "UpdateItem(rate)",
-                "GetItem",
-                "TransactWriteItems(create)",
-                "TransactWriteItems",
-                "CreateMultipartUpload",
-                "AbortMultipartUpload",
-                // Resuming by fingerprint: the parts held, or settling an upload S3 dropped.
-                "ListParts",
-                "HeadObject",
-            ],
-            Self::PresignedUrl | Self::BatchPresignedUrls => {
-                &["UpdateItem(rate)", "GetItem", "PresignUploadPart"]
-            }
-            Self::Complete => &[
-                "UpdateItem(rate)",
-                "UpdateItem(begin-completing)",
-                "GetItem",
-                "TransactWriteItems",
-                "ListParts",
-                "HeadObject",
-                "CompleteMultipartUpload",
-            ],
-            Self::Abort => &[
-                "UpdateItem(rate)",
-                "GetItem",
-                "TransactWriteItems",
-                "ListParts",
-                "HeadObject",
-                "AbortMultipartUpload",
-            ],
-            Self::ListParts => &[
-                "UpdateItem(rate)",
-                "GetItem",
-                "TransactWriteItems",
-                "ListParts",
-                "HeadObject",
-            ],
-            Self::Status => &["UpdateItem(rate)", "GetItem", "ListParts"],
-            Self::ListUploads => &["UpdateItem(rate)", "Query", "ListParts"],
-        }
-    }
-
     /// Runs the endpoint; every outcome, error or not, is a JSON response.
     pub async fn handle(self, deps: &Deps, req: Request) -> Response<Body> {
         let span = tracing::info_span!(
@@ -282,81 +149,6 @@ impl Endpoint {
         };
         crate::adapters::metrics::in_function(self.name(), work.instrument(span)).await
     }
-}
-
-tokio::task_local! {
-    /// What the endpoint's first call answered, made alongside the rate write.
-    static PREFETCHED: RefCell<Option<Prefetched>>;
-}
-
-/// An endpoint's first call, made alongside the rate write, for its handler to take.
-enum Prefetched {
-    /// The upload record read, for [`owned`]: (upload id, what was read).
-    Record(String, Option<UploadRecord>),
-    /// Complete's claim on the upload ([`usecases::complete::begin`]): (upload id, the claim).
-    Claim(String, Holding),
-    /// Initialize's reads ([`usecases::initialize::look_up`]): (owner, fingerprint, what they found).
-    Lookups(String, Option<String>, usecases::initialize::Lookups),
-}
-
-impl Endpoint {
-    /// Reads the upload record the request names (path or body `uploadId`), if it names one, so
-    /// that this read runs concurrently with the rate write. Any failure leaves it to the handler.
-    async fn prefetch(self, deps: &Deps, req: &Request, body: &Parsed) -> Option<Prefetched> {
-        let upload_id = match self {
-            Self::ListParts | Self::Status => path_upload_id(req).ok()?,
-            Self::PresignedUrl | Self::BatchPresignedUrls | Self::Complete | Self::Abort => {
-                let body = body.as_ref().ok()?;
-                file::upload_id(body.string("uploadId").ok()?).ok()?
-            }
-            Self::Initialize => {
-                // Initialize's first calls are reads of the owner's items.
-                let owner = caller(req).ok()?;
-                let body = body.as_ref().ok()?;
-                let fingerprint = file::fingerprint(body.opt_string("fingerprint").ok()?).ok()?;
-                let lookups =
-                    usecases::initialize::look_up(deps.ports(), &owner, fingerprint.as_deref())
-                        .await
-                        .ok()?;
-                return Some(Prefetched::Lookups(owner, fingerprint, lookups));
-            }
-            Self::ListUploads => return None,
-        };
-        let owner = caller(req).ok()?;
-        if self == Self::Complete {
-            // Complete's first call is its claim, which answers with the record.
-            let claim = usecases::complete::begin(deps.ports(), &deps.config, &upload_id, &owner)
-                .await
-                .ok()?;
-            return Some(Prefetched::Claim(upload_id, claim));
-        }
-        let record = deps.records.get(&upload_id).await.ok()?;
-        Some(Prefetched::Record(upload_id, record))
-    }
-
-    /// Counts the request, and the part URLs it asks for, against the caller's per-minute limits
-    /// (one conditional DynamoDB write). Requests without identity are left to the handler's 401.
-    async fn admit(self, deps: &Deps, req: &Request, body: &Parsed) -> Result<(), ApiError> {
-        let Ok(owner) = caller(req) else {
-            return Ok(());
-        };
-        let urls = match self {
-            Self::PresignedUrl => 1,
-            // The range asked for; a malformed body counts as one and is refused by the handler.
-            Self::BatchPresignedUrls => body
-                .as_ref()
-                .ok()
-                .and_then(|body| {
-                    let start = body.integer("startPart", 1, MAX_PARTS).ok()?;
-                    let end = body.integer("endPart", 1, MAX_PARTS).ok()?;
-                    Some(end.saturating_sub(start) + 1)
-                })
-                .unwrap_or(1),
-            _ => 0,
-        };
-        usecases::rate::admit(deps.ports(), &deps.config, &owner, urls).await?;
-        Ok(())
-    }
 
     /// The metrics an outcome implies by itself; transitions that happen once (completed,
     /// aborted) are counted where they happen.
@@ -439,57 +231,6 @@ fn json_body(deps: &Deps, req: &Request) -> Result<JsonBody, ApiError> {
         return Err(ApiError::payload_too_large(deps.config.max_body_bytes));
     }
     JsonBody::parse(bytes)
-}
-
-/// The caller's upload `upload_id`, with the span naming it.
-async fn owned(deps: &Deps, owner: &str, upload_id: &str) -> Result<UploadRecord, ApiError> {
-    let prefetched = take_prefetched(|p| matches!(p, Prefetched::Record(id, _) if id == upload_id));
-    let record = match prefetched {
-        Some(Prefetched::Record(_, Some(record))) if record.owner == owner => record,
-        // A missing id and somebody else's look exactly alike.
-        Some(_) => return Err(crate::domain::UploadError::NotFound.into()),
-        None => usecases::owned(deps.ports(), upload_id, owner).await?,
-    };
-    tracing::Span::current().record("upload_id", record.upload_id.as_str());
-    Ok(record)
-}
-
-/// What the endpoint's first call answered, if `wanted` says it is the one this handler needs.
-fn take_prefetched(wanted: impl Fn(&Prefetched) -> bool) -> Option<Prefetched> {
-    PREFETCHED
-        .try_with(|cell| {
-            let mut cell = cell.borrow_mut();
-            cell.as_ref()
-                .is_some_and(&wanted)
-                .then(|| cell.take())
-                .flatten()
-        })
-        .ok()
-        .flatten()
-}
-
-/// Initialize's reads for `owner` and `fingerprint`, if they were made alongside the rate write.
-fn lookups(owner: &str, fingerprint: Option<&str>) -> Option<usecases::initialize::Lookups> {
-    match take_prefetched(
-        |p| matches!(p, Prefetched::Lookups(o, f, _) if o == owner && f.as_deref() == fingerprint),
-    ) {
-        Some(Prefetched::Lookups(_, _, lookups)) => Some(lookups),
-        _ => None,
-    }
-}
-
-/// Complete's claim on the caller's upload `upload_id`: the one made alongside the rate write, or
-/// a new one.
-async fn claim(deps: &Deps, owner: &str, upload_id: &str) -> Result<Holding, ApiError> {
-    let prefetched = take_prefetched(|p| matches!(p, Prefetched::Claim(id, _) if id == upload_id));
-    let holding = match prefetched {
-        Some(Prefetched::Claim(_, holding)) => holding,
-        _ => usecases::complete::begin(deps.ports(), &deps.config, upload_id, owner).await?,
-    };
-    if let Some(record) = holding.record() {
-        tracing::Span::current().record("upload_id", record.upload_id.as_str());
-    }
-    Ok(holding)
 }
 
 /// `uploadId` from the path (`GET .../{uploadId}`).
