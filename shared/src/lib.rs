@@ -1,7 +1,7 @@
 //! Everything the upload functions share, in layers whose imports point down only:
 //!
 //! ```text
-//! lambda.rs, cleanup.rs  the Lambda entry points             (top)
+//! lambda/                the Lambda entry points: the endpoints, cleanup.rs   (top)
 //! app.rs                 Deps: config, adapters and SDK clients, built once at cold start
 //! api/                   HTTP only: parse, call the use case, render; error.rs maps UploadError
 //!                        to ApiError (status, contract ErrorCode, message) once
@@ -23,7 +23,6 @@
 pub mod adapters;
 pub mod api;
 pub mod app;
-pub mod cleanup;
 pub mod config;
 pub mod domain;
 pub mod lambda;
@@ -36,5 +35,7 @@ pub use api::error::ApiError;
 pub use api::{Endpoint, ROUTES};
 pub use app::Deps;
 pub use config::Config;
+/// The cleanup function, also at its historical path `shared::cleanup`.
+pub use lambda::cleanup;
 /// The codes of [`ApiError`]s, from the contract.
 pub use upload_contract::ErrorCode;

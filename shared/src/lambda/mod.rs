@@ -1,5 +1,7 @@
-//! The Lambda entry point every function binary calls: tracing, dependencies built once at cold
-//! start, then the runtime loop.
+//! The Lambda entry points: [`serve`], which every endpoint's binary calls (tracing, dependencies
+//! built once at cold start, then the runtime loop), and the scheduled [`cleanup`]'s.
+
+pub mod cleanup;
 
 use lambda_http::{service_fn, Request};
 
