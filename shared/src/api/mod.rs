@@ -24,7 +24,7 @@ use serde_json::Value;
 use tracing::Instrument;
 
 use self::error::{json_response, ApiError};
-use self::prefetch::{claim, lookups, owned, Prefetched, PREFETCHED};
+use self::prefetch::{claim, lookups, owned, page, Prefetched, PREFETCHED};
 use self::request::JsonBody;
 pub use self::routes::{Endpoint, Route, BASE_PATH, ROUTES};
 use crate::adapters::metrics::INTERNAL_ERROR;

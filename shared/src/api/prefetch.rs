@@ -6,10 +6,10 @@ use std::cell::RefCell;
 use lambda_http::Request;
 
 use super::error::ApiError;
-use super::{caller, file, path_upload_id, Deps, Endpoint, Parsed};
+use super::{caller, file, listing, path_upload_id, Deps, Endpoint, Parsed};
 use crate::domain::sizing::MAX_PARTS;
 use crate::domain::UploadRecord;
-use crate::ports::Holding;
+use crate::ports::{Holding, OwnerPage};
 use crate::usecases;
 
 tokio::task_local! {
@@ -25,6 +25,8 @@ pub(super) enum Prefetched {
     Claim(String, Holding),
     /// Initialize's reads ([`usecases::initialize::look_up`]): (owner, fingerprint, what they found).
     Lookups(String, Option<String>, usecases::initialize::Lookups),
+    /// The listing's page ([`usecases::listing::read_page`]): what was asked, when, what was read.
+    Page(usecases::listing::PageQuery, i64, OwnerPage),
 }
 
 impl Endpoint {
@@ -53,7 +55,15 @@ impl Endpoint {
                         .ok()?;
                 return Some(Prefetched::Lookups(owner, fingerprint, lookups));
             }
-            Self::ListUploads => return None,
+            Self::ListUploads => {
+                // The listing's first call is its page's read.
+                let query = listing::page_query(req).ok()?;
+                let now = deps.clock.epoch_secs();
+                let page = usecases::listing::read_page(deps.ports(), &query, now)
+                    .await
+                    .ok()?;
+                return Some(Prefetched::Page(query, now, page));
+            }
         };
         let owner = caller(req).ok()?;
         if self == Self::Complete {
@@ -137,6 +147,14 @@ pub(super) fn lookups(
         |p| matches!(p, Prefetched::Lookups(o, f, _) if o == owner && f.as_deref() == fingerprint),
     ) {
         Some(Prefetched::Lookups(_, _, lookups)) => Some(lookups),
+        _ => None,
+    }
+}
+
+/// The listing's page for `query`, if it was read alongside the rate write (and when).
+pub(super) fn page(query: &usecases::listing::PageQuery) -> Option<(i64, OwnerPage)> {
+    match take_prefetched(|p| matches!(p, Prefetched::Page(q, ..) if q == query)) {
+        Some(Prefetched::Page(_, now, page)) => Some((now, page)),
         _ => None,
     }
 }
