@@ -179,9 +179,7 @@ impl From<UploadError> for ApiError {
     fn from(err: UploadError) -> Self {
         match err {
             UploadError::NotFound => Self::upload_not_found(),
-            UploadError::Invalid { code, message } => {
-                Self::bad_request(ErrorCode::parse(code), message)
-            }
+            UploadError::Invalid { code, message } => Self::bad_request(code, message),
             UploadError::TypeNotAllowed(message) => Self::client(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 ErrorCode::FileTypeNotAllowed,

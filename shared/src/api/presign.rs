@@ -102,7 +102,7 @@ impl ChecksumOf for Batch<'_> {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(value)) => Ok(Some(value)),
             Some(_) => Err(UploadError::invalid(
-                "INVALID_FIELD",
+                ErrorCode::InvalidField,
                 format!("{} must be a string", self.field(part)),
             )),
         }

@@ -4,6 +4,7 @@
 //! storage refuses to create an object whose bytes differ from the client's file.
 
 use crate::domain::UploadError;
+use upload_contract::ErrorCode;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChecksumAlgorithm {
@@ -30,7 +31,7 @@ impl ChecksumAlgorithm {
             "CRC32C" => Ok(Self::Crc32c),
             "CRC64NVME" => Ok(Self::Crc64Nvme),
             _ => Err(UploadError::invalid(
-                "INVALID_CHECKSUM_ALGORITHM",
+                ErrorCode::InvalidChecksumAlgorithm,
                 format!("checksumAlgorithm must be one of {}", Self::NAMES),
             )),
         }
@@ -65,7 +66,7 @@ impl ChecksumAlgorithm {
             Ok(value)
         } else {
             Err(UploadError::invalid(
-                "INVALID_CHECKSUM",
+                ErrorCode::InvalidChecksum,
                 format!(
                     "{field} must be the base64 {} digest of the part ({} bytes)",
                     self.as_str(),
@@ -134,7 +135,7 @@ mod tests {
         assert!(matches!(
             ChecksumAlgorithm::parse("md5").unwrap_err(),
             UploadError::Invalid {
-                code: "INVALID_CHECKSUM_ALGORITHM",
+                code: ErrorCode::InvalidChecksumAlgorithm,
                 ..
             }
         ));
@@ -158,7 +159,7 @@ mod tests {
         assert!(matches!(
             crc.check_value("", "c").unwrap_err(),
             UploadError::Invalid {
-                code: "INVALID_CHECKSUM",
+                code: ErrorCode::InvalidChecksum,
                 ..
             }
         ));

@@ -3,6 +3,7 @@
 
 use crate::domain::limits::{Quota, RateUse};
 use crate::domain::Status;
+use upload_contract::ErrorCode;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UploadError {
@@ -11,7 +12,7 @@ pub enum UploadError {
     NotFound,
     /// The request is wrong and the client must change it: `code` is the API's error code.
     #[error("{code}: {message}")]
-    Invalid { code: &'static str, message: String },
+    Invalid { code: ErrorCode, message: String },
     /// The file's media type is well formed but not on the deployment's allow-list.
     #[error("{0}")]
     TypeNotAllowed(String),
@@ -42,7 +43,7 @@ pub enum UploadError {
 }
 
 impl UploadError {
-    pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn invalid(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::Invalid {
             code,
             message: message.into(),

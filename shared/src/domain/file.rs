@@ -2,6 +2,7 @@
 //! fingerprint; and the upload id it names afterwards. Each refusal says what would be accepted.
 
 use crate::domain::UploadError;
+use upload_contract::ErrorCode;
 
 /// The optional `fingerprint` a client computes for its file: 1 to 128 characters.
 pub fn fingerprint(raw: Option<&str>) -> Result<Option<String>, UploadError> {
@@ -9,7 +10,7 @@ pub fn fingerprint(raw: Option<&str>) -> Result<Option<String>, UploadError> {
         None => Ok(None),
         Some(f) if !f.trim().is_empty() && f.chars().count() <= 128 => Ok(Some(f.to_owned())),
         Some(_) => Err(UploadError::invalid(
-            "INVALID_FINGERPRINT",
+            ErrorCode::InvalidFingerprint,
             "fingerprint must be 1 to 128 characters, for example a hash of the file's name, size and modification time",
         )),
     }
@@ -26,7 +27,7 @@ pub fn upload_id(raw: &str) -> Result<String, UploadError> {
         .map(|id| id.hyphenated().to_string())
         .map_err(|_| {
             UploadError::invalid(
-                "INVALID_UPLOAD_ID",
+                ErrorCode::InvalidUploadId,
                 "uploadId is not an id this service issued (expected a UUID)",
             )
         })
@@ -39,13 +40,13 @@ pub const MAX_FILE_NAME_CHARS: usize = 1024;
 pub fn file_name(raw: &str) -> Result<&str, UploadError> {
     if raw.trim().is_empty() {
         return Err(UploadError::invalid(
-            "INVALID_FILE_NAME",
+            ErrorCode::InvalidFileName,
             "fileName must not be empty",
         ));
     }
     if raw.chars().count() > MAX_FILE_NAME_CHARS {
         return Err(UploadError::invalid(
-            "INVALID_FILE_NAME",
+            ErrorCode::InvalidFileName,
             format!("fileName must be at most {MAX_FILE_NAME_CHARS} characters"),
         ));
     }
@@ -66,7 +67,7 @@ pub fn content_type(raw: &str, allowed: &[String]) -> Result<String, UploadError
     let well_formed = matches!(lower.split_once('/'), Some((t, s)) if token(t) && token(s));
     if !well_formed {
         return Err(UploadError::invalid(
-            "INVALID_FILE_TYPE",
+            ErrorCode::InvalidFileType,
             "fileType must be a media type such as video/mp4",
         ));
     }
@@ -90,7 +91,7 @@ pub fn content_type(raw: &str, allowed: &[String]) -> Result<String, UploadError
 mod tests {
     use super::*;
 
-    fn code(result: Result<impl std::fmt::Debug, UploadError>) -> &'static str {
+    fn code(result: Result<impl std::fmt::Debug, UploadError>) -> ErrorCode {
         match result.unwrap_err() {
             UploadError::Invalid { code, .. } => code,
             other => panic!("not a 400: {other:?}"),

@@ -9,6 +9,7 @@
 use sha2::{Digest, Sha256};
 
 use crate::domain::{Status, UploadError};
+use upload_contract::ErrorCode;
 
 /// Uploads per page unless the client asks for another number.
 pub const DEFAULT_PAGE: u32 = 20;
@@ -53,7 +54,7 @@ pub fn cursor(owner: &str, filter: Option<Status>, position: &Position) -> Strin
 
 fn invalid_cursor() -> UploadError {
     UploadError::invalid(
-        "INVALID_CURSOR",
+        ErrorCode::InvalidCursor,
         "cursor is not one this listing issued to the caller with this status filter; \
          start again without it",
     )
@@ -109,7 +110,7 @@ pub fn page_size(raw: Option<&str>) -> Result<u32, UploadError> {
         .filter(|n| (1..=MAX_PAGE).contains(n))
         .ok_or_else(|| {
             UploadError::invalid(
-                "INVALID_FIELD",
+                ErrorCode::InvalidField,
                 format!("limit must be a whole number from 1 to {MAX_PAGE}"),
             )
         })
@@ -120,7 +121,7 @@ pub fn status_filter(raw: Option<&str>) -> Result<Option<Status>, UploadError> {
     raw.map(|raw| {
         Status::parse(raw).ok_or_else(|| {
             UploadError::invalid(
-                "INVALID_FIELD",
+                ErrorCode::InvalidField,
                 "status must be one of INITIATED, COMPLETING, COMPLETED, ABORTED, EXPIRED",
             )
         })
@@ -139,7 +140,7 @@ mod tests {
         }
     }
 
-    fn code(err: UploadError) -> &'static str {
+    fn code(err: UploadError) -> ErrorCode {
         match err {
             UploadError::Invalid { code, .. } => code,
             other => panic!("not a client error: {other:?}"),

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 
 use crate::domain::UploadError;
+use upload_contract::ErrorCode;
 
 /// Key → value, ordered by key.
 pub type Metadata = BTreeMap<String, String>;
@@ -20,7 +21,7 @@ pub const MAX_METADATA_BYTES: usize = 2048;
 pub const MAX_KEY_CHARS: usize = 128;
 
 fn refused(message: String) -> UploadError {
-    UploadError::invalid("INVALID_METADATA", message)
+    UploadError::invalid(ErrorCode::InvalidMetadata, message)
 }
 
 fn key_ok(key: &str) -> bool {
@@ -114,7 +115,7 @@ mod tests {
                 matches!(
                     err,
                     UploadError::Invalid {
-                        code: "INVALID_METADATA",
+                        code: ErrorCode::InvalidMetadata,
                         ..
                     }
                 ),

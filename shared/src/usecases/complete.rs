@@ -19,6 +19,7 @@ use crate::domain::record::{Completion, Transition};
 use crate::domain::sizing::PartPlan;
 use crate::domain::{Status, UploadError, UploadRecord};
 use crate::ports::{CompleteError, Expected, Holding, PartRef, PortError, Ports};
+use upload_contract::ErrorCode;
 
 const FUNCTION: &str = "complete";
 /// How often a complete that waits for another one looks again.
@@ -243,12 +244,12 @@ async fn finish(
             }
             if code == "BadDigest" && record.checksum_algorithm.is_some_and(|a| a.full_object()) {
                 return Err(UploadError::invalid(
-                    "CHECKSUM_MISMATCH",
+                    ErrorCode::ChecksumMismatch,
                     format!("storage holds bytes whose checksum differs from the file's ({code}: {message}); compare GET /parts with the file, upload the parts that differ again, then complete again"),
                 ));
             }
             return Err(UploadError::invalid(
-                "PARTS_REJECTED",
+                ErrorCode::PartsRejected,
                 format!("storage refused the parts ({code}: {message}); check GET /parts and upload again"),
             ));
         }
@@ -318,7 +319,7 @@ pub fn verified_parts(
         .collect();
     if !wrong_size.is_empty() {
         return Err(UploadError::invalid(
-            "PART_SIZE_MISMATCH",
+            ErrorCode::PartSizeMismatch,
             format!(
                 "{}; upload those parts again with the right bytes, then complete again",
                 abbreviate(&wrong_size)
@@ -328,7 +329,7 @@ pub fn verified_parts(
     let missing: Vec<u32> = all.clone().filter(|n| !stored.contains_key(n)).collect();
     if !missing.is_empty() {
         return Err(UploadError::invalid(
-            "MISSING_PARTS",
+            ErrorCode::MissingParts,
             format!(
                 "storage does not hold {}; upload them, then complete again",
                 part_list(&missing)
@@ -366,7 +367,7 @@ pub fn verified_parts(
         .collect();
     if !mismatched.is_empty() {
         return Err(UploadError::invalid(
-            "ETAG_MISMATCH",
+            ErrorCode::EtagMismatch,
             format!(
                 "the ETag sent for {} differs from what storage holds; upload again or complete without parts",
                 part_list(&mismatched)
@@ -397,7 +398,7 @@ fn check_listed(
         .collect();
     if !unlisted.is_empty() {
         return Err(UploadError::invalid(
-            "MISSING_PARTS",
+            ErrorCode::MissingParts,
             format!(
                 "the parts list lacks {}; send every part 1 to {} or omit parts",
                 part_list(&unlisted),
@@ -412,7 +413,7 @@ fn check_listed(
         .collect();
     if !out_of_range.is_empty() {
         return Err(UploadError::invalid(
-            "INVALID_PART_NUMBER",
+            ErrorCode::InvalidPartNumber,
             format!(
                 "{} beyond this upload's {} parts",
                 part_list(&out_of_range),

@@ -10,7 +10,7 @@
 use crate::config::Config;
 use crate::domain::checksum::ChecksumAlgorithm;
 use crate::domain::content;
-use crate::domain::file as validate;
+use crate::domain::file;
 use crate::domain::key::{display_name, object_key, sanitise_file_name};
 use crate::domain::metadata::Metadata;
 use crate::domain::record::Transition;
@@ -18,6 +18,7 @@ use crate::domain::sizing::{PartPlan, MAX_PARTS, MAX_PART_SIZE, MIN_PART_SIZE};
 use crate::domain::{Status, UploadError, UploadRecord};
 use crate::ports::{Created, FingerprintClaim, PortError, Ports, Quota, QuotaUsage, StoredPart};
 use crate::usecases::settle_gone;
+use upload_contract::ErrorCode;
 
 /// A checked request to start an upload.
 #[derive(Clone, Debug)]
@@ -94,21 +95,21 @@ pub fn plan(
 ) -> Result<PartPlan, UploadError> {
     if file_size == 0 || file_size > config.max_file_size {
         return Err(UploadError::invalid(
-            "INVALID_FILE_SIZE",
-            validate::file_size_message(config.max_file_size),
+            ErrorCode::InvalidFileSize,
+            file::file_size_message(config.max_file_size),
         ));
     }
     let Some(preferred) = part_size else {
         return PartPlan::for_file(file_size, config.preferred_part_size).ok_or_else(|| {
             UploadError::invalid(
-                "INVALID_FILE_SIZE",
+                ErrorCode::InvalidFileSize,
                 "fileSize does not fit in 10,000 parts of 5 GiB",
             )
         });
     };
     if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&preferred) {
         return Err(UploadError::invalid(
-            "INVALID_PART_SIZE",
+            ErrorCode::InvalidPartSize,
             format!(
                 "partSize must be from {MIN_PART_SIZE} (5 MiB) to {MAX_PART_SIZE} (5 GiB) bytes"
             ),
@@ -117,7 +118,7 @@ pub fn plan(
     let total_parts = file_size.div_ceil(preferred);
     if total_parts > MAX_PARTS {
         return Err(UploadError::invalid(
-            "INVALID_PART_SIZE",
+            ErrorCode::InvalidPartSize,
             format!(
                 "partSize {preferred} would need {total_parts} parts; at most {MAX_PARTS} are allowed, so send at least {}",
                 file_size.div_ceil(MAX_PARTS)

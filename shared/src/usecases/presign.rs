@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::domain::checksum::part_headers;
 use crate::domain::{UploadError, UploadRecord};
 use crate::ports::{PartUrls, Ports, UrlSigner};
+use upload_contract::ErrorCode;
 
 /// One part's URL and the headers its `PUT` must carry.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,7 +73,7 @@ fn check_range(record: &UploadRecord, end: u32) -> Result<(), UploadError> {
     if end > record.total_parts {
         let total = record.total_parts;
         return Err(UploadError::invalid(
-            "INVALID_PART_NUMBER",
+            ErrorCode::InvalidPartNumber,
             format!("part numbers must be from 1 to {total} for this upload"),
         ));
     }
@@ -96,7 +97,7 @@ fn sign(
         (Some(algorithm), None) => {
             let field = checksums.field(part);
             return Err(UploadError::invalid(
-                "MISSING_CHECKSUM",
+                ErrorCode::MissingChecksum,
                 format!(
                     "this upload verifies parts with {}: send {field} for part {part}",
                     algorithm.as_str()
@@ -105,7 +106,7 @@ fn sign(
         }
         (None, Some(_)) => {
             return Err(UploadError::invalid(
-                "CHECKSUM_NOT_ENABLED",
+                ErrorCode::ChecksumNotEnabled,
                 "this upload was started without checksumAlgorithm; omit the checksum",
             ))
         }
