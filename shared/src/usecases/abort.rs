@@ -1,7 +1,8 @@
 //! Abort: stops the upload and frees its parts. Idempotent: aborting twice is fine, and aborting an
 //! upload whose parts storage already dropped ends it cleanly.
 
-use super::{reread, settle_if_completed, stale, Settled};
+use super::complete::settle::{settle_if_completed, stale, Settled};
+use super::reread;
 use crate::config::Config;
 use crate::domain::record::Transition;
 use crate::domain::{Status, UploadError, UploadRecord};

@@ -27,7 +27,7 @@ use std::time::Instant;
 use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 
-use super::{settle_gone, settle_if_completed, stale, Settled};
+use super::complete::settle::{settle_gone, settle_if_completed, stale, Settled};
 use crate::config::Config;
 use crate::domain::key::KEY_PREFIX;
 use crate::domain::record::Transition;

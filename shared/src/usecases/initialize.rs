@@ -17,7 +17,7 @@ use crate::domain::record::Transition;
 use crate::domain::sizing::{PartPlan, MAX_PARTS, MAX_PART_SIZE, MIN_PART_SIZE};
 use crate::domain::{Status, UploadError, UploadRecord};
 use crate::ports::{Created, FingerprintClaim, PortError, Ports, Quota, QuotaUsage, StoredPart};
-use crate::usecases::settle_gone;
+use crate::usecases::complete::settle::settle_gone;
 use upload_contract::ErrorCode;
 
 /// A checked request to start an upload.

@@ -1,6 +1,7 @@
 //! What storage holds of an upload: the parts for resuming, and the progress for the status.
 
-use super::{reread, settle_gone, Settled};
+use super::complete::settle::{settle_gone, Settled};
+use super::reread;
 use crate::domain::{Status, UploadError, UploadRecord};
 use crate::ports::{Ports, StoredPart};
 
