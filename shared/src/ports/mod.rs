@@ -1,63 +1,35 @@
-//! The ports the use cases run over: the upload-record store, the multipart object store, time and
-//! the metrics sink. Production plugs in DynamoDB, S3, the system clock and EMF lines
+//! The ports the use cases run over: the upload-record store (`records.rs`), the multipart object
+//! store (`objects.rs`), part-URL signing (`signing.rs`), time, and the metrics sink
+//! (`metrics.rs`). Production plugs in DynamoDB, S3, SigV4, the system clock and EMF lines
 //! (`adapters/`); tests plug in in-memory fakes with the same semantics and injectable faults.
 //!
 //! Every call can fail, and a failed call may still have been applied: a use case treats each
 //! [`PortError`] as "outcome unknown" and is written so that a retry, or the next cleanup run,
 //! converges on the right state.
 
+mod metrics;
+mod objects;
+mod records;
+mod signing;
+
 use std::future::Future;
 use std::pin::Pin;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use crate::domain::checksum::ChecksumAlgorithm;
-use crate::domain::listing::Position;
-use crate::domain::metadata::Metadata;
-use crate::domain::record::{Transition, UploadRecord};
-use crate::domain::Status;
-
+pub use self::metrics::{Metric, MetricsSink, Unit};
+pub use self::objects::{
+    CompleteError, CompletedObject, Expected, MultipartListing, ObjectHead, ObjectStore, PartRef,
+    StoredPart,
+};
+pub use self::records::{
+    expiry_shard, sweep_after, sweep_at, Created, FingerprintClaim, Holding, OwnerPage, QuotaUsage,
+    RecordStore,
+};
+pub use self::signing::{PartUrls, UrlSigner};
 pub use crate::domain::error::{PortError, SigningError};
 pub use crate::domain::limits::{Quota, RateUse};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// What a user's quota item counts: unfinished uploads and their declared bytes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct QuotaUsage {
-    pub active_uploads: i64,
-    pub bytes_in_flight: i64,
-}
-
-/// The expiry shard of an upload: a stable hash (FNV-1a) of its id, modulo the number of shards.
-/// The index's partition key is `exp#<shard>`, so N shards spread its writes over N key values.
-pub fn expiry_shard(upload_id: &str, shards: u32) -> u32 {
-    let hash = upload_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    (hash % u64::from(shards.max(1))) as u32
-}
-
-/// When the cleanup must look at a record next, after `transition` (`None`: never, the upload is
-/// finished and leaves the expiry index). An INITIATED upload is due at its expiry; a COMPLETING
-/// one when its hold goes stale (at once, if abandoned).
-pub fn sweep_after(transition: &Transition, expires_at: i64) -> Option<i64> {
-    match *transition {
-        Transition::BeginCompleting { now, stale_before } => {
-            Some(now.saturating_add(now.saturating_sub(stale_before)))
-        }
-        Transition::Abandon { .. } => Some(0),
-        Transition::Release { .. } => Some(expires_at),
-        Transition::Complete(_)
-        | Transition::Abort { .. }
-        | Transition::Expire { .. }
-        | Transition::Lost { .. } => None,
-    }
-}
-
-/// When the cleanup must look at a newly created record: at its expiry.
-pub fn sweep_at(record: &UploadRecord) -> i64 {
-    record.expires_at
-}
 
 /// Where the next page of a listing starts; opaque to the use cases.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,390 +38,11 @@ pub struct PageToken(pub String);
 /// One page of a listing, and where the next one starts.
 pub type Paged<T> = (Vec<T>, Option<PageToken>);
 
-/// One page of an owner's records, newest first, and the position the next page starts after.
-pub type OwnerPage = (Vec<UploadRecord>, Option<Position>);
-
-/// A client's fingerprint of its file (scoped to the owner), claimed by a new upload.
-#[derive(Clone, Copy, Debug)]
-pub struct FingerprintClaim<'a> {
-    pub fingerprint: &'a str,
-    /// The upload the fingerprint named when it was read, found finished or of another size: the
-    /// claim may replace exactly that one, and no other.
-    pub replaces: Option<&'a str>,
-}
-
-/// How a create with a fingerprint claim went.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Created {
-    Yes,
-    /// The owner is at a quota limit; nothing was written.
-    QuotaExceeded,
-    /// Another upload claimed the fingerprint since it was read; nothing was written.
-    FingerprintTaken,
-}
-
-/// How a request's claim on an upload's completion went ([`RecordStore::begin_completing`]).
-#[derive(Clone, Debug)]
-pub enum Holding {
-    /// This request holds COMPLETING (since the `now` it sent): the record as written.
-    /// `took_over`: the hold it replaced had gone stale, and its holder may have completed in
-    /// storage before it died.
-    Held {
-        record: UploadRecord,
-        took_over: bool,
-    },
-    /// The guard did not hold: the record as it is, or `None` when the owner has no such upload.
-    Refused(Option<UploadRecord>),
-}
-
-impl Holding {
-    /// The record this request holds, if it holds one.
-    pub fn held(&self) -> Option<&UploadRecord> {
-        match self {
-            Self::Held { record, .. } => Some(record),
-            Self::Refused(_) => None,
-        }
-    }
-
-    /// The record, held or not (`None`: no such upload of the owner's).
-    pub fn record(&self) -> Option<&UploadRecord> {
-        match self {
-            Self::Held { record, .. } | Self::Refused(Some(record)) => Some(record),
-            Self::Refused(None) => None,
-        }
-    }
-}
-
-/// The upload records, each state change a conditional write. Transitions out of the unfinished
-/// states release the owner's quota share in the same atomic write.
-pub trait RecordStore: Send + Sync {
-    /// The record, read with strong consistency.
-    fn get<'a>(
-        &'a self,
-        upload_id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<UploadRecord>, PortError>>;
-
-    /// Stores a new record and reserves its quota share atomically. `Ok(false)`: the owner is at a
-    /// limit and nothing was written. Repeating the same create is answered like the first.
-    fn create<'a>(
-        &'a self,
-        record: &'a UploadRecord,
-        quota: Quota,
-    ) -> BoxFuture<'a, Result<bool, PortError>>;
-
-    /// The upload the owner's `fingerprint` names, if any.
-    fn fingerprint<'a>(
-        &'a self,
-        owner: &'a str,
-        fingerprint: &'a str,
-    ) -> BoxFuture<'a, Result<Option<String>, PortError>>;
-
-    /// [`RecordStore::create`] that also makes the record the one the owner's fingerprint names, in
-    /// the same transaction: of concurrent creates with one fingerprint, exactly one succeeds.
-    fn create_claiming<'a>(
-        &'a self,
-        record: &'a UploadRecord,
-        quota: Quota,
-        claim: FingerprintClaim<'a>,
-    ) -> BoxFuture<'a, Result<Created, PortError>>;
-
-    /// Applies `transition` if its guard holds on the stored record (`Ok(false)` when it does not).
-    fn transition<'a>(
-        &'a self,
-        record: &'a UploadRecord,
-        transition: &'a Transition,
-    ) -> BoxFuture<'a, Result<bool, PortError>>;
-
-    /// Applies `begin` ([`Transition::BeginCompleting`]) to the owner's upload `upload_id` if its
-    /// guard holds, in one conditional write that answers with the record either way, so no read
-    /// has to come first. Marking COMPLETING releases no quota: a single-item write, not a
-    /// transaction. Another owner's upload is answered like a missing one.
-    fn begin_completing<'a>(
-        &'a self,
-        upload_id: &'a str,
-        owner: &'a str,
-        begin: &'a Transition,
-    ) -> BoxFuture<'a, Result<Holding, PortError>>;
-
-    /// How many shards the expiry index spreads unfinished records over ([`RecordStore::due`]).
-    fn expiry_shards(&self) -> u32;
-
-    /// One page of the unfinished (INITIATED or COMPLETING) records of expiry shard `shard` that
-    /// are due for the cleanup at `by` ([`sweep_at`] at or before it), from the sparse, sharded
-    /// expiry index (never a scan). Finished records are not in it.
-    fn due<'a>(
-        &'a self,
-        shard: u32,
-        by: i64,
-        start: Option<PageToken>,
-        limit: u32,
-    ) -> BoxFuture<'a, Result<Paged<UploadRecord>, PortError>>;
-
-    /// One page of the owner's records, newest first (by creation time), whose status as of `now`
-    /// ([`UploadRecord::status_at`]) is `filter` (any, if `None`), starting after `after`; and the
-    /// position to continue from when there may be more. At most `limit` records; a page may hold
-    /// fewer and still have a next position. From an index on the owner (never a scan).
-    fn by_owner<'a>(
-        &'a self,
-        owner: &'a str,
-        filter: Option<Status>,
-        now: i64,
-        after: Option<Position>,
-        limit: u32,
-    ) -> BoxFuture<'a, Result<OwnerPage, PortError>>;
-
-    /// The owner's quota counters.
-    fn quota_usage<'a>(&'a self, owner: &'a str) -> BoxFuture<'a, Result<QuotaUsage, PortError>>;
-
-    /// Adds `add` to the owner's counters for the rate window starting at `window` (epoch
-    /// seconds) in one atomic conditional write, unless either counter would pass its `limit`
-    /// (`Ok(false)`: nothing was added). The counter item expires (TTL) at `expires_at`.
-    fn count_rate<'a>(
-        &'a self,
-        owner: &'a str,
-        window: i64,
-        expires_at: i64,
-        add: RateUse,
-        limit: RateUse,
-    ) -> BoxFuture<'a, Result<bool, PortError>>;
-}
-
-/// A part storage holds. `etag` is `None` only where a local S3 server omits it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StoredPart {
-    pub number: u32,
-    pub etag: Option<String>,
-    pub size: u64,
-    /// The part's checksum in the upload's algorithm, where storage reports it.
-    pub checksum: Option<String>,
-}
-
-/// A part to complete with: number, ETag and (for checksummed uploads) its checksum.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PartRef {
-    pub number: u32,
-    pub etag: String,
-    pub checksum: Option<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CompletedObject {
-    pub etag: String,
-    pub location: String,
-    pub checksum: Option<String>,
-}
-
-/// An object's ETag and size.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ObjectHead {
-    pub etag: String,
-    pub size: u64,
-}
-
-/// A multipart upload storage holds.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MultipartListing {
-    pub key: String,
-    pub s3_upload_id: String,
-    /// Epoch seconds.
-    pub initiated: i64,
-}
-
-/// Why CompleteMultipartUpload did not succeed.
-#[derive(Debug, thiserror::Error)]
-pub enum CompleteError {
-    /// Storage refused the part list (InvalidPart, EntityTooSmall, BadDigest, ...): nothing was
-    /// created, the parts are still there.
-    #[error("storage refused the parts ({code}: {message})")]
-    Refused { code: String, message: String },
-    /// The multipart upload no longer exists.
-    #[error("no such multipart upload")]
-    NoSuchUpload,
-    /// The key already holds an object (the conditional write was refused).
-    #[error("an object exists at the key")]
-    KeyExists,
-    /// Outcome unknown.
-    #[error(transparent)]
-    Failed(#[from] PortError),
-}
-
-/// What storage checks a completed object against, beyond each part's ETag.
-#[derive(Clone, Copy, Debug)]
-pub struct Expected<'a> {
-    /// The declared file size: S3 refuses a completion of another total size
-    /// (`x-amz-mp-object-size`, 400 InvalidRequest).
-    pub size: u64,
-    /// The upload's checksum algorithm, so each part's checksum is sent under its name.
-    pub checksum: Option<ChecksumAlgorithm>,
-    /// The client's checksum of the whole file for full-object uploads (CRC64NVME): storage
-    /// refuses other bytes.
-    pub whole_file: Option<&'a str>,
-}
-
-/// The multipart calls the service makes. Bytes never pass through here.
-pub trait ObjectStore: Send + Sync {
-    fn bucket(&self) -> &str;
-
-    /// Starts a multipart upload of an object with these Content-Type and Content-Disposition
-    /// headers and user metadata (`x-amz-meta-*`); its S3 upload id.
-    fn create_multipart<'a>(
-        &'a self,
-        key: &'a str,
-        content_type: &'a str,
-        content_disposition: &'a str,
-        checksum: Option<ChecksumAlgorithm>,
-        metadata: &'a Metadata,
-    ) -> BoxFuture<'a, Result<String, PortError>>;
-
-    /// Every part held, in part-number order; `None` if the multipart upload no longer exists.
-    fn list_parts<'a>(
-        &'a self,
-        key: &'a str,
-        s3_upload_id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<Vec<StoredPart>>, PortError>>;
-
-    /// Completes with `parts`, never overwriting an existing object, and only as the object
-    /// `expected` describes.
-    fn complete<'a>(
-        &'a self,
-        key: &'a str,
-        s3_upload_id: &'a str,
-        parts: &'a [PartRef],
-        expected: Expected<'a>,
-    ) -> BoxFuture<'a, Result<CompletedObject, CompleteError>>;
-
-    /// `true` if this call aborted it, `false` if it was already gone.
-    fn abort<'a>(
-        &'a self,
-        key: &'a str,
-        s3_upload_id: &'a str,
-    ) -> BoxFuture<'a, Result<bool, PortError>>;
-
-    /// The object at `key`, if there is one.
-    fn head<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<ObjectHead>, PortError>>;
-
-    /// One page of the multipart uploads under `prefix`.
-    fn multipart_uploads<'a>(
-        &'a self,
-        prefix: &'a str,
-        start: Option<PageToken>,
-    ) -> BoxFuture<'a, Result<Paged<MultipartListing>, PortError>>;
-}
-
-/// The part URLs of one multipart upload, signed with one set of credentials and one expiry.
-pub trait PartUrls: Send + Sync {
-    /// The presigned `PUT` URL of part `part`, `length` bytes, with its checksum signed in.
-    fn url(&self, part: u32, length: u64, checksum: Option<&str>) -> String;
-    /// When the URLs stop working.
-    fn expires_at(&self) -> SystemTime;
-}
-
-/// Presigns part uploads (SigV4 query signing: no call to S3).
-pub trait UrlSigner: Send + Sync {
-    /// The URLs of multipart upload `s3_upload_id` at `key`, valid from `signed_at` until
-    /// `wanted_expiry`, or until the signing credentials expire if that is sooner.
-    fn sign_upload<'a>(
-        &'a self,
-        key: &'a str,
-        s3_upload_id: &'a str,
-        checksum: Option<ChecksumAlgorithm>,
-        signed_at: SystemTime,
-        wanted_expiry: SystemTime,
-    ) -> BoxFuture<'a, Result<Box<dyn PartUrls>, SigningError>>;
-}
-
 /// The service's notion of now, and waiting.
 pub trait Time: Send + Sync {
     /// Epoch seconds.
     fn now(&self) -> i64;
     fn sleep(&self, duration: Duration) -> BoxFuture<'_, ()>;
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Unit {
-    Count,
-    Bytes,
-    Seconds,
-}
-
-impl Unit {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Count => "Count",
-            Self::Bytes => "Bytes",
-            Self::Seconds => "Seconds",
-        }
-    }
-}
-
-/// The metrics this service emits, with their units.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Metric {
-    UploadsInitiated,
-    UploadsCompleted,
-    UploadsAborted,
-    UploadsExpired,
-    BytesCompleted,
-    PartsPresigned,
-    ClientErrors,
-    /// Initialize to complete.
-    CompletionLatency,
-    /// A request answered 5xx (handled 503s included), by `Dependency` and `ErrorCode`.
-    ServerErrors,
-    /// A call an adapter retried (throttled, conflicting transaction), by `Dependency` and
-    /// `ErrorCode`; the request may still have succeeded.
-    DependencyRetries,
-    /// Cleanup: stale or stuck uploads and orphans found in one run.
-    CleanupFound,
-    /// Cleanup: uploads aborted, expired or settled in one run.
-    CleanupAborted,
-    /// Cleanup: uploads seen but left for the next run (at its abort limit or deadline); a lower
-    /// bound, as pages not read are not counted.
-    CleanupLeft,
-    /// Cleanup: 1 when the run stopped before it was done, else 0.
-    CleanupIncomplete,
-}
-
-impl Metric {
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::UploadsInitiated => "UploadsInitiated",
-            Self::UploadsCompleted => "UploadsCompleted",
-            Self::UploadsAborted => "UploadsAborted",
-            Self::UploadsExpired => "UploadsExpired",
-            Self::BytesCompleted => "BytesCompleted",
-            Self::PartsPresigned => "PartsPresigned",
-            Self::ClientErrors => "ClientErrors",
-            Self::CompletionLatency => "CompletionLatency",
-            Self::ServerErrors => "ServerErrors",
-            Self::DependencyRetries => "DependencyRetries",
-            Self::CleanupFound => "CleanupFound",
-            Self::CleanupAborted => "CleanupAborted",
-            Self::CleanupLeft => "CleanupLeft",
-            Self::CleanupIncomplete => "CleanupIncomplete",
-        }
-    }
-
-    /// Whether it is counted per `Function` (errors), rather than once for the service.
-    pub fn per_function(self) -> bool {
-        matches!(
-            self,
-            Self::ClientErrors | Self::ServerErrors | Self::DependencyRetries
-        )
-    }
-
-    pub fn unit(self) -> Unit {
-        match self {
-            Self::BytesCompleted => Unit::Bytes,
-            Self::CompletionLatency => Unit::Seconds,
-            _ => Unit::Count,
-        }
-    }
-}
-
-/// Where business metrics go.
-pub trait MetricsSink: Send + Sync {
-    fn emit(&self, function: &str, dimensions: &[(&str, &str)], values: &[(Metric, f64)]);
 }
 
 /// Everything a use case talks to.
@@ -459,42 +52,4 @@ pub struct Ports<'a> {
     pub objects: &'a dyn ObjectStore,
     pub time: &'a dyn Time,
     pub metrics: &'a dyn MetricsSink,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn expiry_shards_are_stable_and_match_the_backfill_script() {
-        // scripts/backfill-expiry-index.py computed these against moto (docs/scale.md, migration).
-        assert_eq!(expiry_shard("3f2c9d1e-8a4b-4c6d-9e0f-1a2b3c4d5e6f", 16), 6);
-        assert_eq!(expiry_shard("11111111-2222-3333-4444-555555555555", 16), 9);
-        assert_eq!(expiry_shard("anything", 1), 0);
-        assert_eq!(expiry_shard("anything", 0), 0);
-    }
-
-    #[test]
-    fn only_unfinished_records_stay_in_the_expiry_index() {
-        let begin = Transition::BeginCompleting {
-            now: 1_000,
-            stale_before: 40,
-        };
-        assert_eq!(sweep_after(&begin, 5_000), Some(1_960));
-        assert_eq!(
-            sweep_after(&Transition::Abandon { since: 1_000 }, 5_000),
-            Some(0)
-        );
-        assert_eq!(
-            sweep_after(&Transition::Release { since: 1_000 }, 5_000),
-            Some(5_000)
-        );
-        for ending in [
-            Transition::Abort { stale_before: 0 },
-            Transition::Expire { now: 0 },
-            Transition::Lost { since: None },
-        ] {
-            assert_eq!(sweep_after(&ending, 5_000), None, "{ending:?}");
-        }
-    }
 }
