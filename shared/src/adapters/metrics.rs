@@ -58,7 +58,7 @@ impl Dependency {
     ///
     /// [`PortError::call`]: crate::ports::PortError
     pub fn of_call(call: &str) -> Self {
-        match crate::adapters::iam_actions(call).first() {
+        match super::iam::iam_actions(call).first() {
             Some(action) if action.starts_with("dynamodb:") => Self::DynamoDb,
             Some(action) if action.starts_with("s3:") => Self::S3,
             _ => Self::None,

@@ -1,9 +1,11 @@
-//! The AWS and system side of each port: DynamoDB for the upload records (`dynamodb.rs`), S3 for
+//! The AWS and system side of each port: DynamoDB for the upload records (`dynamodb/`), S3 for
 //! the multipart uploads (`s3.rs`), SigV4 part URLs (`presign.rs` over `sigv4.rs`), the system clock
-//! (`clock.rs`) and the EMF metrics sink (`metrics.rs`); `xray.rs` traces the SDK calls.
+//! (`clock.rs`) and the EMF metrics sink (`metrics.rs`); `xray.rs` traces the SDK calls, and
+//! `iam.rs` names the IAM actions each operation needs.
 
 pub mod clock;
 pub mod dynamodb;
+mod iam;
 pub mod metrics;
 pub mod presign;
 pub mod s3;
@@ -11,26 +13,5 @@ pub mod sigv4;
 pub mod xray;
 
 pub use dynamodb::DynamoRecords;
+pub use iam::iam_actions;
 pub use s3::S3Objects;
-
-/// The IAM actions an operation of the adapters needs (`TransactWriteItems` needs those of the
-/// writes inside it). `template.yaml` must grant each function those of its operations.
-pub fn iam_actions(operation: &str) -> &'static [&'static str] {
-    match operation {
-        "GetItem" => &["dynamodb:GetItem"],
-        "Query" => &["dynamodb:Query"],
-        "TransactWriteItems"
-        | "UpdateItem"
-        | "UpdateItem(rate)"
-        | "UpdateItem(begin-completing)" => &["dynamodb:UpdateItem"],
-        "TransactWriteItems(create)" => &["dynamodb:PutItem", "dynamodb:UpdateItem"],
-        "CreateMultipartUpload" | "CompleteMultipartUpload" | "PresignUploadPart" => {
-            &["s3:PutObject"]
-        }
-        "ListParts" => &["s3:ListMultipartUploadParts"],
-        "AbortMultipartUpload" => &["s3:AbortMultipartUpload"],
-        "HeadObject" => &["s3:GetObject"],
-        "ListMultipartUploads" => &["s3:ListBucketMultipartUploads"],
-        _ => &[],
-    }
-}
