@@ -5,12 +5,14 @@ use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::Ordering;
 use std::task::Poll;
+use std::time::SystemTime;
 
 use shared::domain::Status;
 use shared::domain::{UploadError, UploadRecord};
-use shared::ports::PartRef;
+use shared::ports::{BoxFuture, PartRef, PartUrls, SigningError, UrlSigner};
 use shared::usecases::cleanup::{Limits, ORPHAN_MARGIN_SECS};
 use shared::usecases::initialize::NewUpload;
+use shared::usecases::presign::{self, ChecksumOf};
 use shared::usecases::{abort, cleanup, complete, initialize, listing, owned, parts};
 use shared::ApiError;
 use shared::Endpoint;
@@ -32,12 +34,14 @@ pub(crate) enum UseCase {
     AbortLost,
     ListParts,
     Status,
+    /// Part URLs for every part of the upload (the batch endpoint's use case).
+    Presign,
     /// The caller's uploads, with the parts held of the unfinished one.
     ListUploads,
     Cleanup,
 }
 
-pub(crate) const USE_CASES: [UseCase; 11] = [
+pub(crate) const USE_CASES: [UseCase; 12] = [
     UseCase::Initialize,
     UseCase::InitializeFingerprint,
     UseCase::Complete,
@@ -47,6 +51,7 @@ pub(crate) const USE_CASES: [UseCase; 11] = [
     UseCase::AbortLost,
     UseCase::ListParts,
     UseCase::Status,
+    UseCase::Presign,
     UseCase::ListUploads,
     UseCase::Cleanup,
 ];
@@ -221,6 +226,13 @@ pub(crate) async fn call(
             let record = owned(ports, upload_id, USER).await?;
             parts::progress(ports, &record).await.map(|_| Reply::Read)
         }
+        UseCase::Presign => {
+            let record = owned(ports, upload_id, USER).await?;
+            let parts = 1..=record.total_parts;
+            presign::presign(ports, &LocalSigner, config, &record, parts, &Unverified)
+                .await
+                .map(|_| Reply::Read)
+        }
         UseCase::ListUploads => {
             let query = listing::PageQuery {
                 owner: USER.into(),
@@ -253,6 +265,7 @@ pub(crate) fn function(use_case: UseCase) -> &'static str {
         UseCase::Abort | UseCase::AbortLost => Endpoint::Abort.name(),
         UseCase::ListParts => Endpoint::ListParts.name(),
         UseCase::Status => Endpoint::Status.name(),
+        UseCase::Presign => Endpoint::BatchPresignedUrls.name(),
         UseCase::ListUploads => Endpoint::ListUploads.name(),
         UseCase::Cleanup => shared::cleanup::FUNCTION_NAME,
     }
@@ -288,4 +301,45 @@ pub(crate) fn past_every_window(world: &World) -> i64 {
         + world.config.completing_stale_secs as i64
         + ORPHAN_MARGIN_SECS
         + 60
+}
+
+/// Signs part URLs as SigV4 does, locally: no call to storage, so nothing to inject a fault into.
+struct LocalSigner;
+
+struct LocalUrls(SystemTime);
+
+impl PartUrls for LocalUrls {
+    fn url(&self, part: u32, length: u64, _checksum: Option<&str>) -> String {
+        format!("https://storage.test/part/{part}?length={length}")
+    }
+
+    fn expires_at(&self) -> SystemTime {
+        self.0
+    }
+}
+
+impl UrlSigner for LocalSigner {
+    fn sign_upload<'a>(
+        &'a self,
+        _key: &'a str,
+        _s3_upload_id: &'a str,
+        _checksum: Option<shared::domain::checksum::ChecksumAlgorithm>,
+        _signed_at: SystemTime,
+        wanted_expiry: SystemTime,
+    ) -> BoxFuture<'a, Result<Box<dyn PartUrls>, SigningError>> {
+        Box::pin(async move { Ok(Box::new(LocalUrls(wanted_expiry)) as Box<dyn PartUrls>) })
+    }
+}
+
+/// The matrix's uploads are unverified: their part URLs carry no checksum.
+struct Unverified;
+
+impl ChecksumOf for Unverified {
+    fn checksum(&self, _part: u32) -> Result<Option<&str>, UploadError> {
+        Ok(None)
+    }
+
+    fn field(&self, _part: u32) -> String {
+        "checksums".to_owned()
+    }
 }

@@ -127,6 +127,6 @@ pub(crate) fn check(world: &World, path: &mut Path, target: Option<&UploadRecord
                 ));
             }
         }
-        UseCase::ListParts | UseCase::Status | UseCase::ListUploads => {}
+        UseCase::ListParts | UseCase::Status | UseCase::Presign | UseCase::ListUploads => {}
     }
 }

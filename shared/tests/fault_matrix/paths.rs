@@ -45,7 +45,11 @@ pub(crate) async fn prepare(world: &World, use_case: UseCase) -> Option<UploadRe
             world.objects.lose(&record.s3_upload_id);
             Some(record)
         }
-        UseCase::Abort | UseCase::ListParts | UseCase::Status | UseCase::ListUploads => {
+        UseCase::Abort
+        | UseCase::ListParts
+        | UseCase::Status
+        | UseCase::Presign
+        | UseCase::ListUploads => {
             let record = start().await;
             put_parts(world, &record, |n| n <= 2);
             Some(record)
@@ -221,7 +225,7 @@ pub(crate) async fn run_path(use_case: UseCase, fault: Option<Fault>) -> (Path, 
                 path.fail("abort never succeeded".into());
             }
         }
-        UseCase::ListParts | UseCase::Status | UseCase::ListUploads => {
+        UseCase::ListParts | UseCase::Status | UseCase::Presign | UseCase::ListUploads => {
             if !first_ok
                 && retry(&world, &mut path, use_case, &upload_id, None)
                     .await
