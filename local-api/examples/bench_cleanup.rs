@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use shared::cleanup::{self, Limits};
+use shared::domain::ids::ObjectKey;
 use shared::domain::{Status, UploadRecord};
 use shared::{Clock, Config, Deps};
 
@@ -38,7 +39,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for i in 0..count {
         let upload_id = uuid::Uuid::new_v4().to_string();
         let owner = format!("user-{}", i % 50);
-        let key = format!("uploads/{owner}/{upload_id}/bench.bin");
+        let key = ObjectKey::from(format!("uploads/{owner}/{upload_id}/bench.bin"));
         let s3_upload_id = deps
             .objects
             .create_multipart(

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use shared::domain::checksum::ChecksumAlgorithm;
+use shared::domain::ids::{ObjectKey, S3UploadId};
 use shared::domain::metadata::Metadata;
 use shared::ports::{
     BoxFuture, CompleteError, CompletedObject, Expected, MultipartListing, ObjectHead, ObjectStore,
@@ -33,12 +34,12 @@ impl ObjectStore for Counting {
 
     fn create_multipart<'a>(
         &'a self,
-        key: &'a str,
+        key: &'a ObjectKey,
         content_type: &'a str,
         disposition: &'a str,
         checksum: Option<ChecksumAlgorithm>,
         metadata: &'a Metadata,
-    ) -> BoxFuture<'a, Result<String, PortError>> {
+    ) -> BoxFuture<'a, Result<S3UploadId, PortError>> {
         self.count();
         self.inner
             .create_multipart(key, content_type, disposition, checksum, metadata)
@@ -46,8 +47,8 @@ impl ObjectStore for Counting {
 
     fn list_parts<'a>(
         &'a self,
-        key: &'a str,
-        s3_upload_id: &'a str,
+        key: &'a ObjectKey,
+        s3_upload_id: &'a S3UploadId,
     ) -> BoxFuture<'a, Result<Option<Vec<StoredPart>>, PortError>> {
         self.count();
         self.inner.list_parts(key, s3_upload_id)
@@ -55,8 +56,8 @@ impl ObjectStore for Counting {
 
     fn complete<'a>(
         &'a self,
-        key: &'a str,
-        s3_upload_id: &'a str,
+        key: &'a ObjectKey,
+        s3_upload_id: &'a S3UploadId,
         parts: &'a [PartRef],
         expected: Expected<'a>,
     ) -> BoxFuture<'a, Result<CompletedObject, CompleteError>> {
@@ -66,14 +67,17 @@ impl ObjectStore for Counting {
 
     fn abort<'a>(
         &'a self,
-        key: &'a str,
-        s3_upload_id: &'a str,
+        key: &'a ObjectKey,
+        s3_upload_id: &'a S3UploadId,
     ) -> BoxFuture<'a, Result<bool, PortError>> {
         self.count();
         self.inner.abort(key, s3_upload_id)
     }
 
-    fn head<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<ObjectHead>, PortError>> {
+    fn head<'a>(
+        &'a self,
+        key: &'a ObjectKey,
+    ) -> BoxFuture<'a, Result<Option<ObjectHead>, PortError>> {
         self.count();
         self.inner.head(key)
     }

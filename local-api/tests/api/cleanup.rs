@@ -20,7 +20,7 @@ async fn multipart_uploads(stack: &Stack) -> BTreeSet<String> {
         .await
         .unwrap();
     assert!(next.is_none());
-    uploads.into_iter().map(|u| u.key).collect()
+    uploads.into_iter().map(|u| u.key.into_string()).collect()
 }
 
 fn limits(max_aborts: usize) -> Limits {
@@ -64,7 +64,7 @@ async fn cleanup_aborts_exactly_the_stale_and_orphaned_uploads() {
         .deps
         .objects
         .create_multipart(
-            &orphan_key,
+            &orphan_key.as_str().into(),
             "video/mp4",
             "attachment",
             None,
@@ -234,7 +234,7 @@ async fn a_late_complete_racing_the_cleanup_has_one_outcome() {
         let object = stack
             .deps
             .objects
-            .head(init["key"].as_str().unwrap())
+            .head(&init["key"].as_str().unwrap().into())
             .await
             .unwrap();
         match status {

@@ -204,7 +204,7 @@ async fn the_cleanup_gives_back_what_a_dead_initialize_held() {
     let ghost = UploadRecord {
         upload_id: ghost_id.clone(),
         owner: user.into(),
-        key: format!("uploads/{user}/{ghost_id}/ghost.mp4"),
+        key: format!("uploads/{user}/{ghost_id}/ghost.mp4").into(),
         s3_upload_id: "never-created".into(),
         file_name: "ghost.mp4".into(),
         file_type: "video/mp4".into(),
@@ -228,7 +228,7 @@ async fn the_cleanup_gives_back_what_a_dead_initialize_held() {
         .deps
         .objects
         .create_multipart(
-            &orphan_key,
+            &orphan_key.as_str().into(),
             "video/mp4",
             "attachment",
             None,

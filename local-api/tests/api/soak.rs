@@ -173,7 +173,7 @@ async fn soak_ends_with_no_5xx_no_lost_object_and_no_leaked_quota() {
     let mut completed = 0;
     for (end, _) in &ends {
         if let End::Completed { key, size } = end {
-            let head = stack.deps.objects.head(key).await.unwrap();
+            let head = stack.deps.objects.head(&key.as_str().into()).await.unwrap();
             assert_eq!(
                 head.map(|h| h.size),
                 Some(*size as u64),

@@ -22,6 +22,7 @@ use crate::adapters::sigv4::{
 };
 use crate::domain::checksum::ChecksumAlgorithm;
 use crate::domain::error::SigningError;
+use crate::domain::ids::{ObjectKey, S3UploadId};
 use crate::ports::{BoxFuture, PartUrls, UrlSigner};
 
 /// Temporary credentials are replaced this long before they expire, so that a URL signed just
@@ -278,8 +279,8 @@ impl PartUrls for Signed {
 impl UrlSigner for Presigner {
     fn sign_upload<'a>(
         &'a self,
-        key: &'a str,
-        s3_upload_id: &'a str,
+        key: &'a ObjectKey,
+        s3_upload_id: &'a S3UploadId,
         checksum: Option<ChecksumAlgorithm>,
         signed_at: SystemTime,
         wanted_expiry: SystemTime,

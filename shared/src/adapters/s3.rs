@@ -9,6 +9,7 @@ use aws_sdk_s3::Client;
 
 use crate::domain::checksum::ChecksumAlgorithm;
 use crate::domain::error::error_chain;
+use crate::domain::ids::{ObjectKey, S3UploadId};
 use crate::domain::metadata::Metadata;
 use crate::ports::{
     BoxFuture, CompleteError, CompletedObject, Expected, MultipartListing, ObjectHead, ObjectStore,
@@ -47,7 +48,7 @@ impl S3Objects {
         content_disposition: &str,
         checksum: Option<ChecksumAlgorithm>,
         metadata: &Metadata,
-    ) -> Result<String, PortError> {
+    ) -> Result<S3UploadId, PortError> {
         let mut request = self
             .client
             .create_multipart_upload()
@@ -69,6 +70,7 @@ impl S3Objects {
             .map_err(|e| PortError::new("CreateMultipartUpload", error_chain(&e)))?;
         output
             .upload_id
+            .map(S3UploadId::from)
             .ok_or_else(|| PortError::new("CreateMultipartUpload", "S3 returned no UploadId"))
     }
 
@@ -249,8 +251,8 @@ impl S3Objects {
             .iter()
             .filter_map(|u| {
                 Some(MultipartListing {
-                    key: u.key.clone()?,
-                    s3_upload_id: u.upload_id.clone()?,
+                    key: u.key.clone()?.into(),
+                    s3_upload_id: u.upload_id.clone()?.into(),
                     initiated: u.initiated.map_or(0, |t| t.secs()),
                 })
             })
@@ -322,12 +324,12 @@ impl ObjectStore for S3Objects {
 
     fn create_multipart<'a>(
         &'a self,
-        key: &'a str,
+        key: &'a ObjectKey,
         content_type: &'a str,
         content_disposition: &'a str,
         checksum: Option<ChecksumAlgorithm>,
         metadata: &'a Metadata,
-    ) -> BoxFuture<'a, Result<String, PortError>> {
+    ) -> BoxFuture<'a, Result<S3UploadId, PortError>> {
         Box::pin(self.create_multipart_upload(
             key,
             content_type,
@@ -339,16 +341,16 @@ impl ObjectStore for S3Objects {
 
     fn list_parts<'a>(
         &'a self,
-        key: &'a str,
-        s3_upload_id: &'a str,
+        key: &'a ObjectKey,
+        s3_upload_id: &'a S3UploadId,
     ) -> BoxFuture<'a, Result<Option<Vec<StoredPart>>, PortError>> {
         Box::pin(self.list_all_parts(key, s3_upload_id))
     }
 
     fn complete<'a>(
         &'a self,
-        key: &'a str,
-        s3_upload_id: &'a str,
+        key: &'a ObjectKey,
+        s3_upload_id: &'a S3UploadId,
         parts: &'a [PartRef],
         expected: Expected<'a>,
     ) -> BoxFuture<'a, Result<CompletedObject, CompleteError>> {
@@ -357,13 +359,16 @@ impl ObjectStore for S3Objects {
 
     fn abort<'a>(
         &'a self,
-        key: &'a str,
-        s3_upload_id: &'a str,
+        key: &'a ObjectKey,
+        s3_upload_id: &'a S3UploadId,
     ) -> BoxFuture<'a, Result<bool, PortError>> {
         Box::pin(self.abort_upload(key, s3_upload_id))
     }
 
-    fn head<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<ObjectHead>, PortError>> {
+    fn head<'a>(
+        &'a self,
+        key: &'a ObjectKey,
+    ) -> BoxFuture<'a, Result<Option<ObjectHead>, PortError>> {
         Box::pin(self.head_object(key))
     }
 

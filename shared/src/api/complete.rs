@@ -175,7 +175,7 @@ fn completed_response(record: &UploadRecord) -> Outcome {
         &CompleteResponse {
             upload_id: wire_id(record)?,
             status: UploadStatus::Completed,
-            key: ObjectKey(record.key.clone()),
+            key: ObjectKey(record.key.to_string()),
             location: c.map(|c| c.location.clone()),
             etag: c.map(|c| c.etag.clone()),
             size: c.map_or(record.file_size, |c| c.size),

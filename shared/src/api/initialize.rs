@@ -56,7 +56,7 @@ pub async fn initialize(deps: &Deps, req: &Request, parsed: &Parsed) -> Outcome 
         status,
         &InitializeResponse {
             upload_id: wire_id(&record)?,
-            key: ObjectKey(record.key.clone()),
+            key: ObjectKey(record.key.to_string()),
             chunk_size: record.part_size,
             total_parts: record.total_parts,
             expires_at: rfc3339(record.expires_at),

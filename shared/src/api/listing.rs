@@ -26,7 +26,7 @@ pub async fn list_uploads(deps: &Deps, req: &Request) -> Outcome {
             Ok(UploadSummary {
                 upload_id: wire_id(record)?,
                 status: wire_status(status),
-                key: ObjectKey(record.key.clone()),
+                key: ObjectKey(record.key.to_string()),
                 file_name: record.file_name.clone(),
                 file_type: record.file_type.clone(),
                 file_size: record.file_size,

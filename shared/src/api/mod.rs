@@ -255,7 +255,7 @@ async fn owned_upload(deps: &Deps, owner: &str, body: &JsonBody) -> Result<Uploa
 
 /// The optional `key` old apps send must be the upload's.
 fn check_key(record: &UploadRecord, client_key: Option<&str>) -> Result<(), ApiError> {
-    if client_key.is_some_and(|key| key != record.key) {
+    if client_key.is_some_and(|key| record.key != key) {
         return Err(ApiError::bad_request(
             ErrorCode::KeyMismatch,
             "key does not match this upload's key; omit it or send the key initialize returned",

@@ -45,7 +45,7 @@ pub async fn status(deps: &Deps, req: &Request) -> Outcome {
         &StatusResponse {
             upload_id: wire_id(&record)?,
             status: wire_status(progress.status),
-            key: ObjectKey(record.key.clone()),
+            key: ObjectKey(record.key.to_string()),
             file_name: record.file_name.clone(),
             file_type: record.file_type.clone(),
             metadata: (!record.metadata.is_empty()).then(|| record.metadata.clone()),

@@ -6,6 +6,7 @@ pub mod checksum;
 pub mod content;
 pub mod error;
 pub mod file;
+pub mod ids;
 pub mod key;
 pub mod limits;
 pub mod listing;

@@ -9,6 +9,7 @@
 
 use crate::domain::checksum::ChecksumAlgorithm;
 use crate::domain::error::UploadError;
+use crate::domain::ids::{ObjectKey, S3UploadId};
 use crate::domain::metadata::Metadata;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,8 +48,8 @@ impl Status {
 pub struct UploadRecord {
     pub upload_id: String,
     pub owner: String,
-    pub key: String,
-    pub s3_upload_id: String,
+    pub key: ObjectKey,
+    pub s3_upload_id: S3UploadId,
     pub file_name: String,
     pub file_type: String,
     /// The client's user metadata, also set on the object (`x-amz-meta-*`).

@@ -1,6 +1,7 @@
 //! The multipart object store: the calls the service makes to storage. Bytes never pass through here.
 
 use crate::domain::checksum::ChecksumAlgorithm;
+use crate::domain::ids::{ObjectKey, S3UploadId};
 use crate::domain::metadata::Metadata;
 
 use super::{BoxFuture, PageToken, Paged, PortError};
@@ -40,8 +41,8 @@ pub struct ObjectHead {
 /// A multipart upload storage holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MultipartListing {
-    pub key: String,
-    pub s3_upload_id: String,
+    pub key: ObjectKey,
+    pub s3_upload_id: S3UploadId,
     /// Epoch seconds.
     pub initiated: i64,
 }
@@ -85,26 +86,26 @@ pub trait ObjectStore: Send + Sync {
     /// headers and user metadata (`x-amz-meta-*`); its S3 upload id.
     fn create_multipart<'a>(
         &'a self,
-        key: &'a str,
+        key: &'a ObjectKey,
         content_type: &'a str,
         content_disposition: &'a str,
         checksum: Option<ChecksumAlgorithm>,
         metadata: &'a Metadata,
-    ) -> BoxFuture<'a, Result<String, PortError>>;
+    ) -> BoxFuture<'a, Result<S3UploadId, PortError>>;
 
     /// Every part held, in part-number order; `None` if the multipart upload no longer exists.
     fn list_parts<'a>(
         &'a self,
-        key: &'a str,
-        s3_upload_id: &'a str,
+        key: &'a ObjectKey,
+        s3_upload_id: &'a S3UploadId,
     ) -> BoxFuture<'a, Result<Option<Vec<StoredPart>>, PortError>>;
 
     /// Completes with `parts`, never overwriting an existing object, and only as the object
     /// `expected` describes.
     fn complete<'a>(
         &'a self,
-        key: &'a str,
-        s3_upload_id: &'a str,
+        key: &'a ObjectKey,
+        s3_upload_id: &'a S3UploadId,
         parts: &'a [PartRef],
         expected: Expected<'a>,
     ) -> BoxFuture<'a, Result<CompletedObject, CompleteError>>;
@@ -112,12 +113,15 @@ pub trait ObjectStore: Send + Sync {
     /// `true` if this call aborted it, `false` if it was already gone.
     fn abort<'a>(
         &'a self,
-        key: &'a str,
-        s3_upload_id: &'a str,
+        key: &'a ObjectKey,
+        s3_upload_id: &'a S3UploadId,
     ) -> BoxFuture<'a, Result<bool, PortError>>;
 
     /// The object at `key`, if there is one.
-    fn head<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<ObjectHead>, PortError>>;
+    fn head<'a>(
+        &'a self,
+        key: &'a ObjectKey,
+    ) -> BoxFuture<'a, Result<Option<ObjectHead>, PortError>>;
 
     /// One page of the multipart uploads under `prefix`.
     fn multipart_uploads<'a>(

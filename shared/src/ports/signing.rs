@@ -3,6 +3,7 @@
 use std::time::SystemTime;
 
 use crate::domain::checksum::ChecksumAlgorithm;
+use crate::domain::ids::{ObjectKey, S3UploadId};
 
 use super::{BoxFuture, SigningError};
 
@@ -20,8 +21,8 @@ pub trait UrlSigner: Send + Sync {
     /// `wanted_expiry`, or until the signing credentials expire if that is sooner.
     fn sign_upload<'a>(
         &'a self,
-        key: &'a str,
-        s3_upload_id: &'a str,
+        key: &'a ObjectKey,
+        s3_upload_id: &'a S3UploadId,
         checksum: Option<ChecksumAlgorithm>,
         signed_at: SystemTime,
         wanted_expiry: SystemTime,

@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::domain::checksum::ChecksumAlgorithm;
 use crate::domain::content;
 use crate::domain::file;
+use crate::domain::ids::ObjectKey;
 use crate::domain::key::{display_name, object_key, sanitise_file_name};
 use crate::domain::metadata::Metadata;
 use crate::domain::record::Transition;
@@ -213,7 +214,7 @@ async fn start(
 ) -> Result<UploadRecord, UploadError> {
     let upload_id = uuid::Uuid::new_v4().hyphenated().to_string();
     tracing::Span::current().record("upload_id", upload_id.as_str());
-    let key = object_key(&new.owner, &upload_id, &new.file_name);
+    let key = ObjectKey::from(object_key(&new.owner, &upload_id, &new.file_name));
     // Active content (HTML, SVG, XML, script, ...) is stored as opaque bytes, and every object
     // downloads as an attachment under its sanitized name (see `domain::content`).
     let file_type = content::stored_type(&new.file_type).to_owned();

@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use std::task::Poll;
 use std::time::SystemTime;
 
+use shared::domain::ids::{ObjectKey, S3UploadId};
 use shared::domain::Status;
 use shared::domain::{UploadError, UploadRecord};
 use shared::ports::{BoxFuture, PartRef, PartUrls, SigningError, UrlSigner};
@@ -321,8 +322,8 @@ impl PartUrls for LocalUrls {
 impl UrlSigner for LocalSigner {
     fn sign_upload<'a>(
         &'a self,
-        _key: &'a str,
-        _s3_upload_id: &'a str,
+        _key: &'a ObjectKey,
+        _s3_upload_id: &'a S3UploadId,
         _checksum: Option<shared::domain::checksum::ChecksumAlgorithm>,
         _signed_at: SystemTime,
         wanted_expiry: SystemTime,

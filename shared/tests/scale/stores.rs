@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use shared::adapters::dynamodb::{shard_key, MAX_ATTEMPTS};
+use shared::domain::ids::{ObjectKey, S3UploadId};
 use shared::domain::listing::Position;
 use shared::domain::record::Transition;
 use shared::domain::{Status, UploadRecord};
@@ -286,12 +287,12 @@ impl ObjectStore for SimObjects {
 
     fn create_multipart<'a>(
         &'a self,
-        key: &'a str,
+        key: &'a ObjectKey,
         content_type: &'a str,
         content_disposition: &'a str,
         checksum: Option<shared::domain::checksum::ChecksumAlgorithm>,
         metadata: &'a shared::domain::metadata::Metadata,
-    ) -> BoxFuture<'a, Result<String, PortError>> {
+    ) -> BoxFuture<'a, Result<S3UploadId, PortError>> {
         Box::pin(
             self.timed(
                 "CreateMultipartUpload",
@@ -310,8 +311,8 @@ impl ObjectStore for SimObjects {
 
     fn list_parts<'a>(
         &'a self,
-        key: &'a str,
-        s3_upload_id: &'a str,
+        key: &'a ObjectKey,
+        s3_upload_id: &'a S3UploadId,
     ) -> BoxFuture<'a, Result<Option<Vec<StoredPart>>, PortError>> {
         Box::pin(self.timed(
             "ListParts",
@@ -323,8 +324,8 @@ impl ObjectStore for SimObjects {
 
     fn complete<'a>(
         &'a self,
-        key: &'a str,
-        s3_upload_id: &'a str,
+        key: &'a ObjectKey,
+        s3_upload_id: &'a S3UploadId,
         parts: &'a [PartRef],
         expected: Expected<'a>,
     ) -> BoxFuture<'a, Result<CompletedObject, CompleteError>> {
@@ -338,8 +339,8 @@ impl ObjectStore for SimObjects {
 
     fn abort<'a>(
         &'a self,
-        key: &'a str,
-        s3_upload_id: &'a str,
+        key: &'a ObjectKey,
+        s3_upload_id: &'a S3UploadId,
     ) -> BoxFuture<'a, Result<bool, PortError>> {
         Box::pin(self.timed(
             "AbortMultipartUpload",
@@ -349,7 +350,10 @@ impl ObjectStore for SimObjects {
         ))
     }
 
-    fn head<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<ObjectHead>, PortError>> {
+    fn head<'a>(
+        &'a self,
+        key: &'a ObjectKey,
+    ) -> BoxFuture<'a, Result<Option<ObjectHead>, PortError>> {
         Box::pin(self.timed("HeadObject", key, false, self.fake.head(key)))
     }
 

@@ -176,8 +176,8 @@ pub(crate) async fn drain(n: u64) -> Report {
         sim.records.fake.put_raw(UploadRecord {
             upload_id,
             owner,
-            key,
-            s3_upload_id,
+            key: key.into(),
+            s3_upload_id: s3_upload_id.into(),
             file_name: "v.mp4".into(),
             file_type: "video/mp4".into(),
             file_size: GIB,

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use shared::domain::checksum::ChecksumAlgorithm;
+use shared::domain::ids::{ObjectKey, S3UploadId};
 use shared::domain::metadata::Metadata;
 use shared::ports::{
     BoxFuture, CompleteError, CompletedObject, Expected, MultipartListing, ObjectHead, ObjectStore,
@@ -183,15 +184,16 @@ impl ObjectStore for FakeObjects {
 
     fn create_multipart<'a>(
         &'a self,
-        key: &'a str,
+        key: &'a ObjectKey,
         _content_type: &'a str,
         _content_disposition: &'a str,
         _checksum: Option<ChecksumAlgorithm>,
         _metadata: &'a Metadata,
-    ) -> BoxFuture<'a, Result<String, PortError>> {
+    ) -> BoxFuture<'a, Result<S3UploadId, PortError>> {
+        let key = key.as_str();
         Box::pin(async move {
             match self.faults.enter(&self.time, "CreateMultipartUpload").await {
-                Verdict::Normal => Ok(self.create_raw(key)),
+                Verdict::Normal => Ok(self.create_raw(key).into()),
                 Verdict::Fail { apply } => {
                     if apply {
                         self.create_raw(key);
@@ -201,7 +203,7 @@ impl ObjectStore for FakeObjects {
                 Verdict::Die => {
                     let id = self.create_raw(key);
                     self.faults.die();
-                    Ok(id)
+                    Ok(id.into())
                 }
             }
         })
@@ -209,9 +211,11 @@ impl ObjectStore for FakeObjects {
 
     fn list_parts<'a>(
         &'a self,
-        key: &'a str,
-        s3_upload_id: &'a str,
+        key: &'a ObjectKey,
+        s3_upload_id: &'a S3UploadId,
     ) -> BoxFuture<'a, Result<Option<Vec<StoredPart>>, PortError>> {
+        let key = key.as_str();
+        let s3_upload_id = s3_upload_id.as_str();
         Box::pin(async move {
             let verdict = self.faults.enter(&self.time, "ListParts").await;
             let answer = {
@@ -245,11 +249,13 @@ impl ObjectStore for FakeObjects {
 
     fn complete<'a>(
         &'a self,
-        key: &'a str,
-        s3_upload_id: &'a str,
+        key: &'a ObjectKey,
+        s3_upload_id: &'a S3UploadId,
         parts: &'a [PartRef],
         expected: Expected<'a>,
     ) -> BoxFuture<'a, Result<CompletedObject, CompleteError>> {
+        let key = key.as_str();
+        let s3_upload_id = s3_upload_id.as_str();
         let size = Some(expected.size);
         Box::pin(async move {
             match self
@@ -275,9 +281,11 @@ impl ObjectStore for FakeObjects {
 
     fn abort<'a>(
         &'a self,
-        key: &'a str,
-        s3_upload_id: &'a str,
+        key: &'a ObjectKey,
+        s3_upload_id: &'a S3UploadId,
     ) -> BoxFuture<'a, Result<bool, PortError>> {
+        let key = key.as_str();
+        let s3_upload_id = s3_upload_id.as_str();
         Box::pin(async move {
             let verdict = self.faults.enter(&self.time, "AbortMultipartUpload").await;
             let apply = || {
@@ -304,7 +312,11 @@ impl ObjectStore for FakeObjects {
         })
     }
 
-    fn head<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<ObjectHead>, PortError>> {
+    fn head<'a>(
+        &'a self,
+        key: &'a ObjectKey,
+    ) -> BoxFuture<'a, Result<Option<ObjectHead>, PortError>> {
+        let key = key.as_str();
         Box::pin(async move {
             let verdict = self.faults.enter(&self.time, "HeadObject").await;
             let answer = self.object(key);
@@ -333,8 +345,8 @@ impl ObjectStore for FakeObjects {
                     .iter()
                     .filter(|(_, u)| u.key.starts_with(prefix))
                     .map(|(id, u)| MultipartListing {
-                        key: u.key.clone(),
-                        s3_upload_id: id.clone(),
+                        key: u.key.clone().into(),
+                        s3_upload_id: id.clone().into(),
                         initiated: u.initiated,
                     })
                     .collect();

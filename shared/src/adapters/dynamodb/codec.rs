@@ -249,8 +249,8 @@ pub(super) fn from_item(item: &Item) -> Result<UploadRecord, PortError> {
     Ok(UploadRecord {
         upload_id: get_s("uploadId")?,
         owner: get_s("owner")?,
-        key: get_s("objectKey")?,
-        s3_upload_id: get_s("s3UploadId")?,
+        key: get_s("objectKey")?.into(),
+        s3_upload_id: get_s("s3UploadId")?.into(),
         file_name: get_s("fileName")?,
         file_type: get_s("fileType")?,
         metadata: match item.get("metadata") {
