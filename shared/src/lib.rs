@@ -1,18 +1,18 @@
 //! Everything the upload functions share, in layers whose imports point down only:
 //!
 //! ```text
-//! lambda/                the Lambda entry points: the endpoints, cleanup.rs   (top)
-//! app.rs                 Deps: config, adapters and SDK clients, built once at cold start
-//! api/                   HTTP only: parse, call the use case, render; error.rs maps UploadError
-//!                        to ApiError (status, contract ErrorCode, message) once
-//! adapters/              the AWS and system side of each port: dynamodb, s3, presign + sigv4
-//!                        (part URLs), clock, metrics (EMF), xray
-//! usecases/              initialize, presign, complete, abort, parts and status, listing, rate,
-//!                        cleanup: async functions over the ports
-//! ports.rs               the traits the use cases need: records, objects, URL signing, time,
-//!                        metrics
-//! domain/                pure upload logic: records and their transitions, part sizing, keys,
-//!                        file checks, limits, UploadError; no HTTP, JSON or AWS  (ground)
+//! lambda/      the Lambda entry points: every endpoint's (mod.rs), the cleanup's   (top)
+//! app.rs       Deps: config, adapters and SDK clients, built once at cold start
+//! api/         HTTP only: routes, the first calls made alongside the rate write (prefetch),
+//!              one handler per endpoint (parse, call the use case, render); error.rs maps
+//!              UploadError to ApiError (status, contract ErrorCode, message) once
+//! adapters/    the AWS and system side of each port: dynamodb/ (records, quota, codec,
+//!              retries), s3, presign over sigv4 (part URLs), clock, metrics (EMF), xray, iam
+//! usecases/    initialize, presign, complete/ (with settle and the parts checks), abort,
+//!              parts and status, listing, rate, cleanup: async functions over the ports
+//! ports/       the traits the use cases need: records, objects, signing, time, metrics
+//! domain/      pure upload logic: records and their transitions, ids, part sizing, keys,
+//!              file checks, limits, UploadError; no HTTP, JSON or AWS          (ground)
 //! ```
 //!
 //! `config.rs` (typed configuration from the environment) stands beside the domain.
