@@ -10,7 +10,7 @@ use reqwest::header::{
 };
 use reqwest::Method;
 
-use crate::harness::{S3Server, Stack};
+use testkit::{S3Server, Stack};
 
 /// The stack's deps served again with `cors`; returns the base URL.
 async fn serve(stack: &Stack, cors: Cors) -> String {

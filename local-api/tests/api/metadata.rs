@@ -1,58 +1,51 @@
 //! User metadata: sent to initialize, it is on the stored object as `x-amz-meta-*` (read back with
 //! HeadObject) and in `status`; bad metadata is a 400 that starts nothing.
 
+use std::collections::BTreeMap;
+
 use serde_json::json;
 
-use crate::harness::*;
+use testkit::*;
 
 const USER: &str = "meta-user";
 
 #[tokio::test]
 async fn metadata_reaches_the_stored_object_and_status() {
-    for server in [S3Server::Moto, S3Server::Strict] {
+    for server in [S3Server::Moto, S3Server::S3sFs] {
         let stack = Stack::start(server).await;
         let file = file_bytes(1000, 7);
-        let metadata = json!({"album": "Summer 2026", "shot-by": "ana", "take": "3"});
-        let (status, init) = stack
-            .post(
-                Some(USER),
-                "/initialize",
-                &json!({ "fileName": "clip.mp4", "fileType": "video/mp4",
-                         "fileSize": file.len(), "metadata": metadata }),
-            )
-            .await;
-        assert_eq!(status, 201, "{server:?}: {init}");
-        let id = init["uploadId"].as_str().unwrap();
-        let (_, shown) = stack.get(Some(USER), &format!("/status/{id}")).await;
-        assert_eq!(shown["metadata"], metadata, "{server:?}");
+        let metadata: BTreeMap<String, String> =
+            [("album", "Summer 2026"), ("shot-by", "ana"), ("take", "3")]
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .into();
+        let mut request = video("clip.mp4", file.len());
+        request.metadata = Some(metadata.clone());
+        let init = stack.initialize(USER, &request).await.unwrap();
+        let id = &init.upload_id;
+        let shown = stack.status(USER, id).await.unwrap();
+        assert_eq!(shown.metadata.as_ref(), Some(&metadata), "{server:?}");
         let urls = stack.urls(USER, id, 1, 1).await;
         let etags = stack.upload_parts(&urls, &file, file.len(), &[1]).await;
-        let (status, done) = stack
-            .post(
-                Some(USER),
-                "/complete",
-                &json!({ "uploadId": id, "parts": parts_json(&etags) }),
-            )
-            .await;
-        assert_eq!(status, 200, "{server:?}: {done}");
-        let key = init["key"].as_str().unwrap();
+        stack.complete(USER, id, Some(&etags)).await.unwrap();
+        let key = init.key.as_str();
         assert_eq!(stack.read_object(key).await, file, "{server:?}");
         let head = stack.head_object(key).await;
         let stored = head.metadata().cloned().unwrap_or_default();
         let expected: std::collections::HashMap<String, String> =
-            serde_json::from_value(metadata.clone()).unwrap();
+            metadata.clone().into_iter().collect();
         assert_eq!(stored, expected, "{server:?}");
-        let (_, shown) = stack.get(Some(USER), &format!("/status/{id}")).await;
-        assert_eq!(shown["status"], "COMPLETED");
-        assert_eq!(shown["metadata"], metadata, "{server:?}");
+        let shown = stack.status(USER, id).await.unwrap();
+        assert_eq!(shown.status, upload_contract::UploadStatus::Completed);
+        assert_eq!(shown.metadata.as_ref(), Some(&metadata), "{server:?}");
     }
 }
 
 #[tokio::test]
 async fn an_upload_without_metadata_shows_none() {
     let stack = Stack::start(S3Server::Moto).await;
-    let init = stack.initialize(USER, "plain.mp4", 10).await;
-    let id = init["uploadId"].as_str().unwrap();
+    let init = stack.begin(USER, "plain.mp4", 10).await;
+    let id = &init.upload_id;
+    // Raw: the field is absent, not null.
     let (status, shown) = stack.get(Some(USER), &format!("/status/{id}")).await;
     assert_eq!(status, 200);
     assert!(shown.get("metadata").is_none(), "{shown}");

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
-use crate::harness::*;
+use testkit::*;
 
 /// Sums of each metric over the captured EMF lines, keyed by (metric, ErrorCode dimension).
 fn totals(lines: &[String]) -> HashMap<(String, Option<String>), f64> {
@@ -52,13 +52,13 @@ fn totals(lines: &[String]) -> HashMap<(String, Option<String>), f64> {
 
 #[tokio::test]
 async fn a_flow_emits_business_metrics_and_logs_no_secrets() {
-    let stack = Stack::start(S3Server::Strict).await;
+    let stack = Stack::start(S3Server::S3sFs).await;
     stack.deps.metrics.capture();
     let user = "ivy";
     let size = 5 * MIB + 10;
     let file = file_bytes(size, 21);
-    let init = stack.initialize(user, "m.mp4", size).await;
-    let id = init["uploadId"].as_str().unwrap();
+    let init = stack.begin(user, "m.mp4", size).await;
+    let id = &init.upload_id;
     let urls = stack.urls(user, id, 1, 2).await;
     let parts = stack.upload_parts(&urls, &file, 5 * MIB, &[1, 2]).await;
     let (_, url) = stack
@@ -82,21 +82,9 @@ async fn a_flow_emits_business_metrics_and_logs_no_secrets() {
             .await;
         assert_eq!(status, 200);
     }
-    let other = stack.initialize(user, "n.mp4", 10).await;
-    stack
-        .post(
-            Some(user),
-            "/abort",
-            &json!({ "uploadId": other["uploadId"] }),
-        )
-        .await;
-    stack
-        .post(
-            Some(user),
-            "/abort",
-            &json!({ "uploadId": other["uploadId"] }),
-        )
-        .await;
+    let other = stack.begin(user, "n.mp4", 10).await;
+    stack.abort(user, &other.upload_id).await.unwrap();
+    stack.abort(user, &other.upload_id).await.unwrap();
     let (status, _) = stack
         .post(
             Some(user),
@@ -130,7 +118,7 @@ async fn a_flow_emits_business_metrics_and_logs_no_secrets() {
 
     let logs = logs();
     assert!(
-        logs.contains(id),
+        logs.contains(&id.to_string()),
         "the flow's log lines carry its upload id"
     );
     assert!(
@@ -240,10 +228,10 @@ async fn a_lost_completion_the_cleanup_settles_is_counted_once() {
     use shared::domain::record::Transition;
 
     let stack = Stack::start(S3Server::Moto).await;
-    let init = stack.initialize("lost", "l.mp4", 100).await;
-    let id = init["uploadId"].as_str().unwrap();
+    let init = stack.begin("lost", "l.mp4", 100).await;
+    let id = &init.upload_id;
     // A complete died in COMPLETING, and storage has dropped the multipart upload: nothing is left.
-    let held = stack.deps.records.get(id).await.unwrap().unwrap();
+    let held = stack.record(id).await;
     let now = stack.deps.clock.epoch_secs();
     let stale = stack.deps.config.completing_stale_secs as i64;
     let begin = Transition::BeginCompleting {

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
-use crate::harness::*;
+use testkit::*;
 
 /// Waits for a fresh minute when too little of this one is left for the test to fit in it.
 async fn within_one_minute(needed_secs: u64) {
@@ -46,8 +46,8 @@ async fn a_burst_from_one_user_gets_429_with_retry_after_while_another_user_pass
     })
     .await;
     within_one_minute(20).await;
-    let init = stack.initialize("greedy", "a.mp4", 100).await; // request 1
-    let id = init["uploadId"].as_str().unwrap();
+    let init = stack.begin("greedy", "a.mp4", 100).await; // request 1
+    let id = &init.upload_id;
     let ask = json!({ "uploadId": id, "partNumber": 1 });
     let mut answers = Vec::new();
     for _ in 0..30 {
@@ -61,8 +61,8 @@ async fn a_burst_from_one_user_gets_429_with_retry_after_while_another_user_pass
         assert!((1..=60).contains(&secs), "Retry-After {secs}");
     }
     // Another user, same minute: unaffected.
-    let other = stack.initialize("patient", "b.mp4", 100).await;
-    let other_id = other["uploadId"].as_str().unwrap();
+    let other = stack.begin("patient", "b.mp4", 100).await;
+    let other_id = &other.upload_id;
     for _ in 0..5 {
         let (status, _, body) = post(
             &stack,
@@ -74,8 +74,8 @@ async fn a_burst_from_one_user_gets_429_with_retry_after_while_another_user_pass
         assert_eq!(status, 200, "{body}");
     }
     // Every endpoint counts, GETs too.
-    let (status, _) = stack.get(Some("greedy"), &format!("/status/{id}")).await;
-    assert_eq!(status, 429);
+    let refused = stack.status("greedy", id).await.refused();
+    assert_eq!(refused.status, 429);
 }
 
 #[tokio::test]
@@ -87,8 +87,8 @@ async fn part_urls_are_limited_per_user_and_minute() {
     })
     .await;
     within_one_minute(20).await;
-    let init = stack.initialize("greedy", "a.mp4", 3 * MIB * 5).await;
-    let id = init["uploadId"].as_str().unwrap();
+    let init = stack.begin("greedy", "a.mp4", 3 * MIB * 5).await;
+    let id = &init.upload_id;
     let batch = json!({ "uploadId": id, "startPart": 1, "endPart": 3 });
     let (status, _, body) = post(&stack, "greedy", "/batch-presigned-urls", &batch).await;
     assert_eq!(status, 200, "{body}");
@@ -103,10 +103,9 @@ async fn part_urls_are_limited_per_user_and_minute() {
     let (status, _, _) = post(&stack, "greedy", "/presigned-url", &one).await;
     assert_eq!(status, 429);
     // Other endpoints are not URL-limited, and another user still gets URLs.
-    let (status, _) = stack.get(Some("greedy"), &format!("/status/{id}")).await;
-    assert_eq!(status, 200);
-    let other = stack.initialize("patient", "b.mp4", 3 * MIB * 5).await;
-    let other_id = other["uploadId"].as_str().unwrap();
+    stack.status("greedy", id).await.unwrap();
+    let other = stack.begin("patient", "b.mp4", 3 * MIB * 5).await;
+    let other_id = &other.upload_id;
     let (status, _, body) = post(
         &stack,
         "patient",
@@ -129,8 +128,8 @@ async fn the_counter_s_added_latency_is_one_write() {
             v.insert("RATE_LIMIT_URLS_PER_MINUTE".into(), urls.into());
         })
         .await;
-        let init = stack.initialize("timer", "a.mp4", 100).await;
-        let ask = json!({ "uploadId": init["uploadId"], "partNumber": 1 });
+        let init = stack.begin("timer", "a.mp4", 100).await;
+        let ask = json!({ "uploadId": init.upload_id, "partNumber": 1 });
         let mut times = Vec::new();
         for _ in 0..200 {
             let started = Instant::now();

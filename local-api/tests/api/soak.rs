@@ -14,7 +14,7 @@ use serde_json::json;
 use shared::cleanup::{self, Limits};
 use shared::ports::QuotaUsage;
 
-use crate::harness::*;
+use testkit::*;
 
 const USERS: usize = 20;
 
@@ -64,7 +64,9 @@ async fn one_upload(stack: &Stack, timings: &Timings, i: usize) -> (End, Vec<u16
         .await;
     seen.push(status);
     assert_eq!(status, 201, "{init}");
-    let id = init["uploadId"].as_str().unwrap();
+    // The calls stay raw here: the soak counts every status it sees, 5xx included.
+    let id: upload_contract::UploadId = init["uploadId"].as_str().unwrap().parse().unwrap();
+    let id = &id;
     let urls = timings
         .time("batch-presigned-urls", stack.urls(user, id, 1, 1))
         .await;
@@ -191,12 +193,7 @@ async fn soak_ends_with_no_5xx_no_lost_object_and_no_leaked_quota() {
             .unwrap();
         assert_eq!(usage, QuotaUsage::default(), "leaked quota of soak-{user}");
     }
-    let (left, _) = stack
-        .deps
-        .objects
-        .multipart_uploads("uploads/", None)
-        .await
-        .unwrap();
+    let left = stack.open_multiparts().await;
     assert!(left.is_empty(), "multipart uploads left: {}", left.len());
 
     // Written to the stream itself, so the figures show in `make test` (print! is captured).
