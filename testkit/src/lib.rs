@@ -22,16 +22,21 @@ pub use scratch::Scratch;
 pub use stack::{S3Server, Stack};
 pub use storage::part_refs;
 
-/// One `#[tokio::test]` per S3 server for a test body that takes the server as its parameter:
+/// One test per S3 server for a test body that takes the server as its parameter:
 /// `per_server!(full_upload: full_upload_on_moto => Moto, full_upload_on_strict_s3 => S3sFs);`
+/// makes two `#[tokio::test]`s; a test attribute first (`per_server!(#[tokio::test(flavor =
+/// "multi_thread")] body: ...)`) replaces `#[tokio::test]`.
 #[macro_export]
 macro_rules! per_server {
-    ($body:ident: $($test:ident => $server:ident),+ $(,)?) => {
+    (#[$attr:meta] $body:ident: $($test:ident => $server:ident),+ $(,)?) => {
         $(
-            #[tokio::test]
+            #[$attr]
             async fn $test() {
                 $body($crate::S3Server::$server).await;
             }
         )+
+    };
+    ($body:ident: $($test:ident => $server:ident),+ $(,)?) => {
+        $crate::per_server!(#[tokio::test] $body: $($test => $server),+);
     };
 }

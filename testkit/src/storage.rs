@@ -70,6 +70,25 @@ impl Stack {
         request.send().await.expect("object exists")
     }
 
+    /// The keys of the stored objects under `prefix` (one page).
+    pub async fn object_keys(&self, prefix: &str) -> Vec<String> {
+        let listed = self
+            .deps
+            .aws
+            .s3
+            .list_objects_v2()
+            .bucket(&self.deps.config.bucket)
+            .prefix(prefix)
+            .send()
+            .await
+            .expect("ListObjectsV2");
+        listed
+            .contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_owned))
+            .collect()
+    }
+
     /// The keys of the multipart uploads storage holds open under `uploads/` (one page).
     pub async fn open_multiparts(&self) -> Vec<String> {
         let (uploads, next) = self

@@ -99,17 +99,7 @@ async fn users_differing_in_punctuation_get_their_own_prefixes() {
         prefixes.push((prefix, key));
     }
     for (prefix, key) in &prefixes {
-        let listed = stack
-            .deps
-            .aws
-            .s3
-            .list_objects_v2()
-            .bucket(&stack.deps.config.bucket)
-            .prefix(prefix)
-            .send()
-            .await
-            .unwrap();
-        let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+        let keys = stack.object_keys(prefix).await;
         assert_eq!(keys, [key.as_str()], "{prefix}");
     }
     shared::cleanup::run(

@@ -61,38 +61,16 @@ async fn a_flow_emits_business_metrics_and_logs_no_secrets() {
     let id = &init.upload_id;
     let urls = stack.urls(user, id, 1, 2).await;
     let parts = stack.upload_parts(&urls, &file, 5 * MIB, &[1, 2]).await;
-    let (_, url) = stack
-        .post(
-            Some(user),
-            "/presigned-url",
-            &json!({ "uploadId": id, "partNumber": 1 }),
-        )
-        .await;
-    assert!(url["presignedUrl"]
-        .as_str()
-        .unwrap()
-        .contains("X-Amz-Signature="));
+    let url = stack.presign(user, id, 1).await.unwrap();
+    assert!(url.url.presigned_url.contains("X-Amz-Signature="));
     for _ in 0..2 {
-        let (status, _) = stack
-            .post(
-                Some(user),
-                "/complete",
-                &json!({ "uploadId": id, "parts": parts_json(&parts) }),
-            )
-            .await;
-        assert_eq!(status, 200);
+        stack.complete(user, id, Some(&parts)).await.unwrap();
     }
     let other = stack.begin(user, "n.mp4", 10).await;
     stack.abort(user, &other.upload_id).await.unwrap();
     stack.abort(user, &other.upload_id).await.unwrap();
-    let (status, _) = stack
-        .post(
-            Some(user),
-            "/initialize",
-            &json!({ "fileName": "x", "fileType": "video/mp4", "fileSize": 0 }),
-        )
-        .await;
-    assert_eq!(status, 400);
+    let refused = stack.initialize(user, &video("x", 0)).await.refused();
+    assert_eq!(refused.status, 400);
 
     let totals = totals(&stack.deps.metrics.captured());
     let get = |name: &str, code: Option<&str>| {
@@ -173,14 +151,8 @@ async fn a_failing_dependency_emits_the_server_error_metric_with_its_dimensions(
         .send()
         .await
         .expect("the empty bucket is deleted");
-    let (status, body) = stack
-        .post(
-            Some(user),
-            "/initialize",
-            &json!({ "fileName": "a.mp4", "fileType": "video/mp4", "fileSize": 100 }),
-        )
-        .await;
-    assert_eq!(status, 503, "{body}");
+    let refused = stack.initialize(user, &video("a.mp4", 100)).await.refused();
+    assert_eq!(refused.status, 503, "{refused:?}");
     assert_eq!(
         server_errors(&stack.deps.metrics.captured()),
         [(
