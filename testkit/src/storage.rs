@@ -9,14 +9,22 @@ use crate::bytes::sha256;
 use crate::stack::Stack;
 
 impl Stack {
+    /// The stack's S3 client (the SDK's, for calls the adapters do not make).
+    pub fn s3(&self) -> &aws_sdk_s3::Client {
+        &self.deps.aws.s3
+    }
+
+    /// The stack's bucket.
+    pub fn bucket(&self) -> &str {
+        &self.deps.config.bucket
+    }
+
     /// The stored object, read back from S3.
     pub async fn read_object(&self, key: &str) -> Vec<u8> {
         let object = self
-            .deps
-            .aws
-            .s3
+            .s3()
             .get_object()
-            .bucket(&self.deps.config.bucket)
+            .bucket(self.bucket())
             .key(key)
             .send()
             .await
@@ -57,13 +65,7 @@ impl Stack {
         key: &str,
         checksum: bool,
     ) -> aws_sdk_s3::operation::head_object::HeadObjectOutput {
-        let mut request = self
-            .deps
-            .aws
-            .s3
-            .head_object()
-            .bucket(&self.deps.config.bucket)
-            .key(key);
+        let mut request = self.s3().head_object().bucket(self.bucket()).key(key);
         if checksum {
             request = request.checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled);
         }
@@ -73,11 +75,9 @@ impl Stack {
     /// The keys of the stored objects under `prefix` (one page).
     pub async fn object_keys(&self, prefix: &str) -> Vec<String> {
         let listed = self
-            .deps
-            .aws
-            .s3
+            .s3()
             .list_objects_v2()
-            .bucket(&self.deps.config.bucket)
+            .bucket(self.bucket())
             .prefix(prefix)
             .send()
             .await

@@ -164,11 +164,9 @@ async fn the_demo_page_uploads_from_chromium_and_needs_the_etag_exposed() {
         .build()
         .expect("rule");
     stack
-        .deps
-        .aws
-        .s3
+        .s3()
         .put_bucket_cors()
-        .bucket(stack.deps.objects.bucket())
+        .bucket(stack.bucket())
         .cors_configuration(
             CorsConfiguration::builder()
                 .cors_rules(rule)

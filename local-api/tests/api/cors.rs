@@ -169,11 +169,9 @@ async fn the_bucket_rule_allows_put_only() {
 
     let stack = Stack::start(S3Server::Moto).await;
     let cors = stack
-        .deps
-        .aws
-        .s3
+        .s3()
         .get_bucket_cors()
-        .bucket(&stack.deps.config.bucket)
+        .bucket(stack.bucket())
         .send()
         .await
         .expect("the local bucket has a CORS rule");

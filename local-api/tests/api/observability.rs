@@ -143,11 +143,9 @@ async fn a_failing_dependency_emits_the_server_error_metric_with_its_dimensions(
 
     // S3 fails: the bucket is gone. The request is a 503 the client may retry, not a Lambda error.
     stack
-        .deps
-        .aws
-        .s3
+        .s3()
         .delete_bucket()
-        .bucket(&stack.deps.config.bucket)
+        .bucket(stack.bucket())
         .send()
         .await
         .expect("the empty bucket is deleted");
