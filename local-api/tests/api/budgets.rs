@@ -129,7 +129,8 @@ async fn a_listing_page_makes_a_bounded_number_of_storage_calls() {
         calls
     );
 
-    // Over HTTP: the first 8 unfinished uploads show their parts, the others omit the fields.
+    // Over HTTP: the first 8 unfinished uploads show their parts, the others omit the fields (raw:
+    // the typed answer cannot tell an omitted field from a null one).
     let (status, body) = stack.get(Some(user), "/uploads?limit=100").await;
     assert_eq!(status, 200, "{body}");
     let uploads = body["uploads"].as_array().unwrap();

@@ -141,37 +141,31 @@ async fn a_cursor_works_only_for_its_caller_and_filter() {
             .await;
     }
     stack.begin("cursor-bob", "b.mp4", MIB).await;
-    let (status, page) = stack.get(Some("cursor-alice"), "/uploads?limit=1").await;
-    assert_eq!(status, 200, "{page}");
-    let cursor = page["nextCursor"].as_str().unwrap().to_owned();
+    let page = stack.uploads("cursor-alice", "limit=1").await.unwrap();
+    let cursor = page.next_cursor.clone().expect("a next page");
 
     // Bob replays Alice's cursor: refused, and nothing of Alice's shows.
-    let (status, body) = stack
-        .get(Some("cursor-bob"), &format!("/uploads?cursor={cursor}"))
-        .await;
-    assert_eq!(status, 400, "{body}");
-    assert_eq!(code(&body), "INVALID_CURSOR");
+    let refused = stack
+        .uploads("cursor-bob", &format!("cursor={cursor}"))
+        .await
+        .refused();
+    assert_eq!(refused, (400, "INVALID_CURSOR"), "{refused:?}");
     // Alice with another filter, or an edited cursor: refused.
-    let (status, body) = stack
-        .get(
-            Some("cursor-alice"),
-            &format!("/uploads?status=COMPLETED&cursor={cursor}"),
-        )
-        .await;
-    assert_eq!((status, code(&body)), (400, "INVALID_CURSOR"), "{body}");
+    let refused = stack
+        .uploads("cursor-alice", &format!("status=COMPLETED&cursor={cursor}"))
+        .await
+        .refused();
+    assert_eq!(refused, (400, "INVALID_CURSOR"), "{refused:?}");
     let mut forged = cursor.clone().into_bytes();
     let at = forged.len() - 1;
     forged[at] = if forged[at] == b'0' { b'1' } else { b'0' };
     let forged = String::from_utf8(forged).unwrap();
     for bad in [forged.as_str(), "c1.0.0.0", "garbage", &"c".repeat(400)] {
-        let (status, body) = stack
-            .get(Some("cursor-alice"), &format!("/uploads?cursor={bad}"))
-            .await;
-        assert_eq!(
-            (status, code(&body)),
-            (400, "INVALID_CURSOR"),
-            "{bad}: {body}"
-        );
+        let refused = stack
+            .uploads("cursor-alice", &format!("cursor={bad}"))
+            .await
+            .refused();
+        assert_eq!(refused, (400, "INVALID_CURSOR"), "{bad}: {refused:?}");
     }
     // Other bad parameters, and no identity.
     for (query, expected) in [
@@ -180,25 +174,21 @@ async fn a_cursor_works_only_for_its_caller_and_filter() {
         ("limit=x", "INVALID_FIELD"),
         ("status=done", "INVALID_FIELD"),
     ] {
-        let (status, body) = stack
-            .get(Some("cursor-alice"), &format!("/uploads?{query}"))
-            .await;
-        assert_eq!((status, code(&body)), (400, expected), "{query}: {body}");
+        let refused = stack.uploads("cursor-alice", query).await.refused();
+        assert_eq!(refused, (400, expected), "{query}: {refused:?}");
     }
+    // No identity: sent raw, since the typed calls always name a user.
     let (status, body) = stack.get(None, "/uploads").await;
     assert_eq!((status, code(&body)), (401, "UNAUTHENTICATED"), "{body}");
 
     // Alice's own cursor goes on where the first page ended.
-    let (status, next) = stack
-        .get(
-            Some("cursor-alice"),
-            &format!("/uploads?limit=5&cursor={cursor}"),
-        )
-        .await;
-    assert_eq!(status, 200, "{next}");
-    let rest = ids(next["uploads"].as_array().unwrap());
-    assert_eq!(rest.len(), 2, "{next}");
-    assert!(!rest.contains(&page["uploads"][0]["uploadId"].as_str().unwrap().to_owned()));
+    let next = stack
+        .uploads("cursor-alice", &format!("limit=5&cursor={cursor}"))
+        .await
+        .unwrap();
+    assert_eq!(next.uploads.len(), 2, "{next:?}");
+    let first = &page.uploads[0].upload_id;
+    assert!(!next.uploads.iter().any(|u| &u.upload_id == first));
 }
 
 #[tokio::test]

@@ -170,10 +170,9 @@ async fn a_failing_dependency_emits_the_server_error_metric_with_its_dimensions(
         .send()
         .await
         .expect("the table is deleted");
-    let (status, body) = stack
-        .get(Some(user), &format!("/status/{}", uuid::Uuid::new_v4()))
-        .await;
-    assert_eq!(status, 503, "{body}");
+    let missing = upload_contract::UploadId::new_v4();
+    let refused = stack.status(user, &missing).await.refused();
+    assert_eq!(refused.status, 503, "{refused:?}");
     let errors = server_errors(&stack.deps.metrics.captured());
     assert_eq!(
         errors.last(),
