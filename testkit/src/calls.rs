@@ -18,13 +18,15 @@ use upload_contract::{
 
 use crate::stack::Stack;
 
-/// An error answer: its status, the body's `error.code` and `error.message`, and the whole body.
+/// An error answer: its status, the body's `error.code` and `error.message`, the whole body, and
+/// `Retry-After` in seconds when the answer carries it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Refused {
     pub status: u16,
     pub code: String,
     pub message: String,
     pub body: Value,
+    pub retry_after: Option<u64>,
 }
 
 /// `refused == (409, "UPLOAD_ABORTED")`: the status and code, as most tests check them.
@@ -135,13 +137,9 @@ impl Stack {
         body: Option<&impl Serialize>,
         success: impl Fn(&T) -> u16,
     ) -> Answer<T> {
-        let (status, answer) = match body {
-            Some(body) => {
-                let body = serde_json::to_value(body).expect("requests serialize");
-                self.post(Some(user), path, &body).await
-            }
-            None => self.get(Some(user), path).await,
-        };
+        let body = body.map(|b| serde_json::to_value(b).expect("requests serialize"));
+        let reply = self.exchange(user, path, body.as_ref()).await;
+        let (status, answer) = (reply.status, reply.body);
         if !(200..300).contains(&status) {
             let refused = Refused {
                 status,
@@ -151,6 +149,7 @@ impl Stack {
                     .unwrap_or_default()
                     .to_owned(),
                 body: answer,
+                retry_after: reply.retry_after,
             };
             assert!(
                 !refused.code.is_empty() && !refused.message.is_empty(),

@@ -167,11 +167,23 @@ impl Stack {
             .post(format!("{}{path}", self.base))
             .header("content-type", "application/json")
             .body(body);
-        send(request, user).await
+        send(request, user).await.into()
     }
 
     pub async fn get(&self, user: Option<&str>, path: &str) -> (u16, Value) {
-        send(self.http.get(format!("{}{path}", self.base)), user).await
+        send(self.http.get(format!("{}{path}", self.base)), user)
+            .await
+            .into()
+    }
+
+    /// A JSON POST of `body` (a GET without one) as `user`, with the whole reply.
+    pub(crate) async fn exchange(&self, user: &str, path: &str, body: Option<&Value>) -> Reply {
+        let url = format!("{}{path}", self.base);
+        let request = match body {
+            Some(body) => self.http.post(url).json(body),
+            None => self.http.get(url),
+        };
+        send(request, Some(user)).await
     }
 
     /// PUTs `bytes` to a presigned URL as a phone would; returns the status and the ETag header.
@@ -273,7 +285,7 @@ fn etag(response: &reqwest::Response) -> Option<String> {
 }
 
 /// Sends an API request as `user` (`None`: no identity header); the status and the JSON answer.
-async fn send(request: reqwest::RequestBuilder, user: Option<&str>) -> (u16, Value) {
+async fn send(request: reqwest::RequestBuilder, user: Option<&str>) -> Reply {
     let request = match user {
         Some(user) => request.header("x-user-id", user),
         None => request,
@@ -291,9 +303,27 @@ async fn localstack_presigner(bucket: &str, endpoint: &str) -> shared::presign::
         .await
 }
 
-/// The status and JSON body of an API answer; every answer is JSON.
-async fn read(response: reqwest::Response) -> (u16, Value) {
+/// An API answer: its status, its JSON body, and `Retry-After` (seconds) when it carries one.
+pub(crate) struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub retry_after: Option<u64>,
+}
+
+impl From<Reply> for (u16, Value) {
+    fn from(reply: Reply) -> Self {
+        (reply.status, reply.body)
+    }
+}
+
+/// The reply to an API request; every answer is JSON.
+async fn read(response: reqwest::Response) -> Reply {
     let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
     assert_eq!(
         response
             .headers()
@@ -303,5 +333,9 @@ async fn read(response: reqwest::Response) -> (u16, Value) {
         "every answer is JSON"
     );
     let body = response.json().await.expect("JSON body");
-    (status, body)
+    Reply {
+        status,
+        body,
+        retry_after,
+    }
 }
