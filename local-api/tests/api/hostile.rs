@@ -87,14 +87,7 @@ async fn users_differing_in_punctuation_get_their_own_prefixes() {
         assert_eq!(key, format!("{prefix}{id}/{name}"));
         let urls = stack.urls(user, id, 1, 1).await;
         let parts = stack.upload_parts(&urls, &file, file.len(), &[1]).await;
-        let (status, done) = stack
-            .post(
-                Some(user),
-                "/complete",
-                &json!({ "uploadId": id, "parts": parts_json(&parts) }),
-            )
-            .await;
-        assert_eq!(status, 200, "{user}: {done}");
+        stack.complete(user, id, Some(&parts)).await.unwrap();
         stack.assert_stored(&key, &file).await;
         prefixes.push((prefix, key));
     }
@@ -255,25 +248,20 @@ async fn strict_storage_refuses_parts_of_the_wrong_length() {
     let file = file_bytes(SIZE + 1, 31);
     let init = stack.begin("mallory", "sized.mp4", SIZE).await;
     let id = &init.upload_id;
-    let (status, body) = stack
-        .post(
-            Some("mallory"),
-            "/batch-presigned-urls",
-            &json!({ "uploadId": id, "startPart": 1, "endPart": 2 }),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let urls = body["urls"].as_array().unwrap();
+    let answer = stack
+        .batch("mallory", &batch_request(id, 1, 2))
+        .await
+        .unwrap();
     let planned = [5 * MIB, 4321];
     let mut parts = Vec::new();
-    for (url, (n, length)) in urls.iter().zip([(1u32, 5 * MIB), (2, 4321)]) {
-        assert_eq!(url["partNumber"], n);
+    for (url, (n, length)) in answer.urls.iter().zip([(1u32, 5 * MIB), (2, 4321)]) {
+        assert_eq!(url.part_number, n);
         assert_eq!(
-            url["headers"]["content-length"],
-            length.to_string(),
-            "{url}"
+            url.headers.get("content-length"),
+            Some(&length.to_string()),
+            "{url:?}"
         );
-        let presigned = url["presignedUrl"].as_str().unwrap();
+        let presigned = url.presigned_url.as_str();
         assert!(
             presigned.contains("X-Amz-SignedHeaders=content-length%3Bhost&"),
             "{presigned}"
@@ -305,14 +293,7 @@ async fn strict_storage_refuses_parts_of_the_wrong_length() {
         }
     }
     // What was stored is exactly the plan, so the upload completes.
-    let (status, body) = stack
-        .post(
-            Some("mallory"),
-            "/complete",
-            &json!({ "uploadId": id, "parts": parts_json(&parts) }),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    stack.complete("mallory", id, Some(&parts)).await.unwrap();
     stack.assert_stored(init.key.as_str(), &file[..SIZE]).await;
 }
 
