@@ -1,14 +1,14 @@
 //! Typed calls to the API: the contract's request types in, its answer types out, or a [`Refused`]
-//! (status, code, message). Each success is checked for the status its endpoint documents, and
-//! every answer for being JSON (through [`Stack::post`] and [`Stack::get`]). Tests that send
-//! malformed or hostile input on purpose use the raw calls instead.
+//! (status, code, message, body). Each success is checked for the status its endpoint documents,
+//! and every answer for being JSON. Tests that send malformed or hostile input on purpose, or check
+//! which fields an answer leaves out, use the raw calls ([`Stack::post`], [`Stack::get`]) instead.
 
 use std::collections::HashMap;
 use std::fmt::Debug;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use upload_contract::{
     AbortRequest, AbortResponse, BatchPresignedUrlsRequest, BatchPresignedUrlsResponse,
     CompleteRequest, CompleteResponse, CompletedPart, InitializeRequest, InitializeResponse,
@@ -76,21 +76,6 @@ pub fn completed(parts: &[(u32, String)]) -> Vec<CompletedPart> {
             checksum_crc64nvme: None,
         })
         .collect()
-}
-
-/// `(number, ETag)` pairs as the raw JSON `parts` array, for requests built by hand.
-pub fn parts_json(parts: &[(u32, String)]) -> Value {
-    Value::Array(
-        parts
-            .iter()
-            .map(|(n, e)| json!({ "PartNumber": n, "ETag": e }))
-            .collect(),
-    )
-}
-
-/// The upload id of an initialize answer, for raw requests that name it.
-pub fn id_of(init: &InitializeResponse) -> String {
-    init.upload_id.to_string()
 }
 
 /// A request for one part's URL, with the part's checksum if the upload has an algorithm.

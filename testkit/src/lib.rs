@@ -1,7 +1,8 @@
-//! Test support shared by the local API's tests, the client's tests and the benchmarks: the local
-//! API started in-process on the servers `scripts/stack.sh` started ([`Stack`], one per
-//! [`S3Server`]), typed calls through the contract's request and answer types ([`calls`]), and the
-//! digests and test bytes the checks compare ([`bytes`]).
+//! Test support shared by the local API's tests, the client's tests and the cleanup benchmark:
+//! the local API started in-process on the servers `scripts/stack.sh` started ([`Stack`], one per
+//! [`S3Server`]), typed calls through the contract's request and answer types ([`calls`]), what
+//! storage and the record store hold ([`storage`]), and the digests and test bytes the checks
+//! compare ([`bytes`]).
 
 pub mod bytes;
 pub mod calls;
@@ -13,8 +14,7 @@ pub mod storage;
 
 pub use bytes::{base64, file_bytes, hex, sha256, sha256_base64, MIB};
 pub use calls::{
-    batch_request, code, completed, id_of, parts_json, presign_request, put_refused, video, Answer,
-    Refusal, Refused,
+    batch_request, code, completed, presign_request, put_refused, video, Answer, Refusal, Refused,
 };
 pub use config::vars;
 pub use logs::logs;
