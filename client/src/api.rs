@@ -3,6 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use upload_contract::{
     AbortRequest, AbortResponse, ApiErrorBody, BatchPresignedUrlsRequest,
     BatchPresignedUrlsResponse, ChecksumAlgorithm, CompleteRequest, CompleteResponse,
@@ -10,9 +13,6 @@ use upload_contract::{
     ListedPart, PartUrl as WirePartUrl, PresignedUrlRequest, PresignedUrlResponse, StatusResponse,
     UploadId, UploadStatus,
 };
-use reqwest::{Method, StatusCode};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 
 use crate::error::Error;
 

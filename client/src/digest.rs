@@ -6,11 +6,12 @@
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 use crc_fast::CrcAlgorithm::Crc64Nvme;
 use serde::Serialize;
 
 use crate::error::Error;
-use crate::upload::base64;
 use upload_contract::{ChecksumAlgorithm, ListedPart};
 
 /// How an upload's parts (and, for CRC64NVME, its whole file) are verified by storage.
@@ -122,8 +123,18 @@ fn digest_range(
     Ok(PartDigests {
         crc64nvme: crc.finalize(),
         sha256: sha.map(|s| base64(&s.finalize())),
-        md5: md5.map(|m| m.finalize().iter().map(|b| format!("{b:02x}")).collect()),
+        md5: md5.map(|m| hex(&m.finalize())),
     })
+}
+
+/// Standard base64 with padding, as S3's checksum headers carry digests.
+pub fn base64(bytes: &[u8]) -> String {
+    STANDARD.encode(bytes)
+}
+
+/// Lower-case hex, as an MD5 ETag or a fingerprint spells a digest.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The CRC64NVME of `bytes`.
@@ -235,6 +246,22 @@ pub fn same_bytes(part: &ListedPart, local: &PartDigests, verify: Verify) -> boo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn base64_matches_the_rfc_4648_vectors() {
+        for (input, expected) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(input.as_bytes()), expected);
+        }
+        assert_eq!(base64(&[0xff, 0xfe, 0xfd]), "//79");
+    }
 
     #[test]
     fn crc64nvme_matches_the_published_check_value() {

@@ -11,8 +11,8 @@
 //!
 //! let api = Api::new("http://127.0.0.1:3000/api/v1/multipart-upload", Identity::User("alice".into()))?;
 //! let uploader = Uploader::new(api, Options::default());
-//! let outcome = uploader.upload("match.mp4".as_ref(), Arc::new(Silent)).await?;
-//! println!("stored as {}", outcome.key);
+//! let finished = uploader.upload("match.mp4".as_ref(), Arc::new(Silent)).await?;
+//! println!("stored as {}", finished.key);
 //! # Ok(())
 //! # }
 //! ```
@@ -21,7 +21,6 @@
 //! read_exact) into its own buffer just before it is sent.
 
 pub mod api;
-mod body;
 pub mod digest;
 mod error;
 pub mod state;
@@ -30,4 +29,6 @@ pub mod upload;
 pub use api::{Api, Identity};
 pub use digest::Verify;
 pub use error::Error;
-pub use upload::{Faults, Options, Outcome, Plan, Progress, Silent, Stats, Uploader};
+#[cfg(feature = "fault-injection")]
+pub use upload::Faults;
+pub use upload::{Finished, Options, Plan, Progress, Silent, Stats, Uploader};

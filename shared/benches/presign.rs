@@ -26,7 +26,7 @@ use shared::domain::listing::Position;
 use shared::domain::Transition;
 use shared::domain::{Status, UploadRecord};
 use shared::ports::{
-    BoxFuture, Created, FingerprintClaim, OwnerPage, PageToken, Paged, PortError, Quota,
+    BoxFuture, Created, FingerprintClaim, Holding, OwnerPage, PageToken, Paged, PortError, Quota,
     QuotaUsage, RateUse, RecordStore,
 };
 use shared::presign::Presigner;
@@ -212,6 +212,15 @@ impl RecordStore for InMemory {
         _: &'a UploadRecord,
         _: &'a Transition,
     ) -> BoxFuture<'a, Result<bool, PortError>> {
+        unused()
+    }
+
+    fn begin_completing<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        _: &'a Transition,
+    ) -> BoxFuture<'a, Result<Holding, PortError>> {
         unused()
     }
 

@@ -138,6 +138,38 @@ pub enum Created {
     FingerprintTaken,
 }
 
+/// How a request's claim on an upload's completion went ([`RecordStore::begin_completing`]).
+#[derive(Clone, Debug)]
+pub enum Holding {
+    /// This request holds COMPLETING (since the `now` it sent): the record as written.
+    /// `took_over`: the hold it replaced had gone stale, and its holder may have completed in
+    /// storage before it died.
+    Held {
+        record: UploadRecord,
+        took_over: bool,
+    },
+    /// The guard did not hold: the record as it is, or `None` when the owner has no such upload.
+    Refused(Option<UploadRecord>),
+}
+
+impl Holding {
+    /// The record this request holds, if it holds one.
+    pub fn held(&self) -> Option<&UploadRecord> {
+        match self {
+            Self::Held { record, .. } => Some(record),
+            Self::Refused(_) => None,
+        }
+    }
+
+    /// The record, held or not (`None`: no such upload of the owner's).
+    pub fn record(&self) -> Option<&UploadRecord> {
+        match self {
+            Self::Held { record, .. } | Self::Refused(Some(record)) => Some(record),
+            Self::Refused(None) => None,
+        }
+    }
+}
+
 /// The upload records, each state change a conditional write. Transitions out of the unfinished
 /// states release the owner's quota share in the same atomic write.
 pub trait RecordStore: Send + Sync {
@@ -177,6 +209,17 @@ pub trait RecordStore: Send + Sync {
         record: &'a UploadRecord,
         transition: &'a Transition,
     ) -> BoxFuture<'a, Result<bool, PortError>>;
+
+    /// Applies `begin` ([`Transition::BeginCompleting`]) to the owner's upload `upload_id` if its
+    /// guard holds, in one conditional write that answers with the record either way, so no read
+    /// has to come first. Marking COMPLETING releases no quota: a single-item write, not a
+    /// transaction. Another owner's upload is answered like a missing one.
+    fn begin_completing<'a>(
+        &'a self,
+        upload_id: &'a str,
+        owner: &'a str,
+        begin: &'a Transition,
+    ) -> BoxFuture<'a, Result<Holding, PortError>>;
 
     /// How many shards the expiry index spreads unfinished records over ([`RecordStore::due`]).
     fn expiry_shards(&self) -> u32;
@@ -280,6 +323,19 @@ pub enum CompleteError {
     Failed(#[from] PortError),
 }
 
+/// What storage checks a completed object against, beyond each part's ETag.
+#[derive(Clone, Copy, Debug)]
+pub struct Expected<'a> {
+    /// The declared file size: S3 refuses a completion of another total size
+    /// (`x-amz-mp-object-size`, 400 InvalidRequest).
+    pub size: u64,
+    /// The upload's checksum algorithm, so each part's checksum is sent under its name.
+    pub checksum: Option<ChecksumAlgorithm>,
+    /// The client's checksum of the whole file for full-object uploads (CRC64NVME): storage
+    /// refuses other bytes.
+    pub whole_file: Option<&'a str>,
+}
+
 /// The multipart calls the service makes. Bytes never pass through here.
 pub trait ObjectStore: Send + Sync {
     fn bucket(&self) -> &str;
@@ -302,15 +358,14 @@ pub trait ObjectStore: Send + Sync {
         s3_upload_id: &'a str,
     ) -> BoxFuture<'a, Result<Option<Vec<StoredPart>>, PortError>>;
 
-    /// Completes with `parts`, never overwriting an existing object. `whole_file` is the client's
-    /// checksum of the whole file for full-object uploads (CRC64NVME): storage refuses other bytes.
+    /// Completes with `parts`, never overwriting an existing object, and only as the object
+    /// `expected` describes.
     fn complete<'a>(
         &'a self,
         key: &'a str,
         s3_upload_id: &'a str,
         parts: &'a [PartRef],
-        checksum: Option<ChecksumAlgorithm>,
-        whole_file: Option<&'a str>,
+        expected: Expected<'a>,
     ) -> BoxFuture<'a, Result<CompletedObject, CompleteError>>;
 
     /// `true` if this call aborted it, `false` if it was already gone.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use shared::domain::checksum::ChecksumAlgorithm;
 use shared::domain::metadata::Metadata;
 use shared::ports::{
-    BoxFuture, CompleteError, CompletedObject, MultipartListing, ObjectHead, ObjectStore,
+    BoxFuture, CompleteError, CompletedObject, Expected, MultipartListing, ObjectHead, ObjectStore,
     PageToken, Paged, PartRef, PortError, Ports, StoredPart,
 };
 use shared::usecases;
@@ -58,12 +58,10 @@ impl ObjectStore for Counting {
         key: &'a str,
         s3_upload_id: &'a str,
         parts: &'a [PartRef],
-        checksum: Option<ChecksumAlgorithm>,
-        whole_file: Option<&'a str>,
+        expected: Expected<'a>,
     ) -> BoxFuture<'a, Result<CompletedObject, CompleteError>> {
         self.count();
-        self.inner
-            .complete(key, s3_upload_id, parts, checksum, whole_file)
+        self.inner.complete(key, s3_upload_id, parts, expected)
     }
 
     fn abort<'a>(
@@ -152,12 +150,19 @@ async fn a_complete_with_etags_stays_within_its_storage_calls() {
     let urls = stack.urls(user, id, 1, 1).await;
     let etags = stack.upload_parts(&urls, &file, file.len(), &[1]).await;
     let parts = part_refs(etags);
-    let record = stack.record(id).await;
     let objects = counting(&stack);
+    let holding = usecases::complete::begin(
+        ports(&stack, &objects),
+        &stack.deps.config,
+        &id.to_string(),
+        user,
+    )
+    .await
+    .unwrap();
     let done = usecases::complete::complete(
         ports(&stack, &objects),
         &stack.deps.config,
-        record,
+        holding,
         Some(&parts),
         None,
     )

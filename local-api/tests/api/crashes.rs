@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use shared::cleanup::{self, Limits};
 use shared::domain::record::Transition;
 use shared::domain::{Status, UploadRecord};
-use shared::ports::{PartRef, QuotaUsage};
+use shared::ports::{Expected, PartRef, QuotaUsage};
 use upload_contract::{UploadId, UploadStatus};
 
 use testkit::*;
@@ -59,7 +59,16 @@ async fn die_while_completing(
         stack
             .deps
             .objects
-            .complete(&held.key, &held.s3_upload_id, parts, None, None)
+            .complete(
+                &held.key,
+                &held.s3_upload_id,
+                parts,
+                Expected {
+                    size: held.file_size,
+                    checksum: None,
+                    whole_file: None,
+                },
+            )
             .await
             .expect("storage completes");
     }

@@ -16,6 +16,7 @@ mod hostile;
 mod listing;
 mod localstack;
 mod metadata;
+mod object_size;
 mod observability;
 mod part_urls;
 mod quotas;

@@ -25,7 +25,11 @@ use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::builders::TransactWriteItemsFluentBuilder as TransactRequest;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    Update,
+};
 use aws_sdk_dynamodb::Client;
 use sha2::{Digest, Sha256};
 
@@ -36,7 +40,7 @@ use crate::domain::record::{Completion, Transition};
 use crate::domain::{Status, UploadRecord};
 use crate::error::error_chain;
 use crate::ports::{
-    expiry_shard, sweep_after, sweep_at, BoxFuture, Created, FingerprintClaim, OwnerPage,
+    expiry_shard, sweep_after, sweep_at, BoxFuture, Created, FingerprintClaim, Holding, OwnerPage,
     PageToken, Paged, PortError, Quota, QuotaUsage, RateUse, RecordStore,
 };
 
@@ -559,6 +563,81 @@ impl DynamoRecords {
         }
     }
 
+    /// [`RecordStore::begin_completing`]: one conditional `UpdateItem` with the record in its
+    /// answer as the write or the condition found it (`ALL_OLD`), so a takeover of a stale hold is
+    /// told apart. A conflict with a
+    /// transaction on the item or a throttle applied nothing and is retried like a transaction's.
+    async fn hold(
+        &self,
+        upload_id: &str,
+        owner: &str,
+        begin: &Transition,
+    ) -> Result<Holding, PortError> {
+        let (update, condition, values) = expressions(begin);
+        // Due for the cleanup when the hold goes stale; BeginCompleting's time needs no expiry.
+        let sweep = sweep_after(begin, 0).unwrap_or(0);
+        let update = update.replacen("SET ", &format!("SET {SWEEP_ATTRIBUTE} = :sweep, "), 1);
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("uploadId", s(upload_id))
+            .update_expression(update)
+            .condition_expression(format!(
+                "attribute_exists(uploadId) AND #owner = :owner AND ({condition})"
+            ))
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":owner", s(owner))
+            .expression_attribute_values(":sweep", n(sweep))
+            .return_values(ReturnValue::AllOld)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        for (name, value) in values {
+            request = request.expression_attribute_values(name, value);
+        }
+        retrying(|_| {
+            let request = request.clone();
+            async move {
+                match request.send().await {
+                    Ok(output) => Attempt::Done(match output.attributes {
+                        Some(item) => from_item(&item).map(|before| {
+                            let mut record = before.clone();
+                            record.apply(begin);
+                            Holding::Held {
+                                took_over: before.status == Status::Completing,
+                                record,
+                            }
+                        }),
+                        None => Err(PortError::new("UpdateItem", "no record in the answer")),
+                    }),
+                    Err(SdkError::ServiceError(e)) => match e.err() {
+                        UpdateItemError::ConditionalCheckFailedException(refused) => {
+                            Attempt::Done(match refused.item() {
+                                Some(item) => from_item(item).map(|record| {
+                                    Holding::Refused(Some(record).filter(|r| r.owner == owner))
+                                }),
+                                None => Ok(Holding::Refused(None)),
+                            })
+                        }
+                        err @ (UpdateItemError::TransactionConflictException(_)
+                        | UpdateItemError::ProvisionedThroughputExceededException(_)
+                        | UpdateItemError::ThrottlingException(_)
+                        | UpdateItemError::RequestLimitExceeded(_)) => {
+                            if let Some(metrics) = &self.metrics {
+                                let cause = crate::metrics::dependency_cause(&format!("{err:?}"));
+                                metrics.dependency_retry(Dependency::DynamoDb, cause);
+                            }
+                            Attempt::Retry(PortError::contended("UpdateItem", error_chain(err)))
+                        }
+                        err => Attempt::Done(Err(PortError::new("UpdateItem", error_chain(err)))),
+                    },
+                    Err(e) => Attempt::Done(Err(PortError::new("UpdateItem", error_chain(&e)))),
+                }
+            }
+        })
+        .await
+    }
+
     async fn owner_page(
         &self,
         owner: &str,
@@ -780,6 +859,15 @@ impl RecordStore for DynamoRecords {
         transition: &'a Transition,
     ) -> BoxFuture<'a, Result<bool, PortError>> {
         Box::pin(self.apply(record, transition))
+    }
+
+    fn begin_completing<'a>(
+        &'a self,
+        upload_id: &'a str,
+        owner: &'a str,
+        begin: &'a Transition,
+    ) -> BoxFuture<'a, Result<Holding, PortError>> {
+        Box::pin(self.hold(upload_id, owner, begin))
     }
 
     fn expiry_shards(&self) -> u32 {

@@ -14,7 +14,10 @@ pub fn iam_actions(operation: &str) -> &'static [&'static str] {
     match operation {
         "GetItem" => &["dynamodb:GetItem"],
         "Query" => &["dynamodb:Query"],
-        "TransactWriteItems" | "UpdateItem" | "UpdateItem(rate)" => &["dynamodb:UpdateItem"],
+        "TransactWriteItems"
+        | "UpdateItem"
+        | "UpdateItem(rate)"
+        | "UpdateItem(begin-completing)" => &["dynamodb:UpdateItem"],
         "TransactWriteItems(create)" => &["dynamodb:PutItem", "dynamodb:UpdateItem"],
         "CreateMultipartUpload" | "CompleteMultipartUpload" | "PresignUploadPart" => {
             &["s3:PutObject"]

@@ -11,7 +11,7 @@ use crate::domain::checksum::ChecksumAlgorithm;
 use crate::domain::metadata::Metadata;
 use crate::error::error_chain;
 use crate::ports::{
-    BoxFuture, CompleteError, CompletedObject, MultipartListing, ObjectHead, ObjectStore,
+    BoxFuture, CompleteError, CompletedObject, Expected, MultipartListing, ObjectHead, ObjectStore,
     PageToken, Paged, PartRef, PortError, StoredPart,
 };
 
@@ -130,9 +130,13 @@ impl S3Objects {
         key: &str,
         upload_id: &str,
         parts: &[PartRef],
-        checksum: Option<ChecksumAlgorithm>,
-        whole_file: Option<&str>,
+        expected: Expected<'_>,
     ) -> Result<CompletedObject, CompleteError> {
+        let Expected {
+            size,
+            checksum,
+            whole_file,
+        } = expected;
         let completed = CompletedMultipartUpload::builder()
             .set_parts(Some(
                 parts
@@ -162,6 +166,7 @@ impl S3Objects {
             .key(key)
             .upload_id(upload_id)
             .multipart_upload(completed)
+            .mpu_object_size(size as i64)
             .if_none_match("*");
         if let (Some(algorithm @ ChecksumAlgorithm::Crc64Nvme), Some(value)) =
             (checksum, whole_file)
@@ -345,10 +350,9 @@ impl ObjectStore for S3Objects {
         key: &'a str,
         s3_upload_id: &'a str,
         parts: &'a [PartRef],
-        checksum: Option<ChecksumAlgorithm>,
-        whole_file: Option<&'a str>,
+        expected: Expected<'a>,
     ) -> BoxFuture<'a, Result<CompletedObject, CompleteError>> {
-        Box::pin(self.complete_upload(key, s3_upload_id, parts, checksum, whole_file))
+        Box::pin(self.complete_upload(key, s3_upload_id, parts, expected))
     }
 
     fn abort<'a>(

@@ -5,14 +5,14 @@ use lambda_http::http::StatusCode;
 use lambda_http::Request;
 use serde_json::Value;
 
-use super::{answer, caller, json_body, owned_upload, wire_id, Deps, Outcome};
+use super::{answer, caller, check_key, claim, json_body, wire_id, Deps, Outcome};
 use crate::clock::rfc3339;
 use crate::domain::sizing::MAX_PARTS;
-use crate::domain::validate::integer_in;
-use crate::domain::UploadRecord;
+use crate::domain::validate::{self, integer_in};
+use crate::domain::{UploadError, UploadRecord};
 use crate::error::ApiError;
 use crate::ports::PartRef;
-use crate::usecases::complete::complete;
+use crate::usecases::complete::{complete, let_go};
 use upload_contract::{ChecksumType, CompleteResponse, ObjectKey, UploadStatus};
 
 pub async fn handle(deps: &Deps, req: &Request) -> Outcome {
@@ -23,12 +23,26 @@ pub async fn handle(deps: &Deps, req: &Request) -> Outcome {
         .map(|items| parse_parts(items))
         .transpose()?;
     let whole_file = body.opt_string("checksum")?;
-    let record = owned_upload(deps, &owner, &body).await?;
-    let whole_file = whole_file_checksum(&record, whole_file)?;
+    let upload_id = validate::upload_id(body.string("uploadId")?)?;
+    let client_key = body.opt_string("key")?;
+    let holding = claim(deps, &owner, &upload_id).await?;
+    let checked = match holding.record() {
+        Some(record) => {
+            check_key(record, client_key).and_then(|()| whole_file_checksum(record, whole_file))
+        }
+        None => Err(UploadError::NotFound.into()),
+    };
+    let whole_file = match checked {
+        Ok(whole_file) => whole_file,
+        Err(refused) => {
+            let_go(deps.ports(), &holding).await;
+            return Err(refused);
+        }
+    };
     let record = complete(
         deps.ports(),
         &deps.config,
-        record,
+        holding,
         client_parts.as_deref(),
         whole_file,
     )
@@ -65,7 +79,10 @@ fn whole_file_checksum<'a>(
 /// both `None` for an unverified upload.
 pub(super) fn wire_checksum(
     record: &UploadRecord,
-) -> (Option<upload_contract::ChecksumAlgorithm>, Option<ChecksumType>) {
+) -> (
+    Option<upload_contract::ChecksumAlgorithm>,
+    Option<ChecksumType>,
+) {
     let algorithm = record.checksum_algorithm;
     (
         algorithm.map(|a| upload_contract::ChecksumAlgorithm::parse(a.as_str())),

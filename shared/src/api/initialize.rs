@@ -3,7 +3,7 @@
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
 
-use super::{answer, caller, json_body, wire_id, Deps, Outcome};
+use super::{answer, caller, json_body, lookups, wire_id, Deps, Outcome};
 use crate::clock::rfc3339;
 use crate::domain::checksum::ChecksumAlgorithm;
 use crate::domain::{metadata, validate};
@@ -38,7 +38,9 @@ pub async fn handle(deps: &Deps, req: &Request) -> Outcome {
             ),
         ));
     }
-    let Initialized { record, resumed } = initialize(deps.ports(), &deps.config, new).await?;
+    let first = lookups(&new.owner, new.fingerprint.as_deref());
+    let Initialized { record, resumed } =
+        initialize(deps.ports(), &deps.config, new, first).await?;
     let algorithm = record.checksum_algorithm;
     let status = match resumed {
         Some(_) => StatusCode::OK,
@@ -52,7 +54,8 @@ pub async fn handle(deps: &Deps, req: &Request) -> Outcome {
             chunk_size: record.part_size,
             total_parts: record.total_parts,
             expires_at: rfc3339(record.expires_at),
-            checksum_algorithm: algorithm.map(|a| upload_contract::ChecksumAlgorithm::parse(a.as_str())),
+            checksum_algorithm: algorithm
+                .map(|a| upload_contract::ChecksumAlgorithm::parse(a.as_str())),
             checksum_header: algorithm.map(|a| a.header().to_owned()),
             resumed: resumed.is_some(),
             status: resumed

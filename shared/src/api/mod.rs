@@ -28,7 +28,7 @@ use crate::domain::Status;
 use crate::domain::UploadRecord;
 use crate::error::{json_response, ApiError};
 use crate::metrics::{Metric, Metrics};
-use crate::ports::{ObjectStore, Ports, RecordStore};
+use crate::ports::{Holding, ObjectStore, Ports, RecordStore};
 use crate::presign::{Addressing, Presigner};
 use crate::usecases;
 use upload_contract::{UploadId, UploadStatus};
@@ -257,6 +257,7 @@ impl Endpoint {
             }
             Self::Complete => &[
                 "UpdateItem(rate)",
+                "UpdateItem(begin-completing)",
                 "GetItem",
                 "TransactWriteItems",
                 "ListParts",
@@ -298,11 +299,17 @@ impl Endpoint {
             let (admitted, prefetched) =
                 futures_util::join!(self.admit(deps, &req), self.prefetch(deps, &req));
             let outcome = match admitted {
-                Err(refused) => Err(refused),
+                Err(refused) => {
+                    // Refused: a claim made alongside the rate write is given back.
+                    if let Some(Prefetched::Claim(_, holding)) = &prefetched {
+                        usecases::complete::let_go(deps.ports(), holding).await;
+                    }
+                    Err(refused)
+                }
                 Ok(()) => {
                     PREFETCHED
                         .scope(RefCell::new(prefetched), async {
-                            match self {
+                            let outcome = match self {
                                 Self::Initialize => initialize::handle(deps, &req).await,
                                 Self::PresignedUrl => presign::single(deps, &req).await,
                                 Self::BatchPresignedUrls => presign::batch(deps, &req).await,
@@ -311,7 +318,13 @@ impl Endpoint {
                                 Self::ListParts => parts::list(deps, &req).await,
                                 Self::Status => parts::status(deps, &req).await,
                                 Self::ListUploads => listing::list(deps, &req).await,
+                            };
+                            // A claim the handler did not take (it refused the request first).
+                            let left = PREFETCHED.with(|cell| cell.borrow_mut().take());
+                            if let Some(Prefetched::Claim(_, holding)) = &left {
+                                usecases::complete::let_go(deps.ports(), holding).await;
                             }
+                            outcome
                         })
                         .await
                 }
@@ -349,25 +362,54 @@ impl Endpoint {
 }
 
 tokio::task_local! {
-    /// The upload record read alongside the rate write, for [`owned`]: (upload id, what was read).
-    static PREFETCHED: RefCell<Option<(String, Option<UploadRecord>)>>;
+    /// What the endpoint's first call answered, made alongside the rate write.
+    static PREFETCHED: RefCell<Option<Prefetched>>;
+}
+
+/// An endpoint's first call, made alongside the rate write, for its handler to take.
+enum Prefetched {
+    /// The upload record read, for [`owned`]: (upload id, what was read).
+    Record(String, Option<UploadRecord>),
+    /// Complete's claim on the upload ([`usecases::complete::begin`]): (upload id, the claim).
+    Claim(String, Holding),
+    /// Initialize's reads ([`usecases::initialize::look_up`]): (owner, fingerprint, what they found).
+    Lookups(String, Option<String>, usecases::initialize::Lookups),
 }
 
 impl Endpoint {
     /// Reads the upload record the request names (path or body `uploadId`), if it names one, so
     /// that this read runs concurrently with the rate write. Any failure leaves it to the handler.
-    async fn prefetch(self, deps: &Deps, req: &Request) -> Option<(String, Option<UploadRecord>)> {
+    async fn prefetch(self, deps: &Deps, req: &Request) -> Option<Prefetched> {
         let upload_id = match self {
             Self::ListParts | Self::Status => path_upload_id(req).ok()?,
             Self::PresignedUrl | Self::BatchPresignedUrls | Self::Complete | Self::Abort => {
                 let body = json_body(deps, req).ok()?;
                 validate::upload_id(body.string("uploadId").ok()?).ok()?
             }
-            Self::Initialize | Self::ListUploads => return None,
+            Self::Initialize => {
+                // Initialize's first calls are reads of the owner's items.
+                let owner = caller(req).ok()?;
+                let body = json_body(deps, req).ok()?;
+                let fingerprint =
+                    validate::fingerprint(body.opt_string("fingerprint").ok()?).ok()?;
+                let lookups =
+                    usecases::initialize::look_up(deps.ports(), &owner, fingerprint.as_deref())
+                        .await
+                        .ok()?;
+                return Some(Prefetched::Lookups(owner, fingerprint, lookups));
+            }
+            Self::ListUploads => return None,
         };
-        caller(req).ok()?;
+        let owner = caller(req).ok()?;
+        if self == Self::Complete {
+            // Complete's first call is its claim, which answers with the record.
+            let claim = usecases::complete::begin(deps.ports(), &deps.config, &upload_id, &owner)
+                .await
+                .ok()?;
+            return Some(Prefetched::Claim(upload_id, claim));
+        }
         let record = deps.records.get(&upload_id).await.ok()?;
-        Some((upload_id, record))
+        Some(Prefetched::Record(upload_id, record))
     }
 
     /// Counts the request, and the part URLs it asks for, against the caller's per-minute limits
@@ -470,19 +512,53 @@ fn json_body(deps: &Deps, req: &Request) -> Result<JsonBody, ApiError> {
 
 /// The caller's upload `upload_id`, with the span naming it.
 async fn owned(deps: &Deps, owner: &str, upload_id: &str) -> Result<UploadRecord, ApiError> {
-    let prefetched = PREFETCHED
-        .try_with(|cell| cell.borrow_mut().take())
-        .ok()
-        .flatten()
-        .filter(|(id, _)| id == upload_id);
+    let prefetched = take_prefetched(|p| matches!(p, Prefetched::Record(id, _) if id == upload_id));
     let record = match prefetched {
-        Some((_, Some(record))) if record.owner == owner => record,
+        Some(Prefetched::Record(_, Some(record))) if record.owner == owner => record,
         // A missing id and somebody else's look exactly alike.
         Some(_) => return Err(crate::domain::UploadError::NotFound.into()),
         None => usecases::owned(deps.ports(), upload_id, owner).await?,
     };
     tracing::Span::current().record("upload_id", record.upload_id.as_str());
     Ok(record)
+}
+
+/// What the endpoint's first call answered, if `wanted` says it is the one this handler needs.
+fn take_prefetched(wanted: impl Fn(&Prefetched) -> bool) -> Option<Prefetched> {
+    PREFETCHED
+        .try_with(|cell| {
+            let mut cell = cell.borrow_mut();
+            cell.as_ref()
+                .is_some_and(&wanted)
+                .then(|| cell.take())
+                .flatten()
+        })
+        .ok()
+        .flatten()
+}
+
+/// Initialize's reads for `owner` and `fingerprint`, if they were made alongside the rate write.
+fn lookups(owner: &str, fingerprint: Option<&str>) -> Option<usecases::initialize::Lookups> {
+    match take_prefetched(
+        |p| matches!(p, Prefetched::Lookups(o, f, _) if o == owner && f.as_deref() == fingerprint),
+    ) {
+        Some(Prefetched::Lookups(_, _, lookups)) => Some(lookups),
+        _ => None,
+    }
+}
+
+/// Complete's claim on the caller's upload `upload_id`: the one made alongside the rate write, or
+/// a new one.
+async fn claim(deps: &Deps, owner: &str, upload_id: &str) -> Result<Holding, ApiError> {
+    let prefetched = take_prefetched(|p| matches!(p, Prefetched::Claim(id, _) if id == upload_id));
+    let holding = match prefetched {
+        Some(Prefetched::Claim(_, holding)) => holding,
+        _ => usecases::complete::begin(deps.ports(), &deps.config, upload_id, owner).await?,
+    };
+    if let Some(record) = holding.record() {
+        tracing::Span::current().record("upload_id", record.upload_id.as_str());
+    }
+    Ok(holding)
 }
 
 /// `uploadId` from the path (`GET .../{uploadId}`).
@@ -501,11 +577,17 @@ async fn owned_upload(deps: &Deps, owner: &str, body: &JsonBody) -> Result<Uploa
     let upload_id = validate::upload_id(body.string("uploadId")?)?;
     let client_key = body.opt_string("key")?;
     let record = owned(deps, owner, &upload_id).await?;
+    check_key(&record, client_key)?;
+    Ok(record)
+}
+
+/// The optional `key` old apps send must be the upload's.
+fn check_key(record: &UploadRecord, client_key: Option<&str>) -> Result<(), ApiError> {
     if client_key.is_some_and(|key| key != record.key) {
         return Err(ApiError::bad_request(
             "KEY_MISMATCH",
             "key does not match this upload's key; omit it or send the key initialize returned",
         ));
     }
-    Ok(record)
+    Ok(())
 }

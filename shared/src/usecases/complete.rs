@@ -18,91 +18,175 @@ use crate::config::Config;
 use crate::domain::record::{Completion, Transition};
 use crate::domain::sizing::PartPlan;
 use crate::domain::{Status, UploadError, UploadRecord};
-use crate::ports::{CompleteError, PartRef, Ports};
+use crate::ports::{CompleteError, Expected, Holding, PartRef, PortError, Ports};
 
 const FUNCTION: &str = "complete";
 /// How often a complete that waits for another one looks again.
 const POLL: Duration = Duration::from_millis(200);
+/// How many times one request claims an upload that keeps changing before it gives up.
+const MAX_CLAIMS: u32 = 10;
 /// How many part numbers an error message lists before "and N more".
 const LISTED: usize = 20;
 
-/// Completes the caller's upload `record` with `client_parts`, or with the parts storage holds when
-/// the client sent none. `whole_file` is the client's checksum of its whole file (full-object
-/// uploads): storage refuses to create an object of other bytes. The answer is the COMPLETED record.
+/// Claims the completion of the owner's upload `upload_id` (COMPLETING since now): one conditional
+/// write that answers with the record, held or not, so that no read comes first. The HTTP layer
+/// sends it alongside the rate write; whatever does not go on to [`complete`] gives the hold back
+/// with [`let_go`].
+pub async fn begin(
+    ports: Ports<'_>,
+    config: &Config,
+    upload_id: &str,
+    owner: &str,
+) -> Result<Holding, UploadError> {
+    let now = ports.time.now();
+    let begin = Transition::BeginCompleting {
+        now,
+        stale_before: now - config.completing_stale_secs as i64,
+    };
+    match ports
+        .records
+        .begin_completing(upload_id, owner, &begin)
+        .await
+    {
+        Ok(holding) => Ok(holding),
+        Err(err) => {
+            if !err.contended {
+                // It may have been applied: make sure no live-looking hold is left behind.
+                if let Ok(Some(record)) = ports.records.get(upload_id).await {
+                    if record.owner == owner {
+                        abandon(ports, &record, now).await;
+                    }
+                }
+            }
+            Err(err.into())
+        }
+    }
+}
+
+/// Gives back a hold this request will not use (the request was refused before storage was
+/// asked): the upload is INITIATED again, as if nothing happened. If that fails, the hold is
+/// marked abandoned, so the next complete takes over at once. Does nothing without a hold.
+pub async fn let_go(ports: Ports<'_>, holding: &Holding) {
+    if let Some(record) = holding.held() {
+        give_back(ports, record).await;
+    }
+}
+
+/// [`let_go`] of the hold `record` says this request has.
+async fn give_back(ports: Ports<'_>, record: &UploadRecord) {
+    let Some(since) = record.completing_since else {
+        return;
+    };
+    if let Err(err) = ports
+        .records
+        .transition(record, &Transition::Release { since })
+        .await
+    {
+        tracing::warn!("could not release COMPLETING, abandoning it instead: {err}");
+        abandon(ports, record, since).await;
+    }
+}
+
+/// Completes the caller's upload from `holding`, this request's claim ([`begin`]), with
+/// `client_parts`, or with the parts storage holds when the client sent none. `whole_file` is the
+/// client's checksum of its whole file (full-object uploads): storage refuses to create an object
+/// of other bytes. The answer is the COMPLETED record.
 pub async fn complete(
     ports: Ports<'_>,
     config: &Config,
-    mut record: UploadRecord,
+    mut holding: Holding,
     client_parts: Option<&[PartRef]>,
     whole_file: Option<&str>,
 ) -> Result<UploadRecord, UploadError> {
     let wait_until = ports.time.now() + config.completion_wait_secs as i64;
+    let mut claims = 1;
     loop {
+        let record = match holding {
+            Holding::Held { record, took_over } => {
+                if took_over {
+                    // Its holder died, maybe after storage completed: look first.
+                    if let Some(settled) = settle_if_completed(ports, &record, FUNCTION).await? {
+                        match settled {
+                            Settled::Completed(done) => return Ok(*done),
+                            _ => {
+                                holding = Holding::Refused(Some(reread(ports, &record).await?));
+                                continue;
+                            }
+                        }
+                    }
+                }
+                match finish_held(ports, &record, client_parts, whole_file).await? {
+                    Settled::Completed(done) => return Ok(*done),
+                    Settled::Lost => return Err(UploadError::WrongState(Status::Expired)),
+                    Settled::Changed => {
+                        holding = Holding::Refused(Some(reread(ports, &record).await?));
+                        continue;
+                    }
+                }
+            }
+            Holding::Refused(None) => return Err(UploadError::NotFound),
+            Holding::Refused(Some(record)) => record,
+        };
         let now = ports.time.now();
         match record.status_at(now) {
             Status::Completed => return Ok(record),
-            Status::Initiated => {}
-            Status::Completing if stale(&record, now, config.completing_stale_secs) => {
-                // Its holder died or gave up, maybe after storage completed: look first.
-                match settle_if_completed(ports, &record, FUNCTION).await? {
-                    Some(Settled::Completed(done)) => return Ok(*done),
-                    Some(_) => {
-                        record = reread(ports, &record).await?;
-                        continue;
-                    }
-                    None => {}
-                }
-            }
-            Status::Completing if now < wait_until => {
+            Status::Completing
+                if !stale(&record, now, config.completing_stale_secs) && now < wait_until =>
+            {
                 // Another request is completing this upload: wait for its outcome and share it.
                 ports.time.sleep(POLL).await;
-                record = reread(ports, &record).await?;
-                continue;
+                holding = Holding::Refused(Some(reread(ports, &record).await?));
+            }
+            // Free again, or its holder died or gave up (maybe after storage completed, which
+            // the completion then finds): claim it.
+            Status::Initiated | Status::Completing
+                if stale(&record, now, config.completing_stale_secs)
+                    || record.status == Status::Initiated =>
+            {
+                if claims >= MAX_CLAIMS {
+                    return Err(UploadError::Unavailable(PortError::contended(
+                        "UpdateItem",
+                        "the upload kept changing between claims",
+                    )));
+                }
+                claims += 1;
+                holding = begin(ports, config, &record.upload_id, &record.owner).await?;
             }
             status => return Err(UploadError::WrongState(status)),
         }
-        let parts = match client_parts {
-            // One storage call on the happy path: CompleteMultipartUpload checks the ETags.
-            Some(listed) if self_sufficient(&record, listed) => listed_parts(&record, listed)?,
-            _ => {
-                let Some(stored) = ports
-                    .objects
-                    .list_parts(&record.key, &record.s3_upload_id)
-                    .await?
-                else {
-                    match settle_gone(ports, &record, FUNCTION).await? {
-                        Settled::Completed(done) => return Ok(*done),
-                        Settled::Lost => return Err(UploadError::WrongState(Status::Expired)),
-                        Settled::Changed => {
-                            record = reread(ports, &record).await?;
-                            continue;
-                        }
-                    }
-                };
-                verified_parts(&record, stored, client_parts)?
-            }
-        };
-        let begin = Transition::BeginCompleting {
-            now,
-            stale_before: now - config.completing_stale_secs as i64,
-        };
-        match ports.records.transition(&record, &begin).await {
-            Ok(true) => {}
-            Ok(false) => {
-                record = reread(ports, &record).await?;
-                continue;
-            }
+    }
+}
+
+/// Checks the parts and completes in storage while this request holds COMPLETING; a refusal
+/// before storage is asked gives the hold back.
+async fn finish_held(
+    ports: Ports<'_>,
+    record: &UploadRecord,
+    client_parts: Option<&[PartRef]>,
+    whole_file: Option<&str>,
+) -> Result<Settled, UploadError> {
+    let since = record.completing_since.unwrap_or_default();
+    let parts = match client_parts {
+        // One storage call on the happy path: CompleteMultipartUpload checks the ETags.
+        Some(listed) if self_sufficient(record, listed) => listed_parts(record, listed),
+        _ => match ports
+            .objects
+            .list_parts(&record.key, &record.s3_upload_id)
+            .await
+        {
+            Ok(Some(stored)) => verified_parts(record, stored, client_parts),
+            Ok(None) => return settle_gone(ports, record, FUNCTION).await,
             Err(err) => {
-                // It may have been applied: make sure no live-looking hold is left behind.
-                abandon(ports, &record, now).await;
+                abandon(ports, record, since).await;
                 return Err(err.into());
             }
-        }
-        record.apply(&begin);
-        match finish(ports, &record, &parts, client_parts, whole_file, now).await? {
-            Settled::Completed(done) => return Ok(*done),
-            Settled::Lost => return Err(UploadError::WrongState(Status::Expired)),
-            Settled::Changed => record = reread(ports, &record).await?,
+        },
+    };
+    match parts {
+        Ok(parts) => finish(ports, record, &parts, client_parts, whole_file, since).await,
+        Err(refused) => {
+            give_back(ports, record).await;
+            Err(refused)
         }
     }
 }
@@ -122,8 +206,11 @@ async fn finish(
             &record.key,
             &record.s3_upload_id,
             parts,
-            record.checksum_algorithm,
-            whole_file,
+            Expected {
+                size: record.file_size,
+                checksum: record.checksum_algorithm,
+                whole_file,
+            },
         )
         .await;
     let settled = match completed {
@@ -143,14 +230,7 @@ async fn finish(
         }
         Err(CompleteError::Refused { code, message }) => {
             // Storage refused before creating anything: the upload stays resumable.
-            if let Err(err) = ports
-                .records
-                .transition(record, &Transition::Release { since })
-                .await
-            {
-                tracing::warn!("could not release COMPLETING, abandoning it instead: {err}");
-                abandon(ports, record, since).await;
-            }
+            give_back(ports, record).await;
             if client_parts.is_some() && PART_REFUSALS.contains(&code.as_str()) {
                 // The parts were not checked against storage before: now name what is wrong.
                 if let Some(stored) = ports

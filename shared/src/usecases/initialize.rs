@@ -15,7 +15,7 @@ use crate::domain::metadata::Metadata;
 use crate::domain::record::Transition;
 use crate::domain::sizing::{PartPlan, MAX_PARTS, MAX_PART_SIZE, MIN_PART_SIZE};
 use crate::domain::{validate, Status, UploadError, UploadRecord};
-use crate::ports::{Created, FingerprintClaim, PortError, Ports, Quota, StoredPart};
+use crate::ports::{Created, FingerprintClaim, PortError, Ports, Quota, QuotaUsage, StoredPart};
 use crate::usecases::settle_gone;
 
 /// A checked request to start an upload.
@@ -43,6 +43,35 @@ pub struct Initialized {
     pub record: UploadRecord,
     /// `Some` when an unfinished upload with the same fingerprint and size was resumed.
     pub resumed: Option<Vec<StoredPart>>,
+}
+
+/// What initialize reads before it writes anything: the owner's quota counters and, with a
+/// fingerprint, the upload it names. Both at once; the HTTP layer sends them alongside the rate
+/// write ([`look_up`]), so that initialize makes three sequential round trips.
+#[derive(Clone, Debug)]
+pub struct Lookups {
+    pub usage: QuotaUsage,
+    /// The upload the owner's fingerprint names, if a fingerprint was sent and names one.
+    pub named: Option<String>,
+}
+
+/// The reads of [`Lookups`], at once.
+pub async fn look_up(
+    ports: Ports<'_>,
+    owner: &str,
+    fingerprint: Option<&str>,
+) -> Result<Lookups, PortError> {
+    let named = async {
+        match fingerprint {
+            Some(fingerprint) => ports.records.fingerprint(owner, fingerprint).await,
+            None => Ok(None),
+        }
+    };
+    let (usage, named) = futures_util::join!(ports.records.quota_usage(owner), named);
+    Ok(Lookups {
+        usage: usage?,
+        named: named?,
+    })
 }
 
 /// How many times a fingerprint claimed by a concurrent request is looked up again.
@@ -100,24 +129,30 @@ pub fn plan(
     })
 }
 
+/// Starts (or, by its fingerprint, resumes) the upload `new`. `first`: the [`Lookups`] already
+/// made for it, if any (they are made here otherwise).
 pub async fn initialize(
     ports: Ports<'_>,
     config: &Config,
     new: NewUpload,
+    mut first: Option<Lookups>,
 ) -> Result<Initialized, UploadError> {
     let plan = plan(config, new.file_size, new.part_size)?;
     let quota = quota(config);
     for _ in 0..CLAIM_ATTEMPTS {
+        let Lookups { usage, named } = match first.take() {
+            Some(lookups) => lookups,
+            None => look_up(ports, &new.owner, new.fingerprint.as_deref()).await?,
+        };
         let mut replaces = None;
-        if let Some(fingerprint) = &new.fingerprint {
-            match resumable(ports, &new, fingerprint).await? {
+        if new.fingerprint.is_some() {
+            match resumable(ports, &new, named).await? {
                 Found::Resumable(resumed) => return Ok(*resumed),
                 Found::Replaceable(id) => replaces = Some(id),
                 Found::Nothing => {}
             }
         }
         // Refuse before storage is touched; the transaction below still enforces it atomically.
-        let usage = ports.records.quota_usage(&new.owner).await?;
         if usage.active_uploads >= quota.max_active_uploads.min(i64::MAX as u64) as i64
             || (usage.bytes_in_flight.max(0) as u64).saturating_add(new.file_size)
                 > quota.max_bytes_in_flight
@@ -221,13 +256,13 @@ enum Found {
     Nothing,
 }
 
-/// The caller's unfinished upload of the same file, if its fingerprint names one.
+/// The caller's unfinished upload of the same file, if its fingerprint names one (`named`).
 async fn resumable(
     ports: Ports<'_>,
     new: &NewUpload,
-    fingerprint: &str,
+    named: Option<String>,
 ) -> Result<Found, UploadError> {
-    let Some(id) = ports.records.fingerprint(&new.owner, fingerprint).await? else {
+    let Some(id) = named else {
         return Ok(Found::Nothing);
     };
     let now = ports.time.now();

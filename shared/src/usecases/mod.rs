@@ -6,7 +6,7 @@
 //! die after any of them. Each use case is written so that the client's retry, or the next cleanup
 //! run, converges: a COMPLETING record always says whether storage may have completed, and
 //! whoever finds a multipart upload gone looks for the object before calling the upload lost
-//! ([`settle_gone`]). `shared/tests/fault_matrix.rs` proves it call by call.
+//! ([`settle_gone`]). `shared/tests/fault_matrix/` proves it call by call.
 
 pub mod abort;
 pub mod cleanup;

@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
-use crate::upload::Progress;
+use super::progress::Progress;
 
 const CHUNK: usize = 64 * 1024;
 
