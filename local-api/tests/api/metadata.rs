@@ -9,36 +9,39 @@ use testkit::*;
 
 const USER: &str = "meta-user";
 
-#[tokio::test]
-async fn metadata_reaches_the_stored_object_and_status() {
-    for server in [S3Server::Moto, S3Server::S3sFs] {
-        let stack = Stack::start(server).await;
-        let file = file_bytes(1000, 7);
-        let metadata: BTreeMap<String, String> =
-            [("album", "Summer 2026"), ("shot-by", "ana"), ("take", "3")]
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .into();
-        let mut request = video("clip.mp4", file.len());
-        request.metadata = Some(metadata.clone());
-        let init = stack.initialize(USER, &request).await.unwrap();
-        let id = &init.upload_id;
-        let shown = stack.status(USER, id).await.unwrap();
-        assert_eq!(shown.metadata.as_ref(), Some(&metadata), "{server:?}");
-        let urls = stack.urls(USER, id, 1, 1).await;
-        let etags = stack.upload_parts(&urls, &file, file.len(), &[1]).await;
-        stack.complete(USER, id, Some(&etags)).await.unwrap();
-        let key = init.key.as_str();
-        assert_eq!(stack.read_object(key).await, file, "{server:?}");
-        let head = stack.head_object(key).await;
-        let stored = head.metadata().cloned().unwrap_or_default();
-        let expected: std::collections::HashMap<String, String> =
-            metadata.clone().into_iter().collect();
-        assert_eq!(stored, expected, "{server:?}");
-        let shown = stack.status(USER, id).await.unwrap();
-        assert_eq!(shown.status, upload_contract::UploadStatus::Completed);
-        assert_eq!(shown.metadata.as_ref(), Some(&metadata), "{server:?}");
-    }
+async fn metadata_reaches_the_stored_object_and_status(server: S3Server) {
+    let stack = Stack::start(server).await;
+    let file = file_bytes(1000, 7);
+    let metadata: BTreeMap<String, String> =
+        [("album", "Summer 2026"), ("shot-by", "ana"), ("take", "3")]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .into();
+    let mut request = video("clip.mp4", file.len());
+    request.metadata = Some(metadata.clone());
+    let init = stack.initialize(USER, &request).await.unwrap();
+    let id = &init.upload_id;
+    let shown = stack.status(USER, id).await.unwrap();
+    assert_eq!(shown.metadata.as_ref(), Some(&metadata), "{server:?}");
+    let urls = stack.urls(USER, id, 1, 1).await;
+    let etags = stack.upload_parts(&urls, &file, file.len(), &[1]).await;
+    stack.complete(USER, id, Some(&etags)).await.unwrap();
+    let key = init.key.as_str();
+    assert_eq!(stack.read_object(key).await, file, "{server:?}");
+    let head = stack.head_object(key).await;
+    let stored = head.metadata().cloned().unwrap_or_default();
+    let expected: std::collections::HashMap<String, String> =
+        metadata.clone().into_iter().collect();
+    assert_eq!(stored, expected, "{server:?}");
+    let shown = stack.status(USER, id).await.unwrap();
+    assert_eq!(shown.status, upload_contract::UploadStatus::Completed);
+    assert_eq!(shown.metadata.as_ref(), Some(&metadata), "{server:?}");
 }
+
+per_server!(
+    metadata_reaches_the_stored_object_and_status:
+    metadata_reaches_the_stored_object_and_status_on_moto => Moto,
+    metadata_reaches_the_stored_object_and_status_on_strict_s3 => S3sFs,
+);
 
 #[tokio::test]
 async fn an_upload_without_metadata_shows_none() {
