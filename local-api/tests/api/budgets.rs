@@ -112,7 +112,13 @@ async fn a_listing_page_makes_a_bounded_number_of_storage_calls() {
         stack.begin(user, &format!("f{i}.mp4"), 100).await;
     }
     let objects = counting(&stack);
-    let (listed, _) = usecases::listing::list(ports(&stack, &objects), user, None, None, 100)
+    let query = usecases::listing::PageQuery {
+        owner: user.into(),
+        filter: None,
+        after: None,
+        limit: 100,
+    };
+    let (listed, _) = usecases::listing::list(ports(&stack, &objects), &query, None)
         .await
         .unwrap();
     assert_eq!(listed.len(), 40);

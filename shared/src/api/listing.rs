@@ -3,23 +3,19 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Request, RequestExt};
 
-use super::{answer, caller, wire_id, wire_status, Deps, Outcome};
+use super::{answer, caller, page, wire_id, wire_status, Deps, Outcome};
 use crate::clock::rfc3339;
 use crate::domain::listing;
 use crate::domain::Status;
-use crate::usecases::listing as usecase;
+use crate::error::ApiError;
+use crate::usecases::listing::{self as usecase, PageQuery};
 use upload_contract::{ListUploadsResponse, ObjectKey, UploadSummary};
 
 pub async fn list(deps: &Deps, req: &Request) -> Outcome {
-    let owner = caller(req)?;
-    let query = req.query_string_parameters_ref();
-    let param = |name: &str| query.and_then(|q| q.first(name));
-    let filter = listing::status_filter(param("status"))?;
-    let limit = listing::page_size(param("limit"))?;
-    let after = param("cursor")
-        .map(|raw| listing::parse_cursor(&owner, filter, raw))
-        .transpose()?;
-    let (listed, next) = usecase::list(deps.ports(), &owner, filter, after, limit).await?;
+    let query = page_query(req)?;
+    let first = page(&query);
+    let (owner, filter) = (query.owner.as_str(), query.filter);
+    let (listed, next) = usecase::list(deps.ports(), &query, first).await?;
     let uploads = listed
         .iter()
         .map(|item| {
@@ -48,7 +44,25 @@ pub async fn list(deps: &Deps, req: &Request) -> Outcome {
         StatusCode::OK,
         &ListUploadsResponse {
             uploads,
-            next_cursor: next.map(|position| listing::cursor(&owner, filter, &position)),
+            next_cursor: next.map(|position| listing::cursor(owner, filter, &position)),
         },
     )
+}
+
+/// The page the request asks for: `status`, `limit` and `cursor` from the query string.
+pub(super) fn page_query(req: &Request) -> Result<PageQuery, ApiError> {
+    let owner = caller(req)?;
+    let query = req.query_string_parameters_ref();
+    let param = |name: &str| query.and_then(|q| q.first(name));
+    let filter = listing::status_filter(param("status"))?;
+    let limit = listing::page_size(param("limit"))?;
+    let after = param("cursor")
+        .map(|raw| listing::parse_cursor(&owner, filter, raw))
+        .transpose()?;
+    Ok(PageQuery {
+        owner,
+        filter,
+        after,
+        limit,
+    })
 }

@@ -28,7 +28,7 @@ use crate::domain::Status;
 use crate::domain::UploadRecord;
 use crate::error::{json_response, ApiError};
 use crate::metrics::{Metric, Metrics};
-use crate::ports::{Holding, ObjectStore, Ports, RecordStore};
+use crate::ports::{Holding, ObjectStore, OwnerPage, Ports, RecordStore};
 use crate::presign::{Addressing, Presigner};
 use crate::usecases;
 use upload_contract::{UploadId, UploadStatus};
@@ -374,6 +374,8 @@ enum Prefetched {
     Claim(String, Holding),
     /// Initialize's reads ([`usecases::initialize::look_up`]): (owner, fingerprint, what they found).
     Lookups(String, Option<String>, usecases::initialize::Lookups),
+    /// The listing's page ([`usecases::listing::read_page`]): what was asked, when, what was read.
+    Page(usecases::listing::PageQuery, i64, OwnerPage),
 }
 
 impl Endpoint {
@@ -398,7 +400,15 @@ impl Endpoint {
                         .ok()?;
                 return Some(Prefetched::Lookups(owner, fingerprint, lookups));
             }
-            Self::ListUploads => return None,
+            Self::ListUploads => {
+                // The listing's first call is its page's read.
+                let query = listing::page_query(req).ok()?;
+                let now = deps.clock.epoch_secs();
+                let page = usecases::listing::read_page(deps.ports(), &query, now)
+                    .await
+                    .ok()?;
+                return Some(Prefetched::Page(query, now, page));
+            }
         };
         let owner = caller(req).ok()?;
         if self == Self::Complete {
@@ -543,6 +553,14 @@ fn lookups(owner: &str, fingerprint: Option<&str>) -> Option<usecases::initializ
         |p| matches!(p, Prefetched::Lookups(o, f, _) if o == owner && f.as_deref() == fingerprint),
     ) {
         Some(Prefetched::Lookups(_, _, lookups)) => Some(lookups),
+        _ => None,
+    }
+}
+
+/// The listing's page for `query`, if it was read alongside the rate write (and when).
+fn page(query: &usecases::listing::PageQuery) -> Option<(i64, OwnerPage)> {
+    match take_prefetched(|p| matches!(p, Prefetched::Page(q, ..) if q == query)) {
+        Some(Prefetched::Page(_, now, page)) => Some((now, page)),
         _ => None,
     }
 }

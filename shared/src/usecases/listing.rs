@@ -10,7 +10,7 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 use super::parts::{progress, Progress};
 use crate::domain::listing::Position;
 use crate::domain::{Status, UploadError, UploadRecord};
-use crate::ports::Ports;
+use crate::ports::{OwnerPage, PortError, Ports};
 
 /// Unfinished uploads per page whose parts storage is asked for: the page's storage calls at most.
 pub const PARTS_SHOWN: usize = 8;
@@ -25,19 +25,49 @@ pub struct Listed {
     pub parts_shown: bool,
 }
 
-/// One page of the caller's uploads, and the position the next page starts after.
+/// Which page of whose uploads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PageQuery {
+    pub owner: String,
+    pub filter: Option<Status>,
+    pub after: Option<Position>,
+    pub limit: u32,
+}
+
+/// The page's records from the owner index, as of `now`: the listing's one read, which the HTTP
+/// layer sends alongside the rate write.
+pub async fn read_page(
+    ports: Ports<'_>,
+    query: &PageQuery,
+    now: i64,
+) -> Result<OwnerPage, PortError> {
+    let PageQuery {
+        owner,
+        filter,
+        after,
+        limit,
+    } = query;
+    ports
+        .records
+        .by_owner(owner, *filter, now, after.clone(), *limit)
+        .await
+}
+
+/// One page of the caller's uploads, and the position the next page starts after. `first`: the
+/// page already read ([`read_page`]) as of the time given with it, if any.
 pub async fn list(
     ports: Ports<'_>,
-    owner: &str,
-    filter: Option<Status>,
-    after: Option<Position>,
-    limit: u32,
+    query: &PageQuery,
+    first: Option<(i64, OwnerPage)>,
 ) -> Result<(Vec<Listed>, Option<Position>), UploadError> {
-    let now = ports.time.now();
-    let (records, next) = ports
-        .records
-        .by_owner(owner, filter, now, after, limit)
-        .await?;
+    let owner = query.owner.as_str();
+    let (now, (records, next)) = match first {
+        Some(read) => read,
+        None => {
+            let now = ports.time.now();
+            (now, read_page(ports, query, now).await?)
+        }
+    };
     let mut asked = 0;
     let listed = stream::iter(records.into_iter().filter(|r| r.owner == owner))
         .map(|record| {

@@ -222,7 +222,13 @@ pub(crate) async fn call(
             parts::progress(ports, &record).await.map(|_| Reply::Read)
         }
         UseCase::ListUploads => {
-            let (page, _) = listing::list(ports, USER, None, None, 20).await?;
+            let query = listing::PageQuery {
+                owner: USER.into(),
+                filter: None,
+                after: None,
+                limit: 20,
+            };
+            let (page, _) = listing::list(ports, &query, None).await?;
             if !page.iter().any(|l| l.record.upload_id == upload_id) {
                 return Err(UploadError::Inconsistent(format!(
                     "{upload_id} is not in its owner's listing"

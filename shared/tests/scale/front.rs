@@ -81,28 +81,27 @@ pub(crate) struct Sim {
     pub(crate) completed: AtomicU64,
 }
 
-pub(crate) const ROUTE_PATHS: &[(Endpoint, &str, &str)] = &[
-    (Endpoint::Initialize, "POST", "/initialize"),
-    (
-        Endpoint::BatchPresignedUrls,
-        "POST",
-        "/batch-presigned-urls",
-    ),
-    (Endpoint::Complete, "POST", "/complete"),
-    (Endpoint::ListUploads, "GET", "/uploads"),
-];
-
 pub(crate) fn request(
     endpoint: Endpoint,
     user: &str,
     body: Option<&Value>,
     query: &str,
 ) -> Request {
-    let (_, method, path) = ROUTE_PATHS
+    let route = shared::ROUTES
         .iter()
-        .find(|(e, _, _)| *e == endpoint)
-        .expect("a simulated route");
-    let path = format!("{}{path}", shared::api::BASE_PATH);
+        .find(|r| r.endpoint == endpoint)
+        .expect("a route");
+    let method = route.method;
+    // A path's `{uploadId}` comes from the query `uploadId=...` here (GET /parts, GET /status).
+    let in_path = route
+        .path
+        .contains("{uploadId}")
+        .then(|| query.strip_prefix("uploadId="))
+        .flatten();
+    let (path, query) = match in_path {
+        Some(id) => (route.path.replace("{uploadId}", id), ""),
+        None => (route.path.to_owned(), query),
+    };
     let mut event = json!({
         "version": "2.0",
         "routeKey": format!("{method} {path}"),
@@ -121,6 +120,9 @@ pub(crate) fn request(
     });
     if let Some(body) = body {
         event["body"] = Value::String(body.to_string());
+    }
+    if let Some(id) = in_path {
+        event["pathParameters"] = json!({ "uploadId": id });
     }
     if !query.is_empty() {
         let parameters: serde_json::Map<String, Value> = query

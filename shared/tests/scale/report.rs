@@ -125,6 +125,13 @@ impl Report {
         }
     }
 
+    /// Whether `endpoint` answered a 2xx in this workload.
+    pub(crate) fn answered(&self, endpoint: Endpoint) -> bool {
+        self.endpoints
+            .iter()
+            .any(|(name, .., ok)| *name == endpoint.name() && *ok > 0)
+    }
+
     pub(crate) fn trips(&self, endpoint: Endpoint) -> usize {
         self.endpoints
             .iter()

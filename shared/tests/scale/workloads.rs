@@ -89,6 +89,42 @@ pub(crate) async fn ramp(front: Front, label: &str, sizes: &Sizes) -> Report {
     report
 }
 
+/// Every endpoint once, as a phone calls them, for the round-trip budgets of all eight: a whole
+/// upload (initialize, a batch of URLs, the parts, complete), then a second upload's part URL,
+/// parts, status, the listing, and its abort.
+pub(crate) async fn tour() -> Report {
+    let sim = Sim::new(RAISED, &[], 41).await;
+    let user = "tourist";
+    let completed = sim.upload(user, 64 << 20).await;
+    let (_, init) = sim
+        .call(
+            Endpoint::Initialize,
+            user,
+            Some(json!({"fileName": "b.mp4", "fileType": "video/mp4", "fileSize": 64 << 20})),
+            "",
+        )
+        .await;
+    let id = init["uploadId"].as_str().unwrap_or_default().to_owned();
+    let in_path = format!("uploadId={id}");
+    let one_url = json!({"uploadId": id, "partNumber": 1});
+    sim.call(Endpoint::PresignedUrl, user, Some(one_url), "")
+        .await;
+    sim.call(Endpoint::ListParts, user, None, &in_path).await;
+    sim.call(Endpoint::Status, user, None, &in_path).await;
+    sim.call(Endpoint::ListUploads, user, None, "").await;
+    sim.call(Endpoint::Abort, user, Some(json!({"uploadId": id})), "")
+        .await;
+    let mut report = Report::of(&sim, "Workload 0: every endpoint once", 0.0);
+    if !completed {
+        report.extra.push(
+            "
+the whole upload did not complete"
+                .into(),
+        );
+    }
+    report
+}
+
 /// Workload 2: one user starts `n` uploads at the same instant.
 pub(crate) async fn burst(n: u64) -> Report {
     let sim = Sim::new(RAISED, &[], 21).await;
