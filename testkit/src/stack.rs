@@ -1,6 +1,6 @@
 //! The local API in-process on a free port, with a bucket and table of its own, on one of the S3
-//! servers `scripts/stack.sh` started (DynamoDB always from moto); phone-like HTTP calls to it and
-//! to the presigned URLs, and the stored object read back.
+//! servers `scripts/stack.sh` started (DynamoDB always from moto), and phone-like HTTP calls to it
+//! and to the presigned URLs.
 
 use std::collections::HashMap;
 use std::sync::Arc;
