@@ -26,7 +26,6 @@ fn rate(name: &str, mut f: impl FnMut(&[u8]) -> u64, data: &[u8]) {
 
 fn main() {
     use md5::Digest as _;
-    use sha2::Digest as _;
     let data: Vec<u8> = (0..PART as u32)
         .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
         .collect();

@@ -101,7 +101,6 @@ fn digest_range(
     wanted: Wanted,
 ) -> std::io::Result<PartDigests> {
     use md5::Digest as _;
-    use sha2::Digest as _;
     let mut handle = std::fs::File::open(path)?;
     handle.seek(SeekFrom::Start(offset))?;
     let mut piece = vec![0; (1 << 20).min(len.max(1) as usize)];
@@ -299,7 +298,6 @@ mod tests {
     #[tokio::test]
     async fn a_part_s_digests_are_of_exactly_its_bytes() {
         use md5::Digest as _;
-        use sha2::Digest as _;
         let bytes: Vec<u8> = (0..3_000_001u32).map(|i| (i * 7 % 251) as u8).collect();
         let path = std::env::temp_dir().join(format!("part-digest-{}.bin", std::process::id()));
         std::fs::write(&path, &bytes).unwrap();

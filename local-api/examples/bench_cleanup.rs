@@ -2,7 +2,6 @@
 //! local stack, moves the clock past their expiry, runs one sweep and prints how long it took and
 //! how many AWS calls it made per upload. Run it with `scripts/bench-cleanup.sh`.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use shared::cleanup::{self, Limits};
@@ -19,18 +18,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(300);
-    let name = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    let vars: HashMap<String, String> = [
-        ("UPLOADS_BUCKET", name.as_str()),
-        ("UPLOADS_TABLE", name.as_str()),
-        ("S3_ENDPOINT_URL", moto.as_str()),
-        ("DYNAMODB_ENDPOINT_URL", moto.as_str()),
+    let name = testkit::config::unique_name("bench");
+    let vars = testkit::vars(&[
+        ("UPLOADS_BUCKET", &name),
+        ("UPLOADS_TABLE", &name),
+        ("S3_ENDPOINT_URL", &moto),
+        ("DYNAMODB_ENDPOINT_URL", &moto),
         ("S3_FORCE_PATH_STYLE", "true"),
         ("CLEANUP_MAX_ABORTS", "1000000"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
+    ]);
     let deps = Deps::new(Config::from_vars(&vars)?, Clock::system()).await;
     local_api::bootstrap(&deps).await?;
 

@@ -6,18 +6,14 @@
 //! otherwise it says so and passes without a browser. UPDATE_SCREENSHOT=1 also refreshes
 //! docs/demo-page.png.
 
-#[path = "../local/harness.rs"]
-#[allow(dead_code)]
-mod harness;
-
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::types::{CorsConfiguration, CorsRule};
 use fantoccini::{Client, ClientBuilder, Locator};
-use harness::*;
 use serde_json::{json, Value};
+use testkit::*;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -129,16 +125,11 @@ async fn upload_in_page(page: &Client, origin: &str, user: &str, file: &str) -> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_page_uploads_from_chromium_and_needs_the_etag_exposed() {
-    if std::env::var("TEST_BROWSER").ok().as_deref() != Some("1") {
-        eprintln!("TEST_BROWSER is not 1: the browser test is skipped (scripts/test.sh runs it)");
+    if !browser_enabled() {
         return;
     }
-    let stack = Stack::start().await;
-    let origin = stack
-        .base
-        .strip_suffix(shared::api::BASE_PATH)
-        .expect("base ends with the API path")
-        .to_owned();
+    let stack = Stack::start(S3Server::Moto).await;
+    let origin = stack.origin().to_owned();
     let scratch = Scratch::new();
     let bytes = file_bytes(12 * MIB + 321, 11);
     let file = scratch.file("browser-demo.mp4", &bytes);
@@ -155,18 +146,11 @@ async fn the_demo_page_uploads_from_chromium_and_needs_the_etag_exposed() {
         std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("demo-page.png")
     };
     std::fs::write(&shot, png).expect("screenshot saved");
-    let status_text = page
-        .find(Locator::Id("status"))
-        .await
-        .expect("status")
-        .text()
-        .await
-        .expect("text");
-    let status: Value = serde_json::from_str(&status_text).expect("status JSON");
+    let status = status_panel(&page).await;
     assert_eq!(status["status"], "COMPLETED");
     assert_eq!(status["uploadedParts"], 3);
     let key = status["key"].as_str().expect("key");
-    assert_eq!(sha256(&stack.read_object(key).await), sha256(&bytes));
+    stack.assert_stored(key, &bytes).await;
 
     // The same upload against a CORS rule without ExposeHeaders ETag: the PUTs work, but the page
     // cannot read their ETags, and says why.
@@ -180,11 +164,9 @@ async fn the_demo_page_uploads_from_chromium_and_needs_the_etag_exposed() {
         .build()
         .expect("rule");
     stack
-        .deps
-        .aws
-        .s3
+        .s3()
         .put_bucket_cors()
-        .bucket(stack.deps.objects.bucket())
+        .bucket(stack.bucket())
         .cors_configuration(
             CorsConfiguration::builder()
                 .cors_rules(rule)
@@ -205,19 +187,13 @@ async fn the_demo_page_uploads_from_chromium_and_needs_the_etag_exposed() {
 async fn the_demo_page_uploads_to_localstack_through_its_bucket_rule() {
     // LocalStack answers the page's preflights by the bucket's CORS rule and checks every part
     // URL's signature: the page's PUTs from another origin go through both.
-    if std::env::var("TEST_BROWSER").ok().as_deref() != Some("1") {
-        eprintln!("TEST_BROWSER is not 1: the browser test is skipped (scripts/test.sh runs it)");
+    if !browser_enabled() {
         return;
     }
-    let Some(stack) = Stack::start_localstack().await else {
-        eprintln!("TEST_LOCALSTACK_URL unset (scripts/stack.sh without --localstack): skipped");
+    let Some(stack) = Stack::start_if_running(S3Server::LocalStack).await else {
         return;
     };
-    let origin = stack
-        .base
-        .strip_suffix(shared::api::BASE_PATH)
-        .expect("base ends with the API path")
-        .to_owned();
+    let origin = stack.origin().to_owned();
     let scratch = Scratch::new();
     let bytes = file_bytes(6 * MIB + 99, 13);
     let file = scratch.file("localstack-demo.mp4", &bytes);
@@ -225,17 +201,31 @@ async fn the_demo_page_uploads_to_localstack_through_its_bucket_rule() {
     let page = browser(&driver).await;
     let (outcome, detail) = upload_in_page(&page, &origin, "carol", &path(&file)).await;
     assert_eq!(outcome, "COMPLETED", "{detail}");
-    let status_text = page
+    let status = status_panel(&page).await;
+    let key = status["key"].as_str().expect("key");
+    stack.assert_stored(key, &bytes).await;
+    page.close().await.expect("session closed");
+}
+
+/// Whether to run the browser tests (scripts/test.sh sets TEST_BROWSER=1); says so when not.
+fn browser_enabled() -> bool {
+    let enabled = std::env::var("TEST_BROWSER").ok().as_deref() == Some("1");
+    if !enabled {
+        eprintln!("TEST_BROWSER is not 1: the browser test is skipped (scripts/test.sh runs it)");
+    }
+    enabled
+}
+
+/// The page's status panel: the upload's status as JSON.
+async fn status_panel(page: &Client) -> Value {
+    let text = page
         .find(Locator::Id("status"))
         .await
         .expect("status")
         .text()
         .await
         .expect("text");
-    let status: Value = serde_json::from_str(&status_text).expect("status JSON");
-    let key = status["key"].as_str().expect("key");
-    assert_eq!(sha256(&stack.read_object(key).await), sha256(&bytes));
-    page.close().await.expect("session closed");
+    serde_json::from_str(&text).expect("status JSON")
 }
 
 fn path(file: &std::path::Path) -> String {

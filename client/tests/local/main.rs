@@ -2,13 +2,14 @@
 //! kill and resume, injected faults retried, giving up, Ctrl-C, status and abort. Needs
 //! TEST_MOTO_URL: run through `scripts/stack.sh -- cargo test -p upload-client`.
 
-mod harness;
+mod cli;
 
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use harness::*;
+use cli::*;
+use testkit::*;
 use upload_client::{Api, Faults, Identity, Options, Silent, Uploader};
 
 /// 30,000,000 bytes in parts of 5 MiB: six parts, the last 3,785,600 bytes.
@@ -17,7 +18,7 @@ const PARTS: u64 = 6;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_30_mb_file_goes_up_in_parallel_and_reads_back_identical() {
-    let stack = Stack::start().await;
+    let stack = Stack::start(S3Server::Moto).await;
     let scratch = Scratch::new();
     let bytes = file_bytes(FILE_SIZE, 1);
     let file = scratch.file("match.mp4", &bytes);
@@ -59,14 +60,13 @@ async fn a_30_mb_file_goes_up_in_parallel_and_reads_back_identical() {
 
     let key = result["key"].as_str().expect("key");
     assert!(key.starts_with("uploads/alice/") && key.ends_with("/match.mp4"));
-    assert_eq!(sha256(&stack.read_object(key).await), sha256(&bytes));
+    stack.assert_stored(key, &bytes).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn strict_sigv4_storage_accepts_the_client_s_signed_puts() {
     // s3s-fs refuses a PUT whose signature, Content-Length or headers do not match the URL.
-    let Some(stack) = Stack::start_strict().await else {
-        eprintln!("TEST_S3S_URL unset (scripts/stack.sh without --strict): skipped");
+    let Some(stack) = Stack::start_if_running(S3Server::S3sFs).await else {
         return;
     };
     let scratch = Scratch::new();
@@ -77,60 +77,56 @@ async fn strict_sigv4_storage_accepts_the_client_s_signed_puts() {
     let result = stdout_json(&out);
     assert_eq!(result["stats"]["puts"], 3, "{result}");
     let key = result["key"].as_str().expect("key");
-    assert_eq!(sha256(&stack.read_object(key).await), sha256(&bytes));
+    stack.assert_stored(key, &bytes).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn checksummed_upload_signs_each_part_s_sha256_and_strict_storage_takes_it() {
-    let Some(stack) = Stack::start_strict().await else {
-        eprintln!("TEST_S3S_URL unset (scripts/stack.sh without --strict): skipped");
+/// `upload --checksum`: every part goes up with its SHA-256 signed into its URL. s3s-fs refuses a
+/// PUT whose signed headers do not match; LocalStack also compares each part's bytes with its
+/// x-amz-checksum-sha256 (400 BadDigest if they differ): the CLI's hashes and signed headers must
+/// be right.
+async fn checksummed_upload_completes(server: S3Server) {
+    let Some(stack) = Stack::start_if_running(server).await else {
         return;
     };
     let scratch = Scratch::new();
-    let bytes = file_bytes(11 * MIB + 5, 11);
-    let file = scratch.file("verified.mov", &bytes);
+    let (seed, name) = match server {
+        S3Server::LocalStack => (12, "digest.mov"),
+        _ => (11, "verified.mov"),
+    };
+    let bytes = file_bytes(11 * MIB + 5, seed);
+    let file = scratch.file(name, &bytes);
     let out = output(stack.cli(&["upload", path(&file), "--checksum"])).await;
     assert!(out.status.success(), "upload failed: {}", stderr(&out));
     let result = stdout_json(&out);
     assert_eq!(result["completion"]["status"], "COMPLETED", "{result}");
     assert_eq!(result["stats"]["puts"], 3, "{result}");
-    let id = result["uploadId"].as_str().expect("uploadId");
-    let status = stdout_json(&output(stack.cli(&["status", id])).await);
-    assert_eq!(status["checksumAlgorithm"], "SHA256", "{status}");
+    if server == S3Server::LocalStack {
+        assert_eq!(result["stats"]["retries"], 0, "{result}");
+        assert!(
+            result["completion"]["checksum"]
+                .as_str()
+                .is_some_and(|c| c.ends_with("-3")),
+            "the object's composite SHA-256 over 3 parts: {result}"
+        );
+    } else {
+        let id = result["uploadId"].as_str().expect("uploadId");
+        let status = stdout_json(&output(stack.cli(&["status", id])).await);
+        assert_eq!(status["checksumAlgorithm"], "SHA256", "{status}");
+    }
     let key = result["key"].as_str().expect("key");
-    assert_eq!(sha256(&stack.read_object(key).await), sha256(&bytes));
+    stack.assert_stored(key, &bytes).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn checksummed_upload_completes_on_storage_that_verifies_each_part_s_digest() {
-    // LocalStack compares each part's bytes with its x-amz-checksum-sha256 (400 BadDigest if they
-    // differ) and checks the URL's signature: the CLI's hashes and signed headers must be right.
-    let Some(stack) = Stack::start_localstack().await else {
-        eprintln!("TEST_LOCALSTACK_URL unset (scripts/stack.sh without --localstack): skipped");
-        return;
-    };
-    let scratch = Scratch::new();
-    let bytes = file_bytes(11 * MIB + 5, 12);
-    let file = scratch.file("digest.mov", &bytes);
-    let out = output(stack.cli(&["upload", path(&file), "--checksum"])).await;
-    assert!(out.status.success(), "upload failed: {}", stderr(&out));
-    let result = stdout_json(&out);
-    assert_eq!(result["completion"]["status"], "COMPLETED", "{result}");
-    assert_eq!(result["stats"]["puts"], 3, "{result}");
-    assert_eq!(result["stats"]["retries"], 0, "{result}");
-    assert!(
-        result["completion"]["checksum"]
-            .as_str()
-            .is_some_and(|c| c.ends_with("-3")),
-        "the object's composite SHA-256 over 3 parts: {result}"
-    );
-    let key = result["key"].as_str().expect("key");
-    assert_eq!(sha256(&stack.read_object(key).await), sha256(&bytes));
-}
+per_server!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    checksummed_upload_completes:
+    checksummed_upload_signs_each_part_s_sha256_and_strict_storage_takes_it => S3sFs,
+    checksummed_upload_completes_on_storage_that_verifies_each_part_s_digest => LocalStack,
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_upload_resumes_with_only_the_missing_parts() {
-    let stack = Stack::start().await;
+    let stack = Stack::start(S3Server::Moto).await;
     let scratch = Scratch::new();
     let bytes = file_bytes(FILE_SIZE, 2);
     let file = scratch.file("killed.mp4", &bytes);
@@ -156,12 +152,12 @@ async fn a_killed_upload_resumes_with_only_the_missing_parts() {
     assert_eq!(result["completion"]["status"], "COMPLETED");
     assert!(read_state(&file).is_none());
     let key = result["key"].as_str().expect("key");
-    assert_eq!(sha256(&stack.read_object(key).await), sha256(&bytes));
+    stack.assert_stored(key, &bytes).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_upload_whose_state_file_is_lost_resumes_by_fingerprint() {
-    let stack = Stack::start().await;
+    let stack = Stack::start(S3Server::Moto).await;
     let scratch = Scratch::new();
     let bytes = file_bytes(FILE_SIZE, 9);
     let file = scratch.file("reinstalled.mp4", &bytes);
@@ -180,13 +176,19 @@ async fn a_killed_upload_whose_state_file_is_lost_resumes_by_fingerprint() {
     assert_eq!(puts, PARTS - already, "only the missing parts: {result}");
     assert_eq!(result["completion"]["status"], "COMPLETED");
     let key = result["key"].as_str().expect("key");
-    assert_eq!(sha256(&stack.read_object(key).await), sha256(&bytes));
+    stack.assert_stored(key, &bytes).await;
 }
 
 /// The reproduction: parts stored, the journal lost, 4 KiB in the middle of part 2 changed
 /// (same size, same first and last MiB, so the same fingerprint). The resume must compare the
 /// stored parts with the file and send part 2 again: the object is the edited file, never a mix.
-async fn edited_file_resumed_by_fingerprint(stack: &Stack) {
+/// moto keeps no part checksums: the client compares each stored part's ETag (its MD5). LocalStack
+/// reports each part's stored CRC64NVME, and checks the whole file's at complete.
+async fn edited_file_resumed_by_fingerprint(server: S3Server) {
+    let Some(stack) = Stack::start_if_running(server).await else {
+        return;
+    };
+    let stack = &stack;
     let scratch = Scratch::new();
     let bytes = file_bytes(FILE_SIZE, 21);
     let file = scratch.file("edited.mp4", &bytes);
@@ -215,33 +217,20 @@ async fn edited_file_resumed_by_fingerprint(stack: &Stack) {
     assert!(already >= 1, "part 1 is kept: {result}");
     assert_eq!(stats["puts"].as_u64(), Some(PARTS - already), "{result}");
     let key = result["key"].as_str().expect("key");
-    assert_eq!(
-        sha256(&stack.read_object(key).await),
-        sha256(&edited),
-        "the stored object is the edited file"
-    );
+    // The stored object is the edited file.
+    stack.assert_stored(key, &edited).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_edited_file_resumed_by_fingerprint_is_stored_as_it_is_now_on_moto() {
-    // moto keeps no part checksums: the client compares each stored part's ETag (its MD5).
-    edited_file_resumed_by_fingerprint(&Stack::start().await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_edited_file_resumed_by_fingerprint_is_stored_as_it_is_now_on_localstack() {
-    // LocalStack reports each part's stored CRC64NVME, and checks the whole file's at complete.
-    let Some(stack) = Stack::start_localstack().await else {
-        eprintln!("TEST_LOCALSTACK_URL unset (scripts/stack.sh without --localstack): skipped");
-        return;
-    };
-    edited_file_resumed_by_fingerprint(&stack).await;
-}
+per_server!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    edited_file_resumed_by_fingerprint:
+    an_edited_file_resumed_by_fingerprint_is_stored_as_it_is_now_on_moto => Moto,
+    an_edited_file_resumed_by_fingerprint_is_stored_as_it_is_now_on_localstack => LocalStack,
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_default_upload_hands_storage_the_whole_file_crc64nvme_and_the_object_carries_it() {
-    let Some(stack) = Stack::start_localstack().await else {
-        eprintln!("TEST_LOCALSTACK_URL unset (scripts/stack.sh without --localstack): skipped");
+    let Some(stack) = Stack::start_if_running(S3Server::LocalStack).await else {
         return;
     };
     let scratch = Scratch::new();
@@ -256,24 +245,14 @@ async fn a_default_upload_hands_storage_the_whole_file_crc64nvme_and_the_object_
     assert_eq!(completion["checksumType"], "FULL_OBJECT", "{result}");
     assert_eq!(completion["checksum"], whole.as_str(), "{result}");
     let key = result["key"].as_str().expect("key");
-    let head = stack
-        .deps
-        .aws
-        .s3
-        .head_object()
-        .bucket(&stack.deps.config.bucket)
-        .key(key)
-        .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
-        .send()
-        .await
-        .expect("HeadObject");
+    let head = stack.head_object_checksum(key).await;
     assert_eq!(head.checksum_crc64_nvme.as_deref(), Some(whole.as_str()));
-    assert_eq!(sha256(&stack.read_object(key).await), sha256(&bytes));
+    stack.assert_stored(key, &bytes).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upload_list_shows_the_caller_s_uploads_with_the_parts_held() {
-    let stack = Stack::start().await;
+    let stack = Stack::start(S3Server::Moto).await;
     let scratch = Scratch::new();
     let file = scratch.file("listed.mp4", &file_bytes(FILE_SIZE, 12));
     let upload_id = kill_after_two_parts(&stack, &file).await;
@@ -310,7 +289,7 @@ async fn upload_list_shows_the_caller_s_uploads_with_the_parts_held() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn injected_faults_and_expired_urls_are_retried_and_the_upload_completes() {
-    let stack = Stack::start().await;
+    let stack = Stack::start(S3Server::Moto).await;
     let scratch = Scratch::new();
     let bytes = file_bytes(FILE_SIZE, 3);
     let file = scratch.file("faulty.mp4", &bytes);
@@ -330,12 +309,12 @@ async fn injected_faults_and_expired_urls_are_retried_and_the_upload_completes()
     assert!(log.contains("part 5: injected failure"), "{log}");
     assert!(log.contains("part 3: 403 injected"), "{log}");
     let key = result["key"].as_str().expect("key");
-    assert_eq!(sha256(&stack.read_object(key).await), sha256(&bytes));
+    stack.assert_stored(key, &bytes).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_part_that_keeps_failing_gives_up_clearly_and_resumes_without_the_state_file() {
-    let stack = Stack::start().await;
+    let stack = Stack::start(S3Server::Moto).await;
     let scratch = Scratch::new();
     let bytes = file_bytes(16 * MIB, 4);
     let file = scratch.file("stubborn.bin", &bytes);
@@ -367,12 +346,12 @@ async fn a_part_that_keeps_failing_gives_up_clearly_and_resumes_without_the_stat
     );
     assert!(stats["partsAlreadyStored"].as_u64().unwrap_or(0) <= 3);
     let key = result["key"].as_str().expect("key");
-    assert_eq!(sha256(&stack.read_object(key).await), sha256(&bytes));
+    stack.assert_stored(key, &bytes).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_keeps_the_upload_resumable_then_status_and_abort() {
-    let stack = Stack::start().await;
+    let stack = Stack::start(S3Server::Moto).await;
     let scratch = Scratch::new();
     let bytes = file_bytes(16 * MIB, 5);
     let file = scratch.file("interrupted.bin", &bytes);
@@ -429,7 +408,7 @@ async fn ctrl_c_keeps_the_upload_resumable_then_status_and_abort() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_library_uploads_with_small_url_batches_and_refuses_a_second_upload_of_a_file() {
-    let stack = Stack::start().await;
+    let stack = Stack::start(S3Server::Moto).await;
     let scratch = Scratch::new();
     let bytes = file_bytes(21 * MIB, 6);
     let file = scratch.file("library.bin", &bytes);
@@ -450,10 +429,7 @@ async fn the_library_uploads_with_small_url_batches_and_refuses_a_second_upload_
     assert_eq!(outcome.stats.url_batches, 3, "parts 1-2, 3-4, 5");
     assert_eq!(outcome.stats.url_refreshes, 1);
     assert_eq!(outcome.stats.bytes_uploaded, 21 * MIB as u64);
-    assert_eq!(
-        sha256(&stack.read_object(outcome.key.as_str()).await),
-        sha256(&bytes)
-    );
+    stack.assert_stored(outcome.key.as_str(), &bytes).await;
 
     // A state file left by an unfinished upload stops a second, accidental upload of the file.
     std::fs::write(

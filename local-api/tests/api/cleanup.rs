@@ -5,22 +5,16 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use shared::cleanup::{self, Limits, Summary};
+use upload_contract::{UploadId, UploadStatus};
 
-use crate::harness::*;
+use testkit::*;
 
 const DAY: i64 = 24 * 3600;
 
 async fn multipart_uploads(stack: &Stack) -> BTreeSet<String> {
-    let (uploads, next) = stack
-        .deps
-        .objects
-        .multipart_uploads("uploads/", None)
-        .await
-        .unwrap();
-    assert!(next.is_none());
-    uploads.into_iter().map(|u| u.key.into_string()).collect()
+    stack.open_multiparts().await.into_iter().collect()
 }
 
 fn limits(max_aborts: usize) -> Limits {
@@ -30,7 +24,7 @@ fn limits(max_aborts: usize) -> Limits {
     }
 }
 
-async fn put_first_part(stack: &Stack, user: &str, id: &str, file: &[u8]) {
+async fn put_first_part(stack: &Stack, user: &str, id: &UploadId, file: &[u8]) {
     let urls = stack.urls(user, id, 1, 1).await;
     stack.upload_parts(&urls, file, file.len(), &[1]).await;
 }
@@ -44,39 +38,25 @@ async fn cleanup_aborts_exactly_the_stale_and_orphaned_uploads() {
     // Stale: started eight days ago (uploads live seven), one with a part stored.
     let mut stale = Vec::new();
     for i in 0..3 {
-        let init = stack.initialize(user, &format!("stale{i}.mp4"), 100).await;
+        let init = stack.begin(user, &format!("stale{i}.mp4"), 100).await;
         if i == 0 {
-            put_first_part(&stack, user, init["uploadId"].as_str().unwrap(), &small).await;
+            put_first_part(&stack, user, &init.upload_id, &small).await;
         }
         stale.push(init);
     }
     // Completed back then: must stay untouched.
-    let done = stack.initialize(user, "done.mp4", 100).await;
-    let done_id = done["uploadId"].as_str().unwrap();
+    let done = stack.begin(user, "done.mp4", 100).await;
+    let done_id = &done.upload_id;
     put_first_part(&stack, user, done_id, &small).await;
-    let (status, _) = stack
-        .post(Some(user), "/complete", &json!({ "uploadId": done_id }))
-        .await;
-    assert_eq!(status, 200);
+    stack.complete(user, done_id, None).await.unwrap();
     // Orphan: a multipart upload in S3 with no record at all.
     let orphan_key = format!("uploads/ghost/{}/lost.mp4", uuid::Uuid::new_v4());
-    stack
-        .deps
-        .objects
-        .create_multipart(
-            &orphan_key.as_str().into(),
-            "video/mp4",
-            "attachment",
-            None,
-            &Default::default(),
-        )
-        .await
-        .unwrap();
+    stack.orphan_multipart(&orphan_key).await;
 
     stack.deps.clock.advance(8 * DAY);
     // Live: started now.
-    let live = stack.initialize(user, "live.mp4", 100).await;
-    let live_id = live["uploadId"].as_str().unwrap();
+    let live = stack.begin(user, "live.mp4", 100).await;
+    let live_id = &live.upload_id;
 
     let before = multipart_uploads(&stack).await;
     assert_eq!(before.len(), 5, "{before:?}");
@@ -93,30 +73,16 @@ async fn cleanup_aborts_exactly_the_stale_and_orphaned_uploads() {
         }
     );
     let after = multipart_uploads(&stack).await;
-    assert_eq!(
-        after,
-        BTreeSet::from([live["key"].as_str().unwrap().to_owned()])
-    );
+    assert_eq!(after, BTreeSet::from([live.key.as_str().to_owned()]));
     for init in &stale {
-        let (_, body) = stack
-            .get(
-                Some(user),
-                &format!("/status/{}", init["uploadId"].as_str().unwrap()),
-            )
-            .await;
-        assert_eq!(body["status"], "EXPIRED");
+        let status = stack.status(user, &init.upload_id).await.unwrap();
+        assert_eq!(status.status, UploadStatus::Expired);
     }
 
     // The completed object is untouched and the live upload still completes.
-    assert_eq!(
-        stack.read_object(done["key"].as_str().unwrap()).await,
-        small
-    );
+    assert_eq!(stack.read_object(done.key.as_str()).await, small);
     put_first_part(&stack, user, live_id, &small).await;
-    let (status, body) = stack
-        .post(Some(user), "/complete", &json!({ "uploadId": live_id }))
-        .await;
-    assert_eq!(status, 200, "{body}");
+    stack.complete(user, live_id, None).await.unwrap();
 
     // A second run finds nothing to do.
     let again = cleanup::run(&stack.deps, &limits(100)).await;
@@ -135,7 +101,7 @@ async fn cleanup_aborts_exactly_the_stale_and_orphaned_uploads() {
 async fn a_run_is_bounded_and_the_next_one_goes_on() {
     let stack = Stack::start(S3Server::Moto).await;
     for i in 0..5 {
-        stack.initialize("kate", &format!("s{i}.mp4"), 100).await;
+        stack.begin("kate", &format!("s{i}.mp4"), 100).await;
     }
     stack.deps.clock.advance(8 * DAY);
     stack.deps.metrics.capture();
@@ -206,19 +172,14 @@ async fn a_late_complete_racing_the_cleanup_has_one_outcome() {
     let file = file_bytes(100, 42);
     let mut outcomes = BTreeSet::new();
     for _ in 0..4 {
-        let init = stack.initialize("liam", "race.mp4", 100).await;
-        let id = init["uploadId"].as_str().unwrap().to_owned();
+        let init = stack.begin("liam", "race.mp4", 100).await;
+        let id = init.upload_id;
         put_first_part(&stack, "liam", &id, &file).await;
         // Let the upload reach its expiry while both race.
         tokio::time::sleep(Duration::from_millis(1900)).await;
         let completer = {
             let stack = stack.clone();
-            let id = id.clone();
-            tokio::spawn(async move {
-                stack
-                    .post(Some("liam"), "/complete", &json!({ "uploadId": id }))
-                    .await
-            })
+            tokio::spawn(async move { stack.complete("liam", &id, None).await })
         };
         let sweeper = {
             let stack = stack.clone();
@@ -227,34 +188,38 @@ async fn a_late_complete_racing_the_cleanup_has_one_outcome() {
                 cleanup::run(&stack.deps, &limits(100)).await
             })
         };
-        let (status, body) = completer.await.unwrap();
+        let answer = completer.await.unwrap();
         let summary = sweeper.await.unwrap();
         assert_eq!(summary.errors, 0);
-        let record = stack.deps.records.get(&id).await.unwrap().unwrap();
+        let record = stack.record(&id).await;
         let object = stack
             .deps
             .objects
-            .head(&init["key"].as_str().unwrap().into())
+            .head(&init.key.as_str().into())
             .await
             .unwrap();
-        match status {
-            200 => {
-                assert_eq!(record.status, shared::domain::Status::Completed, "{body}");
+        match answer {
+            Ok(done) => {
+                assert_eq!(record.status, shared::domain::Status::Completed, "{done:?}");
                 assert_eq!(object.map(|head| head.size), Some(100));
                 outcomes.insert("completed");
             }
-            410 => {
-                assert_eq!(record.status, shared::domain::Status::Expired, "{body}");
+            Err(refused) if refused.status == 410 => {
+                assert_eq!(
+                    record.status,
+                    shared::domain::Status::Expired,
+                    "{refused:?}"
+                );
                 assert!(object.is_none(), "an expired upload left an object");
                 outcomes.insert("expired");
             }
-            other => panic!("unexpected {other}: {body}"),
+            Err(other) => panic!("unexpected {other:?}"),
         }
         assert!(
             multipart_uploads(&stack)
                 .await
                 .iter()
-                .all(|key| key != init["key"].as_str().unwrap()),
+                .all(|key| key != init.key.as_str()),
             "no parts left behind either way"
         );
     }
@@ -264,7 +229,7 @@ async fn a_late_complete_racing_the_cleanup_has_one_outcome() {
 #[tokio::test]
 async fn the_sample_event_drives_the_real_entry_point() {
     let stack = Stack::start(S3Server::Moto).await;
-    stack.initialize("mona", "s.mp4", 100).await;
+    stack.begin("mona", "s.mp4", 100).await;
     stack.deps.clock.advance(8 * DAY);
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../events/cleanup-stale-uploads-scheduled.json");

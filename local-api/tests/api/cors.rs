@@ -10,7 +10,7 @@ use reqwest::header::{
 };
 use reqwest::Method;
 
-use crate::harness::{S3Server, Stack};
+use testkit::{S3Server, Stack};
 
 /// The stack's deps served again with `cors`; returns the base URL.
 async fn serve(stack: &Stack, cors: Cors) -> String {
@@ -74,16 +74,7 @@ async fn preflight_from_a_local_dev_server_is_allowed_and_answers_carry_the_orig
     .await;
     assert_eq!(answer.status(), 204);
 
-    let answer = stack
-        .http
-        .post(format!("{base}/initialize"))
-        .header("origin", origin)
-        .header("x-user-id", "alice")
-        .header("content-type", "application/json")
-        .body(r#"{"fileName":"a.mp4","fileType":"video/mp4","fileSize":1000}"#)
-        .send()
-        .await
-        .unwrap();
+    let answer = initialize_from(&stack, &base, origin).await;
     assert_eq!(answer.status(), 201);
     assert_eq!(header(&answer, ACCESS_CONTROL_ALLOW_ORIGIN), Some(origin));
 
@@ -99,6 +90,20 @@ async fn preflight_from_a_local_dev_server_is_allowed_and_answers_carry_the_orig
         .unwrap();
     assert_eq!(answer.status(), 401);
     assert_eq!(header(&answer, ACCESS_CONTROL_ALLOW_ORIGIN), Some(origin));
+}
+
+/// A page on `origin` starts an upload through the API at `base`.
+async fn initialize_from(stack: &Stack, base: &str, origin: &str) -> reqwest::Response {
+    stack
+        .http
+        .post(format!("{base}/initialize"))
+        .header("origin", origin)
+        .header("x-user-id", "alice")
+        .header("content-type", "application/json")
+        .body(r#"{"fileName":"a.mp4","fileType":"video/mp4","fileSize":1000}"#)
+        .send()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -119,16 +124,7 @@ async fn an_origin_that_is_not_allowed_is_refused() {
         .contains("CORS_ALLOWED_ORIGINS"));
 
     // A request sent anyway is answered without the header, so the browser hides the answer.
-    let answer = stack
-        .http
-        .post(format!("{base}/initialize"))
-        .header("origin", evil)
-        .header("x-user-id", "alice")
-        .header("content-type", "application/json")
-        .body(r#"{"fileName":"a.mp4","fileType":"video/mp4","fileSize":1000}"#)
-        .send()
-        .await
-        .unwrap();
+    let answer = initialize_from(&stack, &base, evil).await;
     assert_eq!(header(&answer, ACCESS_CONTROL_ALLOW_ORIGIN), None);
 
     // A configured list replaces the default: localhost is then refused too.
@@ -173,11 +169,9 @@ async fn the_bucket_rule_allows_put_only() {
 
     let stack = Stack::start(S3Server::Moto).await;
     let cors = stack
-        .deps
-        .aws
-        .s3
+        .s3()
         .get_bucket_cors()
-        .bucket(&stack.deps.config.bucket)
+        .bucket(stack.bucket())
         .send()
         .await
         .expect("the local bucket has a CORS rule");

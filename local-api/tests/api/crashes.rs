@@ -4,13 +4,13 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use shared::cleanup::{self, Limits};
 use shared::domain::record::Transition;
 use shared::domain::{Status, UploadRecord};
 use shared::ports::{Expected, PartRef, QuotaUsage};
+use upload_contract::{UploadId, UploadStatus};
 
-use crate::harness::*;
+use testkit::*;
 
 const CHUNK: usize = 5 * MIB;
 
@@ -21,8 +21,8 @@ fn limits() -> Limits {
     }
 }
 
-async fn record(stack: &Stack, id: &str) -> UploadRecord {
-    stack.deps.records.get(id).await.unwrap().expect("record")
+async fn record(stack: &Stack, id: &UploadId) -> UploadRecord {
+    stack.record(id).await
 }
 
 async fn usage(stack: &Stack, user: &str) -> QuotaUsage {
@@ -30,28 +30,24 @@ async fn usage(stack: &Stack, user: &str) -> QuotaUsage {
 }
 
 /// An upload of `file` with every part stored; its id, key and the parts' ETags.
-async fn uploaded(stack: &Stack, user: &str, file: &[u8]) -> (String, String, Vec<PartRef>) {
-    let init = stack.initialize(user, "match.mp4", file.len()).await;
-    let id = init["uploadId"].as_str().unwrap().to_owned();
-    let total = init["totalParts"].as_u64().unwrap() as u32;
+async fn uploaded(stack: &Stack, user: &str, file: &[u8]) -> (UploadId, String, Vec<PartRef>) {
+    let init = stack.begin(user, "match.mp4", file.len()).await;
+    let id = init.upload_id;
+    let total = init.total_parts;
     let urls = stack.urls(user, &id, 1, total).await;
     let numbers: Vec<u32> = (1..=total).collect();
-    let parts = stack
-        .upload_parts(&urls, file, CHUNK, &numbers)
-        .await
-        .into_iter()
-        .map(|(number, etag)| PartRef {
-            number,
-            etag,
-            checksum: None,
-        })
-        .collect();
-    (id, init["key"].as_str().unwrap().to_owned(), parts)
+    let parts = part_refs(stack.upload_parts(&urls, file, CHUNK, &numbers).await);
+    (id, init.key.as_str().to_owned(), parts)
 }
 
 /// What a complete leaves when its function dies after taking the upload into COMPLETING and,
 /// if `storage_completed`, after storage completed it too.
-async fn die_while_completing(stack: &Stack, id: &str, parts: &[PartRef], storage_completed: bool) {
+async fn die_while_completing(
+    stack: &Stack,
+    id: &UploadId,
+    parts: &[PartRef],
+    storage_completed: bool,
+) {
     let held = record(stack, id).await;
     let now = stack.deps.clock.epoch_secs();
     let begin = Transition::BeginCompleting {
@@ -92,21 +88,16 @@ async fn completes_after_a_crash_past_storage(server: S3Server) {
         .clock
         .advance(stack.deps.config.completing_stale_secs as i64 + 1);
     // Past it, the next complete takes over, finds the object and finishes the record.
-    let (status, body) = stack
-        .post(Some(user), "/complete", &json!({ "uploadId": id }))
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["key"], key.as_str());
-    assert_eq!(body["size"], file.len());
+    let done = stack.complete(user, &id, None).await.unwrap();
+    assert_eq!(done.key.as_str(), key.as_str());
+    assert_eq!(done.size, file.len() as u64);
     assert_eq!(stack.read_object(&key).await, file);
-    let (_, status_body) = stack.get(Some(user), &format!("/status/{id}")).await;
-    assert_eq!(status_body["status"], "COMPLETED");
+    let status = stack.status(user, &id).await.unwrap();
+    assert_eq!(status.status, UploadStatus::Completed);
     assert_eq!(usage(&stack, user).await, QuotaUsage::default());
     // Abort of a completed upload is refused, and the object stays.
-    let (status, body) = stack
-        .post(Some(user), "/abort", &json!({ "uploadId": id }))
-        .await;
-    assert_eq!((status, code(&body)), (409, "UPLOAD_COMPLETED"));
+    let refused = stack.abort(user, &id).await.refused();
+    assert_eq!(refused, (409, "UPLOAD_COMPLETED"), "{refused:?}");
     assert_eq!(stack.read_object(&key).await, file);
 }
 
@@ -117,7 +108,7 @@ async fn a_complete_that_died_after_storage_completed_is_finished_by_the_next_on
 
 #[tokio::test]
 async fn a_complete_that_died_after_storage_completed_is_finished_on_strict_s3() {
-    completes_after_a_crash_past_storage(S3Server::Strict).await;
+    completes_after_a_crash_past_storage(S3Server::S3sFs).await;
 }
 
 #[tokio::test]
@@ -147,10 +138,7 @@ async fn the_cleanup_settles_completions_whose_function_died() {
             bytes_in_flight: file.len() as i64
         }
     );
-    let (status, body) = stack
-        .post(Some(user), "/complete", &json!({ "uploadId": open_id }))
-        .await;
-    assert_eq!(status, 200, "{body}");
+    stack.complete(user, &open_id, None).await.unwrap();
     assert_eq!(stack.read_object(&open_key).await, file);
     assert_eq!(usage(&stack, user).await, QuotaUsage::default());
 }
@@ -162,8 +150,8 @@ async fn an_upload_whose_parts_storage_dropped_ends_cleanly() {
     let file = file_bytes(100, 13);
     let mut ids = Vec::new();
     for _ in 0..2 {
-        let init = stack.initialize(user, "a.mp4", file.len()).await;
-        let id = init["uploadId"].as_str().unwrap().to_owned();
+        let init = stack.begin(user, "a.mp4", file.len()).await;
+        let id = init.upload_id;
         let urls = stack.urls(user, &id, 1, 1).await;
         stack.upload_parts(&urls, &file, file.len(), &[1]).await;
         // A lifecycle rule (or an earlier abort) drops the multipart upload behind the record's back.
@@ -179,17 +167,13 @@ async fn an_upload_whose_parts_storage_dropped_ends_cleanly() {
     assert_eq!(usage(&stack, user).await.active_uploads, 2);
 
     // Complete: storage has neither the parts nor an object, so the upload is expired for good.
-    let (status, body) = stack
-        .post(Some(user), "/complete", &json!({ "uploadId": ids[0] }))
-        .await;
-    assert_eq!((status, code(&body)), (410, "UPLOAD_EXPIRED"), "{body}");
-    let (_, status_body) = stack.get(Some(user), &format!("/status/{}", ids[0])).await;
-    assert_eq!(status_body["status"], "EXPIRED");
+    let refused = stack.complete(user, &ids[0], None).await.refused();
+    assert_eq!(refused, (410, "UPLOAD_EXPIRED"), "{refused:?}");
+    let status = stack.status(user, &ids[0]).await.unwrap();
+    assert_eq!(status.status, UploadStatus::Expired);
     // Abort ends the other one cleanly.
-    let (status, body) = stack
-        .post(Some(user), "/abort", &json!({ "uploadId": ids[1] }))
-        .await;
-    assert_eq!((status, body["status"].as_str()), (200, Some("ABORTED")));
+    let aborted = stack.abort(user, &ids[1]).await.unwrap();
+    assert_eq!(aborted.status, UploadStatus::Aborted);
     assert_eq!(usage(&stack, user).await, QuotaUsage::default());
 }
 
@@ -224,30 +208,15 @@ async fn the_cleanup_gives_back_what_a_dead_initialize_held() {
     assert!(stack.deps.records.create(&ghost, quota).await.unwrap());
     // Died after creating the multipart upload, before writing the record: an orphan.
     let orphan_key = format!("uploads/{user}/{}/orphan.mp4", uuid::Uuid::new_v4());
-    stack
-        .deps
-        .objects
-        .create_multipart(
-            &orphan_key.as_str().into(),
-            "video/mp4",
-            "attachment",
-            None,
-            &Default::default(),
-        )
-        .await
-        .unwrap();
+    stack.orphan_multipart(&orphan_key).await;
     assert_eq!(usage(&stack, user).await.active_uploads, 1);
 
     stack.deps.clock.advance(8 * 24 * 3600);
     let summary = cleanup::run(&stack.deps, &limits()).await;
     assert_eq!(summary.errors, 0, "{summary:?}");
+    let ghost_id: UploadId = ghost_id.parse().unwrap();
     assert_eq!(record(&stack, &ghost_id).await.status, Status::Expired);
     assert_eq!(usage(&stack, user).await, QuotaUsage::default());
-    let (left, _) = stack
-        .deps
-        .objects
-        .multipart_uploads("uploads/", None)
-        .await
-        .unwrap();
+    let left = stack.open_multiparts().await;
     assert!(left.is_empty(), "left behind: {left:?}");
 }

@@ -1,16 +1,12 @@
 //! The demo page: `GET /` and `GET /app.js` come from the local API itself (same origin as the API),
 //! and storage answers the page's cross-origin part PUTs' preflight with the template's CORS rule.
 
-use crate::harness::{S3Server, Stack};
+use testkit::{S3Server, Stack};
 
 #[tokio::test]
-async fn the_demo_page_and_its_script_are_served_and_storage_allows_its_puts() {
+async fn the_demo_page_and_its_script_are_served() {
     let stack = Stack::start(S3Server::Moto).await;
-    let origin = stack
-        .base
-        .strip_suffix(shared::api::BASE_PATH)
-        .expect("base ends with the API path")
-        .to_owned();
+    let origin = stack.origin();
 
     let page = stack
         .http
@@ -60,28 +56,22 @@ async fn the_demo_page_and_its_script_are_served_and_storage_allows_its_puts() {
         .await
         .expect("answer");
     assert_eq!(post.status(), 404);
+}
 
-    // The page's origin differs from storage's: a PUT of a part needs the bucket's CORS rule,
-    // including ExposeHeaders ETag so the page can read each part's ETag.
-    let preflight = stack
-        .http
-        .request(
-            reqwest::Method::OPTIONS,
-            format!(
-                "{}/{}/uploads/alice/x/f.bin?partNumber=1&uploadId=y",
-                std::env::var("TEST_MOTO_URL").expect("TEST_MOTO_URL"),
-                stack.deps.objects.bucket()
-            ),
-        )
-        .header("origin", &origin)
-        .header("access-control-request-method", "PUT")
-        .header("access-control-request-headers", "content-type")
-        .send()
-        .await
-        .expect("preflight");
-    assert_eq!(preflight.status(), 200);
+/// The page's origin differs from storage's: a PUT of a part needs the bucket's CORS rule, including
+/// ExposeHeaders ETag so the page can read each part's ETag. On LocalStack the answer comes from the
+/// rule itself, not from a blanket allow: methods outside it are refused.
+async fn storage_allows_the_demo_page_s_part_puts(server: S3Server) {
+    let stack = Stack::start(server).await;
+    let origin = stack.origin();
+    let headers = match server {
+        S3Server::LocalStack => "content-type,x-amz-checksum-sha256",
+        _ => "content-type",
+    };
+    let answer = stack.storage_preflight("PUT", headers).await;
+    assert_eq!(answer.status(), 200);
     let header = |name: &str| {
-        preflight
+        answer
             .headers()
             .get(name)
             .and_then(|v| v.to_str().ok())
@@ -91,6 +81,24 @@ async fn the_demo_page_and_its_script_are_served_and_storage_allows_its_puts() {
     assert!(header("access-control-allow-methods").is_some_and(|m| m.contains("PUT")));
     assert_eq!(
         header("access-control-expose-headers").as_deref(),
-        Some("ETag")
+        Some("ETag"),
+        "the page reads each part's ETag"
     );
+    if server == S3Server::LocalStack {
+        // The rule allows PUT only.
+        for method in ["DELETE", "GET"] {
+            let refused = stack.storage_preflight(method, headers).await;
+            assert_eq!(
+                refused.status(),
+                403,
+                "{method} is not in the bucket's rule"
+            );
+        }
+    }
 }
+
+testkit::per_server!(
+    storage_allows_the_demo_page_s_part_puts:
+    moto_allows_the_demo_page_s_part_puts => Moto,
+    localstack_answers_the_demo_page_s_preflight_by_the_bucket_rule => LocalStack,
+);

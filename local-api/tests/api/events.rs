@@ -6,7 +6,7 @@ use std::path::Path;
 use serde_json::Value;
 use shared::Endpoint;
 
-use crate::harness::*;
+use testkit::*;
 
 const PLACEHOLDER_ID: &str = "3f2c9d1e-8a4b-4c6d-9e0f-1a2b3c4d5e6f";
 
@@ -67,18 +67,18 @@ async fn every_sample_event_gets_its_expected_status() {
                 .unwrap_or("user-123");
             let id = if endpoint == Endpoint::Complete {
                 // Completing needs every part in storage: one small part.
-                let init = stack.initialize(user, "event.bin", 100).await;
-                let id = init["uploadId"].as_str().unwrap().to_owned();
+                let init = stack.begin(user, "event.bin", 100).await;
+                let id = init.upload_id;
                 let urls = stack.urls(user, &id, 1, 1).await;
                 stack
                     .upload_parts(&urls, &file_bytes(100, 9), 100, &[1])
                     .await;
                 id
             } else {
-                let init = stack.initialize(user, "event.mp4", 10 * 5 * MIB).await;
-                init["uploadId"].as_str().unwrap().to_owned()
+                let init = stack.begin(user, "event.mp4", 10 * 5 * MIB).await;
+                init.upload_id
             };
-            text = text.replace(PLACEHOLDER_ID, &id);
+            text = text.replace(PLACEHOLDER_ID, &id.to_string());
         }
         let request =
             lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{stem}: {e}"));

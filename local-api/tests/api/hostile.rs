@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::harness::*;
+use testkit::*;
 
 #[tokio::test]
 async fn hostile_file_names_become_safe_keys() {
@@ -28,48 +28,44 @@ async fn hostile_file_names_become_safe_keys() {
         ("クリップ.mp4", "クリップ.mp4"),
     ];
     for (name, expected) in cases {
-        let init = stack.initialize("mallory", name, 10).await;
-        let id = init["uploadId"].as_str().unwrap();
+        let init = stack.begin("mallory", name, 10).await;
+        let id = &init.upload_id;
         assert_eq!(
-            init["key"],
+            init.key.as_str(),
             format!("uploads/mallory/{id}/{expected}"),
             "{name:?}"
         );
     }
     let long = "x".repeat(1000) + ".mp4";
-    let init = stack.initialize("mallory", &long, 10).await;
-    let key = init["key"].as_str().unwrap();
+    let init = stack.begin("mallory", &long, 10).await;
+    let key = init.key.as_str();
     assert!(key.len() < 300 && key.ends_with(".mp4"), "{key}");
     // Lengths are capped in bytes, not characters: 200 four-byte letters (U+20000) are 800 bytes.
     let init = stack
-        .initialize("mallory", &("\u{20000}".repeat(200) + ".mp4"), 10)
+        .begin("mallory", &("\u{20000}".repeat(200) + ".mp4"), 10)
         .await;
-    let name = init["key"].as_str().unwrap().rsplit('/').next().unwrap();
+    let name = init.key.as_str().rsplit('/').next().unwrap();
     assert!(
         name.len() <= 200 && name.len() > 190 && name.ends_with(".mp4"),
         "{name}"
     );
     // The display name kept in the record: NFC, invisible characters removed, bounded in bytes.
-    let id = init["uploadId"].as_str().unwrap();
-    let (_, status) = stack.get(Some("mallory"), &format!("/status/{id}")).await;
-    assert!(
-        status["fileName"].as_str().unwrap().len() <= 255,
-        "{status}"
-    );
+    let id = &init.upload_id;
+    let status = stack.status("mallory", id).await.unwrap();
+    assert!(status.file_name.len() <= 255, "{status:?}");
     let init = stack
-        .initialize("mallory", "My\u{202E} e\u{0301}te\u{0301}\u{3164}.mov", 10)
+        .begin("mallory", "My\u{202E} e\u{0301}te\u{0301}\u{3164}.mov", 10)
         .await;
-    let id = init["uploadId"].as_str().unwrap();
-    let (_, status) = stack.get(Some("mallory"), &format!("/status/{id}")).await;
-    assert_eq!(status["fileName"], "My \u{00E9}t\u{00E9}.mov", "{status}");
+    let id = &init.upload_id;
+    let status = stack.status("mallory", id).await.unwrap();
+    assert_eq!(status.file_name, "My \u{00E9}t\u{00E9}.mov", "{status:?}");
     // Identity is encoded into the key too: no path, no `..`, nobody else's prefix.
-    let init = stack.initialize("../other-user", "a.mp4", 10).await;
+    let init = stack.begin("../other-user", "a.mp4", 10).await;
     assert!(
-        init["key"]
+        init.key
             .as_str()
-            .unwrap()
             .starts_with("uploads/_2E_2E_2Fother-user/"),
-        "{init}"
+        "{init:?}"
     );
 }
 
@@ -84,36 +80,19 @@ async fn users_differing_in_punctuation_get_their_own_prefixes() {
     let mut prefixes = Vec::new();
     for (seed, user) in users.into_iter().enumerate() {
         let file = file_bytes(1000, seed as u64);
-        let init = stack.initialize(user, name, file.len()).await;
-        let id = init["uploadId"].as_str().unwrap();
-        let key = init["key"].as_str().unwrap().to_owned();
+        let init = stack.begin(user, name, file.len()).await;
+        let id = &init.upload_id;
+        let key = init.key.as_str().to_owned();
         let prefix = format!("uploads/{}/", shared::domain::key::owner_segment(user));
         assert_eq!(key, format!("{prefix}{id}/{name}"));
         let urls = stack.urls(user, id, 1, 1).await;
         let parts = stack.upload_parts(&urls, &file, file.len(), &[1]).await;
-        let (status, done) = stack
-            .post(
-                Some(user),
-                "/complete",
-                &json!({ "uploadId": id, "parts": parts_json(&parts) }),
-            )
-            .await;
-        assert_eq!(status, 200, "{user}: {done}");
-        assert_eq!(sha256(&stack.read_object(&key).await), sha256(&file));
+        stack.complete(user, id, Some(&parts)).await.unwrap();
+        stack.assert_stored(&key, &file).await;
         prefixes.push((prefix, key));
     }
     for (prefix, key) in &prefixes {
-        let listed = stack
-            .deps
-            .aws
-            .s3
-            .list_objects_v2()
-            .bucket(&stack.deps.config.bucket)
-            .prefix(prefix)
-            .send()
-            .await
-            .unwrap();
-        let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+        let keys = stack.object_keys(prefix).await;
         assert_eq!(keys, [key.as_str()], "{prefix}");
     }
     shared::cleanup::run(
@@ -145,10 +124,10 @@ async fn odd_bodies_get_exact_codes_and_the_victim_still_completes() {
         v.insert("MAX_BODY_BYTES".into(), "4096".into());
     })
     .await;
-    let victim = stack.initialize("victim", "v.mp4", 100).await;
-    let vid = victim["uploadId"].as_str().unwrap();
-    let mine = stack.initialize("mallory", "m.mp4", 100).await;
-    let mid = mine["uploadId"].as_str().unwrap();
+    let victim = stack.begin("victim", "v.mp4", 100).await;
+    let vid = &victim.upload_id;
+    let mine = stack.begin("mallory", "m.mp4", 100).await;
+    let mid = &mine.upload_id;
 
     let cases: Vec<(&str, String, u16, &str)> = vec![
         ("/initialize", "{\"fileName\":\"a\",\"fileType\":\"video/mp4\",\"fileSize\":1".into(), 400, "INVALID_JSON"),
@@ -165,7 +144,7 @@ async fn odd_bodies_get_exact_codes_and_the_victim_still_completes() {
         ("/presigned-url", json!({ "uploadId": mid, "partNumber": -1 }).to_string(), 400, "INVALID_FIELD"),
         ("/presigned-url", json!({ "uploadId": mid, "partNumber": 1e20 }).to_string(), 400, "INVALID_FIELD"),
         ("/presigned-url", json!({ "uploadId": mid, "partNumber": 2 }).to_string(), 400, "INVALID_PART_NUMBER"),
-        ("/presigned-url", json!({ "uploadId": mid, "partNumber": 1, "key": victim["key"] }).to_string(), 400, "KEY_MISMATCH"),
+        ("/presigned-url", json!({ "uploadId": mid, "partNumber": 1, "key": victim.key }).to_string(), 400, "KEY_MISMATCH"),
         ("/batch-presigned-urls", json!({ "uploadId": mid, "startPart": -3, "endPart": 1 }).to_string(), 400, "INVALID_FIELD"),
         ("/batch-presigned-urls", json!({ "uploadId": mid, "startPart": 2, "endPart": 3 }).to_string(), 400, "INVALID_PART_NUMBER"),
         ("/batch-presigned-urls", json!({ "uploadId": mid, "startPart": 1, "endPart": 10_001 }).to_string(), 400, "INVALID_FIELD"),
@@ -256,14 +235,8 @@ async fn odd_bodies_get_exact_codes_and_the_victim_still_completes() {
     let urls = stack.urls("victim", vid, 1, 1).await;
     let file = file_bytes(100, 31);
     stack.upload_parts(&urls, &file, 100, &[1]).await;
-    let (status, body) = stack
-        .post(Some("victim"), "/complete", &json!({ "uploadId": vid }))
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(
-        sha256(&stack.read_object(victim["key"].as_str().unwrap()).await),
-        sha256(&file)
-    );
+    stack.complete("victim", vid, None).await.unwrap();
+    stack.assert_stored(victim.key.as_str(), &file).await;
 }
 
 /// Every part URL signs its part's exact length: strict storage refuses a body one byte short or
@@ -271,29 +244,24 @@ async fn odd_bodies_get_exact_codes_and_the_victim_still_completes() {
 #[tokio::test]
 async fn strict_storage_refuses_parts_of_the_wrong_length() {
     const SIZE: usize = 5 * MIB + 4321;
-    let stack = Stack::start(S3Server::Strict).await;
+    let stack = Stack::start(S3Server::S3sFs).await;
     let file = file_bytes(SIZE + 1, 31);
-    let init = stack.initialize("mallory", "sized.mp4", SIZE).await;
-    let id = init["uploadId"].as_str().unwrap();
-    let (status, body) = stack
-        .post(
-            Some("mallory"),
-            "/batch-presigned-urls",
-            &json!({ "uploadId": id, "startPart": 1, "endPart": 2 }),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let urls = body["urls"].as_array().unwrap();
+    let init = stack.begin("mallory", "sized.mp4", SIZE).await;
+    let id = &init.upload_id;
+    let answer = stack
+        .batch("mallory", &batch_request(id, 1, 2))
+        .await
+        .unwrap();
     let planned = [5 * MIB, 4321];
     let mut parts = Vec::new();
-    for (url, (n, length)) in urls.iter().zip([(1u32, 5 * MIB), (2, 4321)]) {
-        assert_eq!(url["partNumber"], n);
+    for (url, (n, length)) in answer.urls.iter().zip([(1u32, 5 * MIB), (2, 4321)]) {
+        assert_eq!(url.part_number, n);
         assert_eq!(
-            url["headers"]["content-length"],
-            length.to_string(),
-            "{url}"
+            url.headers.get("content-length"),
+            Some(&length.to_string()),
+            "{url:?}"
         );
-        let presigned = url["presignedUrl"].as_str().unwrap();
+        let presigned = url.presigned_url.as_str();
         assert!(
             presigned.contains("X-Amz-SignedHeaders=content-length%3Bhost&"),
             "{presigned}"
@@ -325,18 +293,8 @@ async fn strict_storage_refuses_parts_of_the_wrong_length() {
         }
     }
     // What was stored is exactly the plan, so the upload completes.
-    let (status, body) = stack
-        .post(
-            Some("mallory"),
-            "/complete",
-            &json!({ "uploadId": id, "parts": parts_json(&parts) }),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(
-        sha256(&stack.read_object(init["key"].as_str().unwrap()).await),
-        sha256(&file[..SIZE])
-    );
+    stack.complete("mallory", id, Some(&parts)).await.unwrap();
+    stack.assert_stored(init.key.as_str(), &file[..SIZE]).await;
 }
 
 /// The status of a `PUT` of `body` to `url`, read even when the server answers from the headers
@@ -411,29 +369,18 @@ async fn active_content_types_are_stored_opaque_and_objects_download_as_attachme
     ];
     let body = b"<script>alert(document.domain)</script>";
     for (declared, name, stored) in cases {
-        let (status, init) = stack
-            .post(
-                Some("mallory"),
-                "/initialize",
-                &json!({ "fileName": name, "fileType": declared, "fileSize": body.len() }),
-            )
-            .await;
-        assert_eq!(status, 201, "{declared}: {init}");
-        let id = init["uploadId"].as_str().unwrap();
-        let (_, record) = stack.get(Some("mallory"), &format!("/status/{id}")).await;
-        assert_eq!(record["fileType"], stored, "{declared}");
+        let mut request = video(name, body.len());
+        request.file_type = declared.to_owned();
+        let init = stack.initialize("mallory", &request).await.unwrap();
+        let id = &init.upload_id;
+        let record = stack.status("mallory", id).await.unwrap();
+        assert_eq!(record.file_type, stored, "{declared}");
         let urls = stack.urls("mallory", id, 1, 1).await;
         let (status, etag) = stack.put(&urls[&1], body).await;
         assert_eq!(status, 200);
-        let (status, done) = stack
-            .post(
-                Some("mallory"),
-                "/complete",
-                &json!({ "uploadId": id, "parts": parts_json(&[(1, etag.unwrap())]) }),
-            )
-            .await;
-        assert_eq!(status, 200, "{done}");
-        let key = init["key"].as_str().unwrap();
+        let parts = [(1, etag.unwrap())];
+        stack.complete("mallory", id, Some(&parts)).await.unwrap();
+        let key = init.key.as_str();
         let head = stack.head_object(key).await;
         assert_eq!(head.content_type(), Some(stored), "{declared}");
         let file = key.rsplit('/').next().unwrap();

@@ -3,11 +3,11 @@
 
 use std::collections::HashSet;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use crate::harness::*;
+use testkit::*;
 
-/// Every upload the listing shows `user` with `query`, following `nextCursor` page by page.
+/// Every upload the listing shows (raw: the tests check which fields an entry leaves out) `user` with `query`, following `nextCursor` page by page.
 async fn list_all(stack: &Stack, user: &str, query: &str) -> (Vec<Value>, usize) {
     let mut uploads = Vec::new();
     let mut cursor: Option<String> = None;
@@ -45,7 +45,7 @@ async fn the_caller_sees_exactly_their_uploads_newest_first_page_by_page() {
     let mut started = Vec::new();
     for i in 0..7 {
         let init = stack
-            .initialize(alice, &format!("clip-{i}.mp4"), (10 + i) * MIB)
+            .begin(alice, &format!("clip-{i}.mp4"), (10 + i) * MIB)
             .await;
         started.push(init);
         if i % 3 == 2 {
@@ -53,32 +53,24 @@ async fn the_caller_sees_exactly_their_uploads_newest_first_page_by_page() {
         }
     }
     for i in 0..2 {
-        stack
-            .initialize("list-bob", &format!("bob-{i}.mp4"), MIB)
-            .await;
+        stack.begin("list-bob", &format!("bob-{i}.mp4"), MIB).await;
     }
-    let id = |i: usize| started[i]["uploadId"].as_str().unwrap().to_owned();
+    let id = |i: usize| started[i].upload_id.to_string();
     // One part of upload 1 held; upload 2 completed (a one-part file); upload 3 aborted.
-    let chunk = started[1]["chunkSize"].as_u64().unwrap() as usize;
+    let chunk = started[1].chunk_size as usize;
     let file = file_bytes(11 * MIB, 5);
-    let urls = stack.urls(alice, &id(1), 1, 1).await;
+    let urls = stack.urls(alice, &started[1].upload_id, 1, 1).await;
     stack.upload_parts(&urls, &file, chunk, &[1]).await;
     // Creation times are whole seconds: the newest is a second younger than the rest.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let small = stack.initialize(alice, "small.bin", 1000).await;
-    let small_id = small["uploadId"].as_str().unwrap().to_owned();
-    let urls = stack.urls(alice, &small_id, 1, 1).await;
+    let small = stack.begin(alice, "small.bin", 1000).await;
+    let urls = stack.urls(alice, &small.upload_id, 1, 1).await;
     stack
         .upload_parts(&urls, &file_bytes(1000, 6), 1000, &[1])
         .await;
-    let (status, body) = stack
-        .post(Some(alice), "/complete", &json!({ "uploadId": small_id }))
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let (status, body) = stack
-        .post(Some(alice), "/abort", &json!({ "uploadId": id(3) }))
-        .await;
-    assert_eq!(status, 200, "{body}");
+    stack.complete(alice, &small.upload_id, None).await.unwrap();
+    stack.abort(alice, &started[3].upload_id).await.unwrap();
+    let small_id = small.upload_id.to_string();
 
     let (all, pages) = list_all(&stack, alice, "limit=3").await;
     assert!(pages >= 3, "8 uploads at 3 a page take at least 3 pages");
@@ -145,41 +137,35 @@ async fn a_cursor_works_only_for_its_caller_and_filter() {
     let stack = Stack::start(S3Server::Moto).await;
     for i in 0..3 {
         stack
-            .initialize("cursor-alice", &format!("a-{i}.mp4"), MIB)
+            .begin("cursor-alice", &format!("a-{i}.mp4"), MIB)
             .await;
     }
-    stack.initialize("cursor-bob", "b.mp4", MIB).await;
-    let (status, page) = stack.get(Some("cursor-alice"), "/uploads?limit=1").await;
-    assert_eq!(status, 200, "{page}");
-    let cursor = page["nextCursor"].as_str().unwrap().to_owned();
+    stack.begin("cursor-bob", "b.mp4", MIB).await;
+    let page = stack.uploads("cursor-alice", "limit=1").await.unwrap();
+    let cursor = page.next_cursor.clone().expect("a next page");
 
     // Bob replays Alice's cursor: refused, and nothing of Alice's shows.
-    let (status, body) = stack
-        .get(Some("cursor-bob"), &format!("/uploads?cursor={cursor}"))
-        .await;
-    assert_eq!(status, 400, "{body}");
-    assert_eq!(code(&body), "INVALID_CURSOR");
+    let refused = stack
+        .uploads("cursor-bob", &format!("cursor={cursor}"))
+        .await
+        .refused();
+    assert_eq!(refused, (400, "INVALID_CURSOR"), "{refused:?}");
     // Alice with another filter, or an edited cursor: refused.
-    let (status, body) = stack
-        .get(
-            Some("cursor-alice"),
-            &format!("/uploads?status=COMPLETED&cursor={cursor}"),
-        )
-        .await;
-    assert_eq!((status, code(&body)), (400, "INVALID_CURSOR"), "{body}");
+    let refused = stack
+        .uploads("cursor-alice", &format!("status=COMPLETED&cursor={cursor}"))
+        .await
+        .refused();
+    assert_eq!(refused, (400, "INVALID_CURSOR"), "{refused:?}");
     let mut forged = cursor.clone().into_bytes();
     let at = forged.len() - 1;
     forged[at] = if forged[at] == b'0' { b'1' } else { b'0' };
     let forged = String::from_utf8(forged).unwrap();
     for bad in [forged.as_str(), "c1.0.0.0", "garbage", &"c".repeat(400)] {
-        let (status, body) = stack
-            .get(Some("cursor-alice"), &format!("/uploads?cursor={bad}"))
-            .await;
-        assert_eq!(
-            (status, code(&body)),
-            (400, "INVALID_CURSOR"),
-            "{bad}: {body}"
-        );
+        let refused = stack
+            .uploads("cursor-alice", &format!("cursor={bad}"))
+            .await
+            .refused();
+        assert_eq!(refused, (400, "INVALID_CURSOR"), "{bad}: {refused:?}");
     }
     // Other bad parameters, and no identity.
     for (query, expected) in [
@@ -188,25 +174,21 @@ async fn a_cursor_works_only_for_its_caller_and_filter() {
         ("limit=x", "INVALID_FIELD"),
         ("status=done", "INVALID_FIELD"),
     ] {
-        let (status, body) = stack
-            .get(Some("cursor-alice"), &format!("/uploads?{query}"))
-            .await;
-        assert_eq!((status, code(&body)), (400, expected), "{query}: {body}");
+        let refused = stack.uploads("cursor-alice", query).await.refused();
+        assert_eq!(refused, (400, expected), "{query}: {refused:?}");
     }
+    // No identity: sent raw, since the typed calls always name a user.
     let (status, body) = stack.get(None, "/uploads").await;
     assert_eq!((status, code(&body)), (401, "UNAUTHENTICATED"), "{body}");
 
     // Alice's own cursor goes on where the first page ended.
-    let (status, next) = stack
-        .get(
-            Some("cursor-alice"),
-            &format!("/uploads?limit=5&cursor={cursor}"),
-        )
-        .await;
-    assert_eq!(status, 200, "{next}");
-    let rest = ids(next["uploads"].as_array().unwrap());
-    assert_eq!(rest.len(), 2, "{next}");
-    assert!(!rest.contains(&page["uploads"][0]["uploadId"].as_str().unwrap().to_owned()));
+    let next = stack
+        .uploads("cursor-alice", &format!("limit=5&cursor={cursor}"))
+        .await
+        .unwrap();
+    assert_eq!(next.uploads.len(), 2, "{next:?}");
+    let first = &page.uploads[0].upload_id;
+    assert!(!next.uploads.iter().any(|u| &u.upload_id == first));
 }
 
 #[tokio::test]
@@ -216,12 +198,12 @@ async fn an_upload_past_its_expiry_is_listed_as_expired() {
     })
     .await;
     let user = "list-expiry";
-    let old = stack.initialize(user, "old.mp4", MIB).await;
+    let old = stack.begin(user, "old.mp4", MIB).await;
     tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
-    let new = stack.initialize(user, "new.mp4", MIB).await;
+    let new = stack.begin(user, "new.mp4", MIB).await;
     let (expired, _) = list_all(&stack, user, "status=EXPIRED").await;
-    assert_eq!(ids(&expired), vec![old["uploadId"].as_str().unwrap()]);
+    assert_eq!(ids(&expired), vec![old.upload_id.to_string()]);
     assert!(expired[0].get("uploadedParts").is_none());
     let (initiated, _) = list_all(&stack, user, "status=INITIATED").await;
-    assert_eq!(ids(&initiated), vec![new["uploadId"].as_str().unwrap()]);
+    assert_eq!(ids(&initiated), vec![new.upload_id.to_string()]);
 }

@@ -2,29 +2,20 @@
 //! and LocalStack do, refuses a completion of any other total: the object is the declared file or
 //! nothing, whatever parts were listed.
 
-use shared::ports::{CompleteError, Expected, PartRef};
+use shared::ports::{CompleteError, Expected};
 
-use crate::harness::*;
+use testkit::*;
 
 #[tokio::test]
 async fn storage_refuses_a_completion_whose_size_is_not_the_declared_one() {
     let stack = Stack::start(S3Server::LocalStack).await;
     let user = "sizes";
     let file = file_bytes(100, 21);
-    let init = stack.initialize(user, "a.mp4", file.len()).await;
-    let id = init["uploadId"].as_str().unwrap();
+    let init = stack.begin(user, "a.mp4", file.len()).await;
+    let id = &init.upload_id;
     let urls = stack.urls(user, id, 1, 1).await;
-    let parts: Vec<PartRef> = stack
-        .upload_parts(&urls, &file, file.len(), &[1])
-        .await
-        .into_iter()
-        .map(|(number, etag)| PartRef {
-            number,
-            etag,
-            checksum: None,
-        })
-        .collect();
-    let record = stack.deps.records.get(id).await.unwrap().expect("record");
+    let parts = part_refs(stack.upload_parts(&urls, &file, file.len(), &[1]).await);
+    let record = stack.record(id).await;
     let expected = |size| Expected {
         size,
         checksum: None,

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
-use crate::harness::*;
+use testkit::*;
 
 /// Sums of each metric over the captured EMF lines, keyed by (metric, ErrorCode dimension).
 fn totals(lines: &[String]) -> HashMap<(String, Option<String>), f64> {
@@ -52,59 +52,25 @@ fn totals(lines: &[String]) -> HashMap<(String, Option<String>), f64> {
 
 #[tokio::test]
 async fn a_flow_emits_business_metrics_and_logs_no_secrets() {
-    let stack = Stack::start(S3Server::Strict).await;
+    let stack = Stack::start(S3Server::S3sFs).await;
     stack.deps.metrics.capture();
     let user = "ivy";
     let size = 5 * MIB + 10;
     let file = file_bytes(size, 21);
-    let init = stack.initialize(user, "m.mp4", size).await;
-    let id = init["uploadId"].as_str().unwrap();
+    let init = stack.begin(user, "m.mp4", size).await;
+    let id = &init.upload_id;
     let urls = stack.urls(user, id, 1, 2).await;
     let parts = stack.upload_parts(&urls, &file, 5 * MIB, &[1, 2]).await;
-    let (_, url) = stack
-        .post(
-            Some(user),
-            "/presigned-url",
-            &json!({ "uploadId": id, "partNumber": 1 }),
-        )
-        .await;
-    assert!(url["presignedUrl"]
-        .as_str()
-        .unwrap()
-        .contains("X-Amz-Signature="));
+    let url = stack.presign(user, id, 1).await.unwrap();
+    assert!(url.url.presigned_url.contains("X-Amz-Signature="));
     for _ in 0..2 {
-        let (status, _) = stack
-            .post(
-                Some(user),
-                "/complete",
-                &json!({ "uploadId": id, "parts": parts_json(&parts) }),
-            )
-            .await;
-        assert_eq!(status, 200);
+        stack.complete(user, id, Some(&parts)).await.unwrap();
     }
-    let other = stack.initialize(user, "n.mp4", 10).await;
-    stack
-        .post(
-            Some(user),
-            "/abort",
-            &json!({ "uploadId": other["uploadId"] }),
-        )
-        .await;
-    stack
-        .post(
-            Some(user),
-            "/abort",
-            &json!({ "uploadId": other["uploadId"] }),
-        )
-        .await;
-    let (status, _) = stack
-        .post(
-            Some(user),
-            "/initialize",
-            &json!({ "fileName": "x", "fileType": "video/mp4", "fileSize": 0 }),
-        )
-        .await;
-    assert_eq!(status, 400);
+    let other = stack.begin(user, "n.mp4", 10).await;
+    stack.abort(user, &other.upload_id).await.unwrap();
+    stack.abort(user, &other.upload_id).await.unwrap();
+    let refused = stack.initialize(user, &video("x", 0)).await.refused();
+    assert_eq!(refused.status, 400);
 
     let totals = totals(&stack.deps.metrics.captured());
     let get = |name: &str, code: Option<&str>| {
@@ -130,7 +96,7 @@ async fn a_flow_emits_business_metrics_and_logs_no_secrets() {
 
     let logs = logs();
     assert!(
-        logs.contains(id),
+        logs.contains(&id.to_string()),
         "the flow's log lines carry its upload id"
     );
     assert!(
@@ -177,22 +143,14 @@ async fn a_failing_dependency_emits_the_server_error_metric_with_its_dimensions(
 
     // S3 fails: the bucket is gone. The request is a 503 the client may retry, not a Lambda error.
     stack
-        .deps
-        .aws
-        .s3
+        .s3()
         .delete_bucket()
-        .bucket(&stack.deps.config.bucket)
+        .bucket(stack.bucket())
         .send()
         .await
         .expect("the empty bucket is deleted");
-    let (status, body) = stack
-        .post(
-            Some(user),
-            "/initialize",
-            &json!({ "fileName": "a.mp4", "fileType": "video/mp4", "fileSize": 100 }),
-        )
-        .await;
-    assert_eq!(status, 503, "{body}");
+    let refused = stack.initialize(user, &video("a.mp4", 100)).await.refused();
+    assert_eq!(refused.status, 503, "{refused:?}");
     assert_eq!(
         server_errors(&stack.deps.metrics.captured()),
         [(
@@ -212,10 +170,9 @@ async fn a_failing_dependency_emits_the_server_error_metric_with_its_dimensions(
         .send()
         .await
         .expect("the table is deleted");
-    let (status, body) = stack
-        .get(Some(user), &format!("/status/{}", uuid::Uuid::new_v4()))
-        .await;
-    assert_eq!(status, 503, "{body}");
+    let missing = upload_contract::UploadId::new_v4();
+    let refused = stack.status(user, &missing).await.refused();
+    assert_eq!(refused.status, 503, "{refused:?}");
     let errors = server_errors(&stack.deps.metrics.captured());
     assert_eq!(
         errors.last(),
@@ -240,10 +197,10 @@ async fn a_lost_completion_the_cleanup_settles_is_counted_once() {
     use shared::domain::record::Transition;
 
     let stack = Stack::start(S3Server::Moto).await;
-    let init = stack.initialize("lost", "l.mp4", 100).await;
-    let id = init["uploadId"].as_str().unwrap();
+    let init = stack.begin("lost", "l.mp4", 100).await;
+    let id = &init.upload_id;
     // A complete died in COMPLETING, and storage has dropped the multipart upload: nothing is left.
-    let held = stack.deps.records.get(id).await.unwrap().unwrap();
+    let held = stack.record(id).await;
     let now = stack.deps.clock.epoch_secs();
     let stale = stack.deps.config.completing_stale_secs as i64;
     let begin = Transition::BeginCompleting {

@@ -2,13 +2,14 @@
 
 use std::sync::Arc;
 
-use serde_json::json;
-
-use crate::harness::*;
 use shared::domain::Transition;
+use upload_contract::InitializeResponse;
 
-fn init_body(size: usize) -> serde_json::Value {
-    json!({ "fileName": "q.mp4", "fileType": "video/mp4", "fileSize": size })
+use testkit::*;
+
+/// Initializes `q.mp4` of `size` bytes as `user`.
+async fn initialize(stack: &Stack, user: &str, size: usize) -> Answer<InitializeResponse> {
+    stack.initialize(user, &video("q.mp4", size)).await
 }
 
 #[tokio::test]
@@ -17,59 +18,33 @@ async fn active_upload_limit_is_enforced_and_released() {
         v.insert("MAX_ACTIVE_UPLOADS_PER_USER".into(), "2".into());
     })
     .await;
-    let first = stack.initialize("dave", "a.mp4", 100).await;
-    let second = stack.initialize("dave", "b.mp4", 100).await;
-    let (status, body) = stack
-        .post(Some("dave"), "/initialize", &init_body(100))
-        .await;
-    assert_eq!((status, code(&body)), (429, "QUOTA_EXCEEDED"), "{body}");
+    let first = stack.begin("dave", "a.mp4", 100).await;
+    let second = stack.begin("dave", "b.mp4", 100).await;
+    let refused = initialize(&stack, "dave", 100).await.refused();
+    assert_eq!(refused, (429, "QUOTA_EXCEEDED"), "{refused:?}");
     // Another user is not affected.
-    stack.initialize("erin", "c.mp4", 100).await;
+    stack.begin("erin", "c.mp4", 100).await;
 
     // Aborting releases a share...
-    let (status, _) = stack
-        .post(
-            Some("dave"),
-            "/abort",
-            &json!({ "uploadId": first["uploadId"] }),
-        )
-        .await;
-    assert_eq!(status, 200);
-    stack.initialize("dave", "d.mp4", 100).await;
+    stack.abort("dave", &first.upload_id).await.unwrap();
+    stack.begin("dave", "d.mp4", 100).await;
     // ...and a repeated abort does not release it twice.
-    let (status, _) = stack
-        .post(
-            Some("dave"),
-            "/abort",
-            &json!({ "uploadId": first["uploadId"] }),
-        )
-        .await;
-    assert_eq!(status, 200);
-    let (status, _) = stack
-        .post(Some("dave"), "/initialize", &init_body(100))
-        .await;
-    assert_eq!(status, 429);
+    stack.abort("dave", &first.upload_id).await.unwrap();
+    let refused = initialize(&stack, "dave", 100).await.refused();
+    assert_eq!(refused.status, 429);
 
     // Completing releases one too.
-    let id = second["uploadId"].as_str().unwrap();
+    let id = &second.upload_id;
     let urls = stack.urls("dave", id, 1, 1).await;
     stack
         .upload_parts(&urls, &file_bytes(100, 1), 100, &[1])
         .await;
-    let (status, _) = stack
-        .post(Some("dave"), "/complete", &json!({ "uploadId": id }))
-        .await;
-    assert_eq!(status, 200);
-    let (status, _) = stack
-        .post(Some("dave"), "/complete", &json!({ "uploadId": id }))
-        .await;
-    assert_eq!(status, 200);
-    stack.initialize("dave", "e.mp4", 100).await;
-    let (status, _) = stack
-        .post(Some("dave"), "/initialize", &init_body(100))
-        .await;
+    stack.complete("dave", id, None).await.unwrap();
+    stack.complete("dave", id, None).await.unwrap();
+    stack.begin("dave", "e.mp4", 100).await;
+    let refused = initialize(&stack, "dave", 100).await.refused();
     assert_eq!(
-        status, 429,
+        refused.status, 429,
         "repeated complete released the share only once"
     );
 }
@@ -80,16 +55,12 @@ async fn bytes_in_flight_limit_is_enforced() {
         v.insert("MAX_BYTES_IN_FLIGHT_PER_USER".into(), "1000".into());
     })
     .await;
-    let (status, body) = stack
-        .post(Some("frank"), "/initialize", &init_body(1001))
-        .await;
-    assert_eq!((status, code(&body)), (429, "QUOTA_EXCEEDED"), "{body}");
-    stack.initialize("frank", "a.mp4", 600).await;
-    let (status, _) = stack
-        .post(Some("frank"), "/initialize", &init_body(401))
-        .await;
-    assert_eq!(status, 429);
-    stack.initialize("frank", "b.mp4", 400).await;
+    let refused = initialize(&stack, "frank", 1001).await.refused();
+    assert_eq!(refused, (429, "QUOTA_EXCEEDED"), "{refused:?}");
+    stack.begin("frank", "a.mp4", 600).await;
+    let refused = initialize(&stack, "frank", 401).await.refused();
+    assert_eq!(refused.status, 429);
+    stack.begin("frank", "b.mp4", 400).await;
 }
 
 #[tokio::test]
@@ -104,15 +75,14 @@ async fn concurrent_initializes_cannot_slip_past_the_limit() {
         .map(|_| {
             let stack = stack.clone();
             tokio::spawn(async move {
-                stack
-                    .post(Some("gina"), "/initialize", &init_body(100))
-                    .await
+                let answer = initialize(&stack, "gina", 100).await;
+                answer.map_or_else(|refused| refused.status, |_| 201)
             })
         })
         .collect();
     let mut statuses = Vec::new();
     for call in calls {
-        statuses.push(call.await.unwrap().0);
+        statuses.push(call.await.unwrap());
     }
     assert_eq!(
         statuses.iter().filter(|s| **s == 201).count(),
@@ -132,11 +102,11 @@ async fn expiry_releases_the_share() {
         v.insert("MAX_ACTIVE_UPLOADS_PER_USER".into(), "1".into());
     })
     .await;
-    let init = stack.initialize("hank", "a.mp4", 100).await;
+    let init = stack.begin("hank", "a.mp4", 100).await;
     stack.deps.clock.advance(8 * 24 * 3600);
     let now = stack.deps.clock.epoch_secs();
-    let id = init["uploadId"].as_str().unwrap();
-    let record = stack.deps.records.get(id).await.unwrap().unwrap();
+    let id = &init.upload_id;
+    let record = stack.record(id).await;
     let expire = Transition::Expire { now };
     assert!(stack
         .deps
@@ -153,5 +123,5 @@ async fn expiry_releases_the_share() {
             .unwrap(),
         "only once"
     );
-    stack.initialize("hank", "b.mp4", 100).await;
+    stack.begin("hank", "b.mp4", 100).await;
 }

@@ -3,9 +3,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde_json::{json, Value};
-
-use crate::harness::*;
+use testkit::*;
 
 /// Waits for a fresh minute when too little of this one is left for the test to fit in it.
 async fn within_one_minute(needed_secs: u64) {
@@ -19,25 +17,6 @@ async fn within_one_minute(needed_secs: u64) {
     }
 }
 
-/// `POST` answering the status, `Retry-After` and body.
-async fn post(stack: &Stack, user: &str, path: &str, body: &Value) -> (u16, Option<u64>, Value) {
-    let response = stack
-        .http
-        .post(format!("{}{path}", stack.base))
-        .header("x-user-id", user)
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok());
-    (status, retry_after, response.json().await.unwrap())
-}
-
 #[tokio::test]
 async fn a_burst_from_one_user_gets_429_with_retry_after_while_another_user_passes() {
     let stack = Stack::start_with(S3Server::Moto, |v| {
@@ -46,36 +25,29 @@ async fn a_burst_from_one_user_gets_429_with_retry_after_while_another_user_pass
     })
     .await;
     within_one_minute(20).await;
-    let init = stack.initialize("greedy", "a.mp4", 100).await; // request 1
-    let id = init["uploadId"].as_str().unwrap();
-    let ask = json!({ "uploadId": id, "partNumber": 1 });
+    let init = stack.begin("greedy", "a.mp4", 100).await; // request 1
+    let id = &init.upload_id;
     let mut answers = Vec::new();
     for _ in 0..30 {
-        answers.push(post(&stack, "greedy", "/presigned-url", &ask).await);
+        answers.push(stack.presign("greedy", id, 1).await);
     }
-    let passed = answers.iter().filter(|(s, _, _)| *s == 200).count();
+    let passed = answers.iter().filter(|a| a.is_ok()).count();
     assert_eq!(passed, 9, "10 requests a minute: initialize and 9 more");
-    for (status, retry_after, body) in &answers[9..] {
-        assert_eq!((*status, code(body)), (429, "RATE_LIMITED"), "{body}");
-        let secs = retry_after.expect("429 carries Retry-After");
+    for answer in &answers[9..] {
+        let refused = answer.clone().refused();
+        assert_eq!(refused, (429, "RATE_LIMITED"), "{refused:?}");
+        let secs = refused.retry_after.expect("429 carries Retry-After");
         assert!((1..=60).contains(&secs), "Retry-After {secs}");
     }
     // Another user, same minute: unaffected.
-    let other = stack.initialize("patient", "b.mp4", 100).await;
-    let other_id = other["uploadId"].as_str().unwrap();
+    let other = stack.begin("patient", "b.mp4", 100).await;
+    let other_id = &other.upload_id;
     for _ in 0..5 {
-        let (status, _, body) = post(
-            &stack,
-            "patient",
-            "/presigned-url",
-            &json!({ "uploadId": other_id, "partNumber": 1 }),
-        )
-        .await;
-        assert_eq!(status, 200, "{body}");
+        stack.presign("patient", other_id, 1).await.unwrap();
     }
     // Every endpoint counts, GETs too.
-    let (status, _) = stack.get(Some("greedy"), &format!("/status/{id}")).await;
-    assert_eq!(status, 429);
+    let refused = stack.status("greedy", id).await.refused();
+    assert_eq!(refused.status, 429);
 }
 
 #[tokio::test]
@@ -87,34 +59,28 @@ async fn part_urls_are_limited_per_user_and_minute() {
     })
     .await;
     within_one_minute(20).await;
-    let init = stack.initialize("greedy", "a.mp4", 3 * MIB * 5).await;
-    let id = init["uploadId"].as_str().unwrap();
-    let batch = json!({ "uploadId": id, "startPart": 1, "endPart": 3 });
-    let (status, _, body) = post(&stack, "greedy", "/batch-presigned-urls", &batch).await;
-    assert_eq!(status, 200, "{body}");
+    let init = stack.begin("greedy", "a.mp4", 3 * MIB * 5).await;
+    let id = &init.upload_id;
+    let batch = batch_request(id, 1, 3);
+    stack.batch("greedy", &batch).await.unwrap();
     // 3 + 3 > 5: refused whole, nothing counted; 3 + 2 fits.
-    let (status, retry_after, body) = post(&stack, "greedy", "/batch-presigned-urls", &batch).await;
-    assert_eq!((status, code(&body)), (429, "RATE_LIMITED"), "{body}");
-    assert!(retry_after.is_some());
-    let two = json!({ "uploadId": id, "startPart": 2, "endPart": 3 });
-    let (status, _, body) = post(&stack, "greedy", "/batch-presigned-urls", &two).await;
-    assert_eq!(status, 200, "{body}");
-    let one = json!({ "uploadId": id, "partNumber": 1 });
-    let (status, _, _) = post(&stack, "greedy", "/presigned-url", &one).await;
-    assert_eq!(status, 429);
+    let refused = stack.batch("greedy", &batch).await.refused();
+    assert_eq!(refused, (429, "RATE_LIMITED"), "{refused:?}");
+    assert!(refused.retry_after.is_some());
+    stack
+        .batch("greedy", &batch_request(id, 2, 3))
+        .await
+        .unwrap();
+    let refused = stack.presign("greedy", id, 1).await.refused();
+    assert_eq!(refused.status, 429);
     // Other endpoints are not URL-limited, and another user still gets URLs.
-    let (status, _) = stack.get(Some("greedy"), &format!("/status/{id}")).await;
-    assert_eq!(status, 200);
-    let other = stack.initialize("patient", "b.mp4", 3 * MIB * 5).await;
-    let other_id = other["uploadId"].as_str().unwrap();
-    let (status, _, body) = post(
-        &stack,
-        "patient",
-        "/batch-presigned-urls",
-        &json!({ "uploadId": other_id, "startPart": 1, "endPart": 3 }),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
+    stack.status("greedy", id).await.unwrap();
+    let other = stack.begin("patient", "b.mp4", 3 * MIB * 5).await;
+    let other_id = &other.upload_id;
+    stack
+        .batch("patient", &batch_request(other_id, 1, 3))
+        .await
+        .unwrap();
 }
 
 /// What the counter adds to a request: p50/p90 of 200 sequential `presigned-url` requests with
@@ -129,14 +95,13 @@ async fn the_counter_s_added_latency_is_one_write() {
             v.insert("RATE_LIMIT_URLS_PER_MINUTE".into(), urls.into());
         })
         .await;
-        let init = stack.initialize("timer", "a.mp4", 100).await;
-        let ask = json!({ "uploadId": init["uploadId"], "partNumber": 1 });
+        let init = stack.begin("timer", "a.mp4", 100).await;
         let mut times = Vec::new();
         for _ in 0..200 {
             let started = Instant::now();
-            let (status, _) = stack.post(Some("timer"), "/presigned-url", &ask).await;
+            let answer = stack.presign("timer", &init.upload_id, 1).await;
             times.push(started.elapsed());
-            assert_eq!(status, 200);
+            answer.unwrap();
         }
         times.sort();
         report.push((label, times[100], times[180]));

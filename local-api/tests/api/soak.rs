@@ -10,11 +10,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use shared::cleanup::{self, Limits};
 use shared::ports::QuotaUsage;
 
-use crate::harness::*;
+use testkit::*;
 
 const USERS: usize = 20;
 
@@ -52,19 +51,15 @@ async fn one_upload(stack: &Stack, timings: &Timings, i: usize) -> (End, Vec<u16
     let size = 1000 + i * 7;
     let file = file_bytes(size, i as u64);
     let mut seen = Vec::new();
-    let (status, init) = timings
+    let init = timings
         .time(
             "initialize",
-            stack.post(
-                Some(user),
-                "/initialize",
-                &json!({ "fileName": format!("s{i}.bin"), "fileType": "video/mp4", "fileSize": size }),
-            ),
+            stack.initialize(user, &video(&format!("s{i}.bin"), size)),
         )
         .await;
-    seen.push(status);
-    assert_eq!(status, 201, "{init}");
-    let id = init["uploadId"].as_str().unwrap();
+    seen.push(status_of(&init, 201));
+    let init = init.unwrap();
+    let id = &init.upload_id;
     let urls = timings
         .time("batch-presigned-urls", stack.urls(user, id, 1, 1))
         .await;
@@ -72,46 +67,41 @@ async fn one_upload(stack: &Stack, timings: &Timings, i: usize) -> (End, Vec<u16
     seen.push(status);
     match i % 5 {
         0 => {
-            let (status, body) = timings
-                .time(
-                    "abort",
-                    stack.post(Some(user), "/abort", &json!({ "uploadId": id })),
-                )
-                .await;
-            seen.push(status);
-            assert_eq!(status, 200, "{body}");
+            let aborted = timings.time("abort", stack.abort(user, id)).await;
+            seen.push(status_of(&aborted, 200));
+            aborted.unwrap();
             (End::Aborted, seen)
         }
         kind => {
             if kind == 1 {
                 // Resume: what does storage hold?
-                let (status, body) = timings
-                    .time("parts", stack.get(Some(user), &format!("/parts/{id}")))
-                    .await;
-                seen.push(status);
-                assert_eq!(body["parts"].as_array().map(Vec::len), Some(1), "{body}");
+                let held = timings.time("parts", stack.parts(user, id)).await;
+                seen.push(status_of(&held, 200));
+                assert_eq!(held.unwrap().parts.len(), 1);
             }
-            let (status, body) = timings
-                .time(
-                    "complete",
-                    stack.post(Some(user), "/complete", &json!({ "uploadId": id })),
-                )
+            let done = timings
+                .time("complete", stack.complete(user, id, None))
                 .await;
-            seen.push(status);
-            assert_eq!(status, 200, "{body}");
-            let (status, _) = timings
-                .time("status", stack.get(Some(user), &format!("/status/{id}")))
-                .await;
-            seen.push(status);
+            seen.push(status_of(&done, 200));
+            let done = done.unwrap();
+            let status = timings.time("status", stack.status(user, id)).await;
+            seen.push(status_of(&status, 200));
             (
                 End::Completed {
-                    key: body["key"].as_str().unwrap().to_owned(),
+                    key: done.key.as_str().to_owned(),
                     size,
                 },
                 seen,
             )
         }
     }
+}
+
+/// The status an answer came with: `success` (what the typed call checked), or the refusal's.
+fn status_of<T>(answer: &Answer<T>, success: u16) -> u16 {
+    answer
+        .as_ref()
+        .map_or_else(|refused| refused.status, |_| success)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -191,12 +181,7 @@ async fn soak_ends_with_no_5xx_no_lost_object_and_no_leaked_quota() {
             .unwrap();
         assert_eq!(usage, QuotaUsage::default(), "leaked quota of soak-{user}");
     }
-    let (left, _) = stack
-        .deps
-        .objects
-        .multipart_uploads("uploads/", None)
-        .await
-        .unwrap();
+    let left = stack.open_multiparts().await;
     assert!(left.is_empty(), "multipart uploads left: {}", left.len());
 
     // Written to the stream itself, so the figures show in `make test` (print! is captured).

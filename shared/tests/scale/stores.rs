@@ -110,14 +110,19 @@ impl RecordStore for SimRecords {
                 (owner_key(&record.owner), 1, true),
                 (self.shard(&record.upload_id), 1, true),
             ];
-            self.model
+            let created = self
+                .model
                 .call(
                     "TransactWriteItems",
                     keys,
                     MAX_ATTEMPTS,
                     self.fake.create_claiming(record, quota, claim),
                 )
-                .await
+                .await;
+            if created == Ok(Created::Yes) {
+                self.model.legacy_write(None, Some(Status::Initiated));
+            }
+            created
         })
     }
 
