@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ChecksumAlgorithm, ChecksumType, ErrorCode, ObjectKey, UploadId, UploadStatus};
+use crate::enums::{ChecksumAlgorithm, ChecksumType, ErrorCode, UploadStatus};
+use crate::ids::{ObjectKey, UploadId};
 
 /// `201` of `POST /initialize`: the server's plan for the file.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

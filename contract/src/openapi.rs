@@ -7,7 +7,10 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::{OpenApi as Document, SecurityRequirement, ServerBuilder};
 use utoipa::{Modify, OpenApi};
 
-use crate::*;
+use crate::answers::*;
+use crate::enums::*;
+use crate::ids::*;
+use crate::requests::*;
 
 /// Which document: the published contract or the local dev overlay.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

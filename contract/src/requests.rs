@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ChecksumAlgorithm, ObjectKey, UploadId};
+use crate::enums::ChecksumAlgorithm;
+use crate::ids::{ObjectKey, UploadId};
 
 /// `POST /initialize`: the file to upload. The server plans the parts and chooses the key.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
