@@ -4,12 +4,12 @@ use lambda_http::http::StatusCode;
 use lambda_http::Request;
 
 use super::request;
-use super::{answer, body, caller, lookups, wire_id, Deps, Outcome, Parsed};
+use super::{answer, body, caller, lookups, wire_id, wire_part, Deps, Outcome, Parsed};
 use crate::adapters::clock::rfc3339;
 use crate::domain::checksum::ChecksumAlgorithm;
 use crate::domain::{file, metadata};
 use crate::usecases::initialize::{self as usecase, Initialized, NewUpload};
-use upload_contract::{ErrorCode, InitializeResponse, ListedPart, ObjectKey, UploadStatus};
+use upload_contract::{ErrorCode, InitializeResponse, ObjectKey, UploadStatus};
 
 pub async fn initialize(deps: &Deps, req: &Request, parsed: &Parsed) -> Outcome {
     let owner = caller(req)?;
@@ -67,17 +67,7 @@ pub async fn initialize(deps: &Deps, req: &Request, parsed: &Parsed) -> Outcome 
             status: resumed
                 .as_ref()
                 .map(|_| UploadStatus::parse(record.status_at(deps.clock.epoch_secs()).as_str())),
-            parts: resumed.map(|parts| {
-                parts
-                    .into_iter()
-                    .map(|p| ListedPart {
-                        part_number: p.number,
-                        etag: p.etag,
-                        size: p.size,
-                        checksum: p.checksum,
-                    })
-                    .collect()
-            }),
+            parts: resumed.map(|parts| parts.into_iter().map(wire_part).collect()),
         },
     )
 }

@@ -32,9 +32,9 @@ use crate::app::Deps;
 use crate::domain::file;
 use crate::domain::Status;
 use crate::domain::UploadRecord;
-use crate::ports::Metric;
+use crate::ports::{Metric, StoredPart};
 use crate::usecases;
-use upload_contract::{ErrorCode, UploadId, UploadStatus};
+use upload_contract::{ErrorCode, ListedPart, UploadId, UploadStatus};
 
 type Outcome = Result<(StatusCode, Value), ApiError>;
 
@@ -53,6 +53,16 @@ fn wire_status(status: Status) -> UploadStatus {
         Status::Completed => UploadStatus::Completed,
         Status::Aborted => UploadStatus::Aborted,
         Status::Expired => UploadStatus::Expired,
+    }
+}
+
+/// A part storage holds, as the wire lists it.
+fn wire_part(part: StoredPart) -> ListedPart {
+    ListedPart {
+        part_number: part.number,
+        etag: part.etag,
+        size: part.size,
+        checksum: part.checksum,
     }
 }
 

@@ -5,25 +5,19 @@ use lambda_http::http::StatusCode;
 use lambda_http::Request;
 
 use super::complete::wire_checksum;
-use super::{answer, caller, owned, path_upload_id, wire_id, wire_status, Deps, Outcome};
+use super::{
+    answer, caller, owned, path_upload_id, wire_id, wire_part, wire_status, Deps, Outcome,
+};
 use crate::adapters::clock::rfc3339;
 use crate::usecases::parts as usecase;
-use upload_contract::{ListPartsResponse, ListedPart, ObjectKey, StatusResponse};
+use upload_contract::{ListPartsResponse, ObjectKey, StatusResponse};
 
 pub async fn list_parts(deps: &Deps, req: &Request) -> Outcome {
     let owner = caller(req)?;
     let upload_id = path_upload_id(req)?;
     let record = owned(deps, &owner, &upload_id).await?;
     let parts = usecase::list(deps.ports(), &record).await?;
-    let parts = parts
-        .into_iter()
-        .map(|p| ListedPart {
-            part_number: p.number,
-            etag: p.etag,
-            size: p.size,
-            checksum: p.checksum,
-        })
-        .collect();
+    let parts = parts.into_iter().map(wire_part).collect();
     answer(
         StatusCode::OK,
         &ListPartsResponse {

@@ -2,6 +2,7 @@
 //! [`usecases::presign`](crate::usecases::presign) for the caller's own upload (one DynamoDB read,
 //! no S3 call).
 
+use std::ops::RangeInclusive;
 use std::time::UNIX_EPOCH;
 
 use lambda_http::http::StatusCode;
@@ -12,7 +13,7 @@ use super::error::ApiError;
 use super::{answer, body, caller, owned_upload, Deps, Outcome, Parsed};
 use crate::adapters::clock::rfc3339;
 use crate::domain::sizing::MAX_PARTS;
-use crate::domain::UploadError;
+use crate::domain::{UploadError, UploadRecord};
 use crate::usecases::presign::{self as usecase, ChecksumOf, Presigned};
 use upload_contract::{BatchPresignedUrlsResponse, ErrorCode, PartUrl, PresignedUrlResponse};
 
@@ -22,17 +23,8 @@ pub async fn presigned_url(deps: &Deps, req: &Request, parsed: &Parsed) -> Outco
     let part = body.integer("partNumber", 1, MAX_PARTS)? as u32;
     let checksum = body.opt_string("checksum")?;
     let record = owned_upload(deps, &owner, body).await?;
-    let presigned = usecase::presign(
-        deps.ports(),
-        &deps.presigner,
-        &deps.config,
-        &record,
-        part..=part,
-        &Single(checksum),
-    )
-    .await?;
-    let expires_at = expires_at(&presigned);
-    let Some(url) = presigned.parts.into_iter().next().map(wire_part) else {
+    let (urls, expires_at) = sign(deps, &record, part..=part, &Single(checksum)).await?;
+    let Some(url) = urls.into_iter().next() else {
         return Err(ApiError::internal(
             "signing the part",
             std::io::Error::other("no URL was signed"),
@@ -61,22 +53,10 @@ pub async fn batch_presigned_urls(deps: &Deps, req: &Request, parsed: &Parsed) -
     }
     let checksums = body.opt_object("checksums")?;
     let record = owned_upload(deps, &owner, body).await?;
-    let presigned = usecase::presign(
-        deps.ports(),
-        &deps.presigner,
-        &deps.config,
-        &record,
-        start..=end,
-        &Batch(checksums),
-    )
-    .await?;
-    let expires_at = expires_at(&presigned);
+    let (urls, expires_at) = sign(deps, &record, start..=end, &Batch(checksums)).await?;
     answer(
         StatusCode::OK,
-        &BatchPresignedUrlsResponse {
-            urls: presigned.parts.into_iter().map(wire_part).collect(),
-            expires_at,
-        },
+        &BatchPresignedUrlsResponse { urls, expires_at },
     )
 }
 
@@ -111,6 +91,29 @@ impl ChecksumOf for Batch<'_> {
     fn field(&self, part: u32) -> String {
         format!("checksums[\"{part}\"]")
     }
+}
+
+/// The URLs of `parts` of the caller's `record`, as the wire lists them, and when they expire.
+async fn sign(
+    deps: &Deps,
+    record: &UploadRecord,
+    parts: RangeInclusive<u32>,
+    checksums: &dyn ChecksumOf,
+) -> Result<(Vec<PartUrl>, String), ApiError> {
+    let presigned = usecase::presign(
+        deps.ports(),
+        &deps.presigner,
+        &deps.config,
+        record,
+        parts,
+        checksums,
+    )
+    .await?;
+    let expires_at = expires_at(&presigned);
+    Ok((
+        presigned.parts.into_iter().map(wire_part).collect(),
+        expires_at,
+    ))
 }
 
 fn wire_part(part: usecase::PresignedPart) -> PartUrl {
