@@ -47,7 +47,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             )
             .await?;
         let record = UploadRecord {
-            upload_id,
+            upload_id: upload_id.into(),
             owner,
             key,
             s3_upload_id,

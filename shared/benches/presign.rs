@@ -24,6 +24,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 use shared::adapters::presign::Presigner;
 use shared::adapters::sigv4::hex;
+use shared::domain::ids::UploadId;
 use shared::domain::listing::Position;
 use shared::domain::Transition;
 use shared::domain::{Status, UploadRecord};
@@ -176,9 +177,9 @@ fn unused<T: Send + 'static>() -> BoxFuture<'static, Result<T, PortError>> {
 impl RecordStore for InMemory {
     fn get<'a>(
         &'a self,
-        upload_id: &'a str,
+        upload_id: &'a UploadId,
     ) -> BoxFuture<'a, Result<Option<UploadRecord>, PortError>> {
-        let found = (self.0.upload_id == upload_id).then(|| self.0.clone());
+        let found = (self.0.upload_id == *upload_id).then(|| self.0.clone());
         Box::pin(std::future::ready(Ok(found)))
     }
 
@@ -194,7 +195,7 @@ impl RecordStore for InMemory {
         &'a self,
         _: &'a str,
         _: &'a str,
-    ) -> BoxFuture<'a, Result<Option<String>, PortError>> {
+    ) -> BoxFuture<'a, Result<Option<UploadId>, PortError>> {
         unused()
     }
 
@@ -217,7 +218,7 @@ impl RecordStore for InMemory {
 
     fn begin_completing<'a>(
         &'a self,
-        _: &'a str,
+        _: &'a UploadId,
         _: &'a str,
         _: &'a Transition,
     ) -> BoxFuture<'a, Result<Holding, PortError>> {

@@ -121,7 +121,7 @@ impl Stack {
     pub async fn record(&self, id: &UploadId) -> UploadRecord {
         self.deps
             .records
-            .get(&id.to_string())
+            .get(&id.to_string().into())
             .await
             .expect("the record store answers")
             .expect("the record exists")

@@ -164,7 +164,7 @@ async fn a_complete_with_etags_stays_within_its_storage_calls() {
     let holding = usecases::complete::begin(
         ports(&stack, &objects),
         &stack.deps.config,
-        &id.to_string(),
+        &id.to_string().into(),
         user,
     )
     .await

@@ -186,7 +186,7 @@ async fn the_cleanup_gives_back_what_a_dead_initialize_held() {
     let now = stack.deps.clock.epoch_secs();
     let ghost_id = uuid::Uuid::new_v4().to_string();
     let ghost = UploadRecord {
-        upload_id: ghost_id.clone(),
+        upload_id: ghost_id.clone().into(),
         owner: user.into(),
         key: format!("uploads/{user}/{ghost_id}/ghost.mp4").into(),
         s3_upload_id: "never-created".into(),

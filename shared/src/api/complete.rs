@@ -9,7 +9,7 @@ use super::error::ApiError;
 use super::request::integer_in;
 use super::{answer, body, caller, check_key, claim, wire_id, Deps, Outcome, Parsed};
 use crate::adapters::clock::rfc3339;
-use crate::domain::file;
+use crate::domain::ids::UploadId;
 use crate::domain::sizing::MAX_PARTS;
 use crate::domain::{UploadError, UploadRecord};
 use crate::ports::PartRef;
@@ -24,7 +24,7 @@ pub async fn complete(deps: &Deps, req: &Request, parsed: &Parsed) -> Outcome {
         .map(|items| parse_parts(items))
         .transpose()?;
     let whole_file = body.opt_string("checksum")?;
-    let upload_id = file::upload_id(body.string("uploadId")?)?;
+    let upload_id = UploadId::parse(body.string("uploadId")?)?;
     let client_key = body.opt_string("key")?;
     let holding = claim(deps, &owner, &upload_id).await?;
     let checked = match holding.record() {

@@ -30,11 +30,12 @@ pub use self::routes::{Endpoint, Route, BASE_PATH, ROUTES};
 use crate::adapters::metrics::INTERNAL_ERROR;
 use crate::app::Deps;
 use crate::domain::file;
+use crate::domain::ids::UploadId;
 use crate::domain::Status;
 use crate::domain::UploadRecord;
 use crate::ports::{Metric, StoredPart};
 use crate::usecases;
-use upload_contract::{ErrorCode, ListedPart, UploadId, UploadStatus};
+use upload_contract::{ErrorCode, ListedPart, UploadStatus};
 
 type Outcome = Result<(StatusCode, Value), ApiError>;
 
@@ -67,8 +68,8 @@ fn wire_part(part: StoredPart) -> ListedPart {
 }
 
 /// A record's upload id as the wire's type (the server generated it as a UUID).
-fn wire_id(record: &UploadRecord) -> Result<UploadId, ApiError> {
-    UploadId::parse(&record.upload_id).ok_or_else(|| ApiError::Internal {
+fn wire_id(record: &UploadRecord) -> Result<upload_contract::UploadId, ApiError> {
+    upload_contract::UploadId::parse(&record.upload_id).ok_or_else(|| ApiError::Internal {
         status: StatusCode::INTERNAL_SERVER_ERROR,
         context: "reading the upload record",
         detail: format!("stored uploadId {:?} is not a UUID", record.upload_id),
@@ -244,19 +245,19 @@ fn json_body(deps: &Deps, req: &Request) -> Result<JsonBody, ApiError> {
 }
 
 /// `uploadId` from the path (`GET .../{uploadId}`).
-fn path_upload_id(req: &Request) -> Result<String, ApiError> {
+fn path_upload_id(req: &Request) -> Result<UploadId, ApiError> {
     let raw = req
         .path_parameters_ref()
         .and_then(|params| params.first("uploadId"))
         .ok_or_else(|| {
             ApiError::bad_request(ErrorCode::MissingField, "uploadId is required in the path")
         })?;
-    Ok(file::upload_id(raw)?)
+    Ok(UploadId::parse(raw)?)
 }
 
 /// The caller's upload named in the body's `uploadId`, checking the optional `key` old apps send.
 async fn owned_upload(deps: &Deps, owner: &str, body: &JsonBody) -> Result<UploadRecord, ApiError> {
-    let upload_id = file::upload_id(body.string("uploadId")?)?;
+    let upload_id = UploadId::parse(body.string("uploadId")?)?;
     let client_key = body.opt_string("key")?;
     let record = owned(deps, owner, &upload_id).await?;
     check_key(&record, client_key)?;

@@ -7,6 +7,7 @@ use lambda_http::Request;
 
 use super::error::ApiError;
 use super::{caller, file, listing, path_upload_id, Deps, Endpoint, Parsed};
+use crate::domain::ids::UploadId;
 use crate::domain::sizing::MAX_PARTS;
 use crate::domain::UploadRecord;
 use crate::ports::{Holding, OwnerPage};
@@ -20,9 +21,9 @@ tokio::task_local! {
 /// An endpoint's first call, made alongside the rate write, for its handler to take.
 pub(super) enum Prefetched {
     /// The upload record read, for [`owned`]: (upload id, what was read).
-    Record(String, Option<UploadRecord>),
+    Record(UploadId, Option<UploadRecord>),
     /// Complete's claim on the upload ([`usecases::complete::begin`]): (upload id, the claim).
-    Claim(String, Holding),
+    Claim(UploadId, Holding),
     /// Initialize's reads ([`usecases::initialize::look_up`]): (owner, fingerprint, what they found).
     Lookups(String, Option<String>, usecases::initialize::Lookups),
     /// The listing's page ([`usecases::listing::read_page`]): what was asked, when, what was read.
@@ -42,7 +43,7 @@ impl Endpoint {
             Self::ListParts | Self::Status => path_upload_id(req).ok()?,
             Self::PresignedUrl | Self::BatchPresignedUrls | Self::Complete | Self::Abort => {
                 let body = body.as_ref().ok()?;
-                file::upload_id(body.string("uploadId").ok()?).ok()?
+                UploadId::parse(body.string("uploadId").ok()?).ok()?
             }
             Self::Initialize => {
                 // Initialize's first calls are reads of the owner's items.
@@ -111,7 +112,7 @@ impl Endpoint {
 pub(super) async fn owned(
     deps: &Deps,
     owner: &str,
-    upload_id: &str,
+    upload_id: &UploadId,
 ) -> Result<UploadRecord, ApiError> {
     let prefetched = take_prefetched(|p| matches!(p, Prefetched::Record(id, _) if id == upload_id));
     let record = match prefetched {
@@ -161,7 +162,11 @@ pub(super) fn page(query: &usecases::listing::PageQuery) -> Option<(i64, OwnerPa
 
 /// Complete's claim on the caller's upload `upload_id`: the one made alongside the rate write, or
 /// a new one.
-pub(super) async fn claim(deps: &Deps, owner: &str, upload_id: &str) -> Result<Holding, ApiError> {
+pub(super) async fn claim(
+    deps: &Deps,
+    owner: &str,
+    upload_id: &UploadId,
+) -> Result<Holding, ApiError> {
     let prefetched = take_prefetched(|p| matches!(p, Prefetched::Claim(id, _) if id == upload_id));
     let holding = match prefetched {
         Some(Prefetched::Claim(_, holding)) => holding,

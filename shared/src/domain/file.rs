@@ -1,5 +1,5 @@
 //! The file a client describes when it starts an upload, checked: its name, media type, size and
-//! fingerprint; and the upload id it names afterwards. Each refusal says what would be accepted.
+//! fingerprint. Each refusal says what would be accepted.
 
 use crate::domain::UploadError;
 use upload_contract::ErrorCode;
@@ -19,18 +19,6 @@ pub fn fingerprint(raw: Option<&str>) -> Result<Option<String>, UploadError> {
 /// Every invalid `fileSize` (not a number, negative, zero, too large) is refused with this range.
 pub fn file_size_message(max: u64) -> String {
     format!("fileSize must be a whole number of bytes from 1 to {max} (the largest file this service accepts)")
-}
-
-/// An upload id as the service issues them (a UUID), in canonical lower-case form.
-pub fn upload_id(raw: &str) -> Result<String, UploadError> {
-    uuid::Uuid::try_parse(raw)
-        .map(|id| id.hyphenated().to_string())
-        .map_err(|_| {
-            UploadError::invalid(
-                ErrorCode::InvalidUploadId,
-                "uploadId is not an id this service issued (expected a UUID)",
-            )
-        })
 }
 
 pub const MAX_FILE_NAME_CHARS: usize = 1024;
@@ -95,21 +83,6 @@ mod tests {
         match result.unwrap_err() {
             UploadError::Invalid { code, .. } => code,
             other => panic!("not a 400: {other:?}"),
-        }
-    }
-
-    #[test]
-    fn upload_ids_are_uuids() {
-        let id = upload_id("3F2C9D1E-8A4B-4C6D-9E0F-1A2B3C4D5E6F").unwrap();
-        assert_eq!(id, "3f2c9d1e-8a4b-4c6d-9e0f-1a2b3c4d5e6f");
-        for bad in [
-            "",
-            "abc",
-            "../../etc",
-            "3f2c9d1e-8a4b-4c6d-9e0f-1a2b3c4d5e6",
-            "3f2c9d1e\0",
-        ] {
-            assert_eq!(code(upload_id(bad)), "INVALID_UPLOAD_ID", "{bad:?}");
         }
     }
 

@@ -1,9 +1,13 @@
-//! The names storage gives an upload, as types of their own: the object key the server chose and
-//! the multipart upload id storage issued. Both are strings underneath, but one cannot be passed
-//! where the other is wanted (`complete(&record.key, &record.s3_upload_id, ...)` cannot swap them).
+//! The names of an upload, as types of their own: the id this service issued, the object key it
+//! chose and the multipart upload id storage issued. All are strings underneath, but one cannot
+//! be passed where another is wanted (`complete(&record.key, &record.s3_upload_id, ...)` cannot
+//! swap them).
 
 use std::fmt;
 use std::ops::Deref;
+
+use crate::domain::UploadError;
+use upload_contract::ErrorCode;
 
 macro_rules! name {
     ($(#[$meta:meta])* $name:ident) => {
@@ -74,6 +78,11 @@ macro_rules! name {
 }
 
 name! {
+    /// The id this service gives an upload: a UUID, hyphenated and lower-case.
+    UploadId
+}
+
+name! {
     /// The S3 object key of an upload (`uploads/{owner}/{uploadId}/{name}`), chosen by the server.
     ObjectKey
 }
@@ -83,9 +92,50 @@ name! {
     S3UploadId
 }
 
+impl UploadId {
+    /// A new id, for a new upload.
+    pub fn random() -> Self {
+        Self(uuid::Uuid::new_v4().hyphenated().to_string())
+    }
+
+    /// An upload id as the service issues them (a UUID, any spelling), in canonical form.
+    pub fn parse(raw: &str) -> Result<Self, UploadError> {
+        uuid::Uuid::try_parse(raw)
+            .map(|id| Self(id.hyphenated().to_string()))
+            .map_err(|_| {
+                UploadError::invalid(
+                    ErrorCode::InvalidUploadId,
+                    "uploadId is not an id this service issued (expected a UUID)",
+                )
+            })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn code(result: Result<UploadId, UploadError>) -> ErrorCode {
+        match result.unwrap_err() {
+            UploadError::Invalid { code, .. } => code,
+            other => panic!("not a 400: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn upload_ids_are_uuids() {
+        let id = UploadId::parse("3F2C9D1E-8A4B-4C6D-9E0F-1A2B3C4D5E6F").unwrap();
+        assert_eq!(id, "3f2c9d1e-8a4b-4c6d-9e0f-1a2b3c4d5e6f");
+        for bad in [
+            "",
+            "abc",
+            "../../etc",
+            "3f2c9d1e-8a4b-4c6d-9e0f-1a2b3c4d5e6",
+            "3f2c9d1e\0",
+        ] {
+            assert_eq!(code(UploadId::parse(bad)), "INVALID_UPLOAD_ID", "{bad:?}");
+        }
+    }
 
     #[test]
     fn names_read_as_their_text() {

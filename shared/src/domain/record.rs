@@ -9,7 +9,7 @@
 
 use crate::domain::checksum::ChecksumAlgorithm;
 use crate::domain::error::UploadError;
-use crate::domain::ids::{ObjectKey, S3UploadId};
+use crate::domain::ids::{ObjectKey, S3UploadId, UploadId};
 use crate::domain::metadata::Metadata;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,7 +46,7 @@ impl Status {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UploadRecord {
-    pub upload_id: String,
+    pub upload_id: UploadId,
     pub owner: String,
     pub key: ObjectKey,
     pub s3_upload_id: S3UploadId,

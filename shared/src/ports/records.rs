@@ -1,6 +1,7 @@
 //! The upload-record store: each state change a conditional write, the owner's quota and rate
 //! counters, and the sparse, sharded expiry index the cleanup reads.
 
+use crate::domain::ids::UploadId;
 use crate::domain::listing::Position;
 use crate::domain::record::{Transition, UploadRecord};
 use crate::domain::Status;
@@ -54,7 +55,7 @@ pub struct FingerprintClaim<'a> {
     pub fingerprint: &'a str,
     /// The upload the fingerprint named when it was read, found finished or of another size: the
     /// claim may replace exactly that one, and no other.
-    pub replaces: Option<&'a str>,
+    pub replaces: Option<&'a UploadId>,
 }
 
 /// How a create with a fingerprint claim went.
@@ -105,7 +106,7 @@ pub trait RecordStore: Send + Sync {
     /// The record, read with strong consistency.
     fn get<'a>(
         &'a self,
-        upload_id: &'a str,
+        upload_id: &'a UploadId,
     ) -> BoxFuture<'a, Result<Option<UploadRecord>, PortError>>;
 
     /// Stores a new record and reserves its quota share atomically. `Ok(false)`: the owner is at a
@@ -121,7 +122,7 @@ pub trait RecordStore: Send + Sync {
         &'a self,
         owner: &'a str,
         fingerprint: &'a str,
-    ) -> BoxFuture<'a, Result<Option<String>, PortError>>;
+    ) -> BoxFuture<'a, Result<Option<UploadId>, PortError>>;
 
     /// [`RecordStore::create`] that also makes the record the one the owner's fingerprint names, in
     /// the same transaction: of concurrent creates with one fingerprint, exactly one succeeds.
@@ -145,7 +146,7 @@ pub trait RecordStore: Send + Sync {
     /// transaction. Another owner's upload is answered like a missing one.
     fn begin_completing<'a>(
         &'a self,
-        upload_id: &'a str,
+        upload_id: &'a UploadId,
         owner: &'a str,
         begin: &'a Transition,
     ) -> BoxFuture<'a, Result<Holding, PortError>>;

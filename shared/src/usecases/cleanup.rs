@@ -29,6 +29,7 @@ use serde::Serialize;
 
 use super::complete::settle::{settle_gone, settle_if_completed, stale, Settled};
 use crate::config::Config;
+use crate::domain::ids::UploadId;
 use crate::domain::key::KEY_PREFIX;
 use crate::domain::record::Transition;
 use crate::domain::{Status, UploadError, UploadRecord};
@@ -432,8 +433,12 @@ async fn has_live_record(
     if uuid::Uuid::try_parse(upload_id).is_err() {
         return Ok(false);
     }
-    Ok(ports.records.get(upload_id).await?.is_some_and(|record| {
-        record.s3_upload_id == s3_upload_id
-            && matches!(record.status, Status::Initiated | Status::Completing)
-    }))
+    Ok(ports
+        .records
+        .get(&UploadId::from(upload_id))
+        .await?
+        .is_some_and(|record| {
+            record.s3_upload_id == s3_upload_id
+                && matches!(record.status, Status::Initiated | Status::Completing)
+        }))
 }

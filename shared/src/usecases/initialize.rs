@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::domain::checksum::ChecksumAlgorithm;
 use crate::domain::content;
 use crate::domain::file;
-use crate::domain::ids::ObjectKey;
+use crate::domain::ids::{ObjectKey, UploadId};
 use crate::domain::key::{display_name, object_key, sanitise_file_name};
 use crate::domain::metadata::Metadata;
 use crate::domain::record::Transition;
@@ -55,7 +55,7 @@ pub struct Initialized {
 pub struct Lookups {
     pub usage: QuotaUsage,
     /// The upload the owner's fingerprint names, if a fingerprint was sent and names one.
-    pub named: Option<String>,
+    pub named: Option<UploadId>,
 }
 
 /// The reads of [`Lookups`], at once.
@@ -174,7 +174,7 @@ pub async fn initialize(
             Some(fingerprint) => {
                 let claim = FingerprintClaim {
                     fingerprint,
-                    replaces: replaces.as_deref(),
+                    replaces: replaces.as_ref(),
                 };
                 ports.records.create_claiming(&record, quota, claim).await
             }
@@ -212,7 +212,7 @@ async fn start(
     new: &NewUpload,
     plan: PartPlan,
 ) -> Result<UploadRecord, UploadError> {
-    let upload_id = uuid::Uuid::new_v4().hyphenated().to_string();
+    let upload_id = UploadId::random();
     tracing::Span::current().record("upload_id", upload_id.as_str());
     let key = ObjectKey::from(object_key(&new.owner, &upload_id, &new.file_name));
     // Active content (HTML, SVG, XML, script, ...) is stored as opaque bytes, and every object
@@ -255,7 +255,7 @@ async fn start(
 enum Found {
     Resumable(Box<Initialized>),
     /// The fingerprint names this upload, which is finished, lost or of another size.
-    Replaceable(String),
+    Replaceable(UploadId),
     Nothing,
 }
 
@@ -263,7 +263,7 @@ enum Found {
 async fn resumable(
     ports: Ports<'_>,
     new: &NewUpload,
-    named: Option<String>,
+    named: Option<UploadId>,
 ) -> Result<Found, UploadError> {
     let Some(id) = named else {
         return Ok(Found::Nothing);

@@ -17,13 +17,14 @@ pub mod parts;
 pub mod presign;
 pub mod rate;
 
+use crate::domain::ids::UploadId;
 use crate::domain::{UploadError, UploadRecord};
 use crate::ports::Ports;
 
 /// The caller's own record; a missing id and somebody else's look exactly alike.
 pub async fn owned(
     ports: Ports<'_>,
-    upload_id: &str,
+    upload_id: &UploadId,
     owner: &str,
 ) -> Result<UploadRecord, UploadError> {
     match ports.records.get(upload_id).await? {

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::task::Poll;
 use std::time::SystemTime;
 
-use shared::domain::ids::{ObjectKey, S3UploadId};
+use shared::domain::ids::{ObjectKey, S3UploadId, UploadId};
 use shared::domain::Status;
 use shared::domain::{UploadError, UploadRecord};
 use shared::ports::{BoxFuture, PartRef, PartUrls, SigningError, UrlSigner};
@@ -193,6 +193,7 @@ pub(crate) async fn call(
     upload_id: &str,
     parts_sent: Option<&[PartRef]>,
 ) -> Result<Reply, UploadError> {
+    let upload_id = &UploadId::from(upload_id);
     let ports = world.ports();
     let config = &world.config;
     if !world.racing() {
@@ -242,7 +243,7 @@ pub(crate) async fn call(
                 limit: 20,
             };
             let (page, _) = listing::list(ports, &query, None).await?;
-            if !page.iter().any(|l| l.record.upload_id == upload_id) {
+            if !page.iter().any(|l| l.record.upload_id == *upload_id) {
                 return Err(UploadError::Inconsistent(format!(
                     "{upload_id} is not in its owner's listing"
                 )));

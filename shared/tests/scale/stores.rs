@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use shared::adapters::dynamodb::{shard_key, MAX_ATTEMPTS};
+use shared::domain::ids::UploadId;
 use shared::domain::ids::{ObjectKey, S3UploadId};
 use shared::domain::listing::Position;
 use shared::domain::record::Transition;
@@ -42,10 +43,13 @@ impl SimRecords {
 pub(crate) const TX: u64 = 2;
 
 impl RecordStore for SimRecords {
-    fn get<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<UploadRecord>, PortError>> {
+    fn get<'a>(
+        &'a self,
+        id: &'a UploadId,
+    ) -> BoxFuture<'a, Result<Option<UploadRecord>, PortError>> {
         Box::pin(self.model.call(
             "GetItem",
-            vec![(id.to_owned(), 1, false)],
+            vec![(id.to_string(), 1, false)],
             3,
             self.fake.get(id),
         ))
@@ -58,7 +62,7 @@ impl RecordStore for SimRecords {
     ) -> BoxFuture<'a, Result<bool, PortError>> {
         Box::pin(async move {
             let keys = vec![
-                (record.upload_id.clone(), TX, true),
+                (record.upload_id.to_string(), TX, true),
                 (quota_key(&record.owner), TX, true),
                 (owner_key(&record.owner), 1, true),
                 (self.shard(&record.upload_id), 1, true),
@@ -83,7 +87,7 @@ impl RecordStore for SimRecords {
         &'a self,
         owner: &'a str,
         fingerprint: &'a str,
-    ) -> BoxFuture<'a, Result<Option<String>, PortError>> {
+    ) -> BoxFuture<'a, Result<Option<UploadId>, PortError>> {
         Box::pin(self.model.call(
             "GetItem",
             vec![(format!("fp#{owner}#{fingerprint}"), 1, false)],
@@ -100,7 +104,7 @@ impl RecordStore for SimRecords {
     ) -> BoxFuture<'a, Result<Created, PortError>> {
         Box::pin(async move {
             let keys = vec![
-                (record.upload_id.clone(), TX, true),
+                (record.upload_id.to_string(), TX, true),
                 (quota_key(&record.owner), TX, true),
                 (
                     format!("fp#{}#{}", record.owner, claim.fingerprint),
@@ -133,7 +137,7 @@ impl RecordStore for SimRecords {
     ) -> BoxFuture<'a, Result<bool, PortError>> {
         Box::pin(async move {
             let mut keys = vec![
-                (record.upload_id.clone(), TX, true),
+                (record.upload_id.to_string(), TX, true),
                 (owner_key(&record.owner), 1, true),
                 (self.shard(&record.upload_id), 1, true),
             ];
@@ -163,14 +167,14 @@ impl RecordStore for SimRecords {
 
     fn begin_completing<'a>(
         &'a self,
-        upload_id: &'a str,
+        upload_id: &'a UploadId,
         owner: &'a str,
         begin: &'a Transition,
     ) -> BoxFuture<'a, Result<Holding, PortError>> {
         Box::pin(async move {
             // The record and its expiry-index entry (sweepAt moves); owner index untouched.
             let keys = vec![
-                (upload_id.to_owned(), 1, true),
+                (upload_id.to_string(), 1, true),
                 (self.shard(upload_id), 1, true),
             ];
             let held = self

@@ -174,7 +174,7 @@ pub(crate) async fn drain(n: u64) -> Report {
         let key = format!("uploads/{owner}/{upload_id}/v.mp4");
         let s3_upload_id = sim.objects.fake.create_raw(&key);
         sim.records.fake.put_raw(UploadRecord {
-            upload_id,
+            upload_id: upload_id.into(),
             owner,
             key: key.into(),
             s3_upload_id: s3_upload_id.into(),

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use shared::adapters::dynamodb::{retrying, Attempt};
+use shared::domain::ids::UploadId;
 use shared::domain::listing::Position;
 use shared::domain::record::Transition;
 use shared::domain::{Status, UploadRecord};
@@ -129,7 +130,7 @@ impl FakeRecords {
     pub fn overwrite(&self, record: UploadRecord) {
         let mut state = self.state.lock().unwrap();
         state.index_at(&record.upload_id, self.shards, raw_sweep(&record));
-        state.records.insert(record.upload_id.clone(), record);
+        state.records.insert(record.upload_id.to_string(), record);
     }
 
     /// Writes a record as a crashed function would have left it (test set-up only).
@@ -141,7 +142,7 @@ impl FakeRecords {
             usage.bytes_in_flight += record.file_size as i64;
         }
         state.index_at(&record.upload_id, self.shards, raw_sweep(&record));
-        state.records.insert(record.upload_id.clone(), record);
+        state.records.insert(record.upload_id.to_string(), record);
     }
 
     pub(crate) fn create_now(
@@ -171,14 +172,14 @@ impl FakeRecords {
         if !room {
             return Ok(Created::QuotaExceeded);
         }
-        if state.records.contains_key(&record.upload_id) {
+        if state.records.contains_key(record.upload_id.as_str()) {
             // The put's condition failed: the transaction is cancelled on its second item.
             return Err(PortError::new("TransactWriteItems", "put condition failed"));
         }
         let claim_key = claim.map(|c| (record.owner.clone(), c.fingerprint.to_owned()));
         if let (Some(claim), Some(key)) = (claim, &claim_key) {
             let held = state.fingerprints.get(key);
-            if held.is_some() && held.map(String::as_str) != claim.replaces {
+            if held.is_some() && held.map(String::as_str) != claim.replaces.map(|id| id.as_str()) {
                 return Ok(Created::FingerprintTaken);
             }
         }
@@ -187,10 +188,10 @@ impl FakeRecords {
         usage.bytes_in_flight += record.file_size as i64;
         state
             .records
-            .insert(record.upload_id.clone(), record.clone());
+            .insert(record.upload_id.to_string(), record.clone());
         state.index_at(&record.upload_id, self.shards, Some(sweep_at(record)));
         if let Some(key) = claim_key {
-            state.fingerprints.insert(key, record.upload_id.clone());
+            state.fingerprints.insert(key, record.upload_id.to_string());
         }
         state.tokens.insert(token, true);
         Ok(Created::Yes)
@@ -202,7 +203,7 @@ impl FakeRecords {
         if let Some(done) = state.tokens.get(&token) {
             return *done;
         }
-        let Some(stored) = state.records.get_mut(&record.upload_id) else {
+        let Some(stored) = state.records.get_mut(record.upload_id.as_str()) else {
             return false;
         };
         if !stored.apply(t) {
@@ -298,8 +299,9 @@ impl FakeRecords {
 impl RecordStore for FakeRecords {
     fn get<'a>(
         &'a self,
-        upload_id: &'a str,
+        upload_id: &'a UploadId,
     ) -> BoxFuture<'a, Result<Option<UploadRecord>, PortError>> {
+        let upload_id = upload_id.as_str();
         Box::pin(self.faulty("GetItem", move || Ok(self.record(upload_id))))
     }
 
@@ -310,7 +312,7 @@ impl RecordStore for FakeRecords {
     ) -> BoxFuture<'a, Result<bool, PortError>> {
         Box::pin(self.transact(
             "TransactWriteItems(create)",
-            vec![record.upload_id.clone(), quota_item(&record.owner)],
+            vec![record.upload_id.to_string(), quota_item(&record.owner)],
             move || Ok(self.create_now(record, quota, None)? == Created::Yes),
         ))
     }
@@ -319,13 +321,13 @@ impl RecordStore for FakeRecords {
         &'a self,
         owner: &'a str,
         fingerprint: &'a str,
-    ) -> BoxFuture<'a, Result<Option<String>, PortError>> {
+    ) -> BoxFuture<'a, Result<Option<UploadId>, PortError>> {
         Box::pin(self.faulty("GetItem(fingerprint)", move || {
             let state = self.state.lock().unwrap();
             Ok(state
                 .fingerprints
                 .get(&(owner.to_owned(), fingerprint.to_owned()))
-                .cloned())
+                .map(|id| UploadId::from(id.as_str())))
         }))
     }
 
@@ -338,7 +340,7 @@ impl RecordStore for FakeRecords {
         Box::pin(self.transact(
             "TransactWriteItems(create)",
             vec![
-                record.upload_id.clone(),
+                record.upload_id.to_string(),
                 quota_item(&record.owner),
                 format!("fp#{}#{}", record.owner, claim.fingerprint),
             ],
@@ -351,7 +353,7 @@ impl RecordStore for FakeRecords {
         record: &'a UploadRecord,
         transition: &'a Transition,
     ) -> BoxFuture<'a, Result<bool, PortError>> {
-        let mut items = vec![record.upload_id.clone()];
+        let mut items = vec![record.upload_id.to_string()];
         if transition.releases_quota() {
             items.push(quota_item(&record.owner));
         }
@@ -362,10 +364,11 @@ impl RecordStore for FakeRecords {
 
     fn begin_completing<'a>(
         &'a self,
-        upload_id: &'a str,
+        upload_id: &'a UploadId,
         owner: &'a str,
         begin: &'a Transition,
     ) -> BoxFuture<'a, Result<Holding, PortError>> {
+        let upload_id = upload_id.as_str();
         // A single-item write meets a transaction on its item as DynamoDB's does: a conflict.
         Box::pin(self.transact(
             "UpdateItem(begin-completing)",
@@ -466,7 +469,7 @@ impl RecordStore for FakeRecords {
                 .then(|| {
                     page.last().map(|r| Position {
                         created_at: r.created_at,
-                        upload_id: r.upload_id.clone(),
+                        upload_id: r.upload_id.to_string(),
                     })
                 })
                 .flatten();

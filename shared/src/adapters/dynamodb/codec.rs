@@ -247,7 +247,7 @@ pub(super) fn from_item(item: &Item) -> Result<UploadRecord, PortError> {
         _ => None,
     };
     Ok(UploadRecord {
-        upload_id: get_s("uploadId")?,
+        upload_id: get_s("uploadId")?.into(),
         owner: get_s("owner")?,
         key: get_s("objectKey")?.into(),
         s3_upload_id: get_s("s3UploadId")?.into(),

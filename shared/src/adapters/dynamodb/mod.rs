@@ -27,6 +27,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
 use crate::domain::error::error_chain;
+use crate::domain::ids::UploadId;
 use crate::domain::listing::Position;
 use crate::domain::record::Transition;
 use crate::domain::{Status, UploadRecord};
@@ -109,7 +110,7 @@ impl DynamoRecords {
 impl RecordStore for DynamoRecords {
     fn get<'a>(
         &'a self,
-        upload_id: &'a str,
+        upload_id: &'a UploadId,
     ) -> BoxFuture<'a, Result<Option<UploadRecord>, PortError>> {
         Box::pin(self.get_record(upload_id))
     }
@@ -126,7 +127,7 @@ impl RecordStore for DynamoRecords {
         &'a self,
         owner: &'a str,
         fingerprint: &'a str,
-    ) -> BoxFuture<'a, Result<Option<String>, PortError>> {
+    ) -> BoxFuture<'a, Result<Option<UploadId>, PortError>> {
         Box::pin(self.fingerprinted(owner, fingerprint))
     }
 
@@ -149,7 +150,7 @@ impl RecordStore for DynamoRecords {
 
     fn begin_completing<'a>(
         &'a self,
-        upload_id: &'a str,
+        upload_id: &'a UploadId,
         owner: &'a str,
         begin: &'a Transition,
     ) -> BoxFuture<'a, Result<Holding, PortError>> {

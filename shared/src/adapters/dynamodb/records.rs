@@ -22,6 +22,7 @@ use super::{
     SHARD_ATTRIBUTE, SWEEP_ATTRIBUTE, TTL_ATTRIBUTE,
 };
 use crate::domain::error::error_chain;
+use crate::domain::ids::UploadId;
 use crate::domain::listing::Position;
 use crate::domain::record::Transition;
 use crate::domain::{Status, UploadRecord};
@@ -128,7 +129,7 @@ impl DynamoRecords {
         &self,
         owner: &str,
         fingerprint: &str,
-    ) -> Result<Option<String>, PortError> {
+    ) -> Result<Option<UploadId>, PortError> {
         let output = self
             .client
             .get_item()
@@ -139,7 +140,7 @@ impl DynamoRecords {
             .await
             .map_err(failed("GetItem"))?;
         Ok(output.item.and_then(|item| match item.get("uploadRef") {
-            Some(AttributeValue::S(id)) => Some(id.clone()),
+            Some(AttributeValue::S(id)) => Some(UploadId::from(id.as_str())),
             _ => None,
         }))
     }
