@@ -268,7 +268,16 @@ impl Stack {
         for &n in numbers {
             let start = (n as usize - 1) * chunk;
             let end = (start + chunk).min(file.len());
-            let (status, etag) = self.put(&urls[&n], &file[start..end]).await;
+            // A pooled connection that storage closed after refusing an earlier PUT fails with no
+            // answer at all (status 0); a phone sends the part again, and so does this.
+            let mut attempts = 0;
+            let (status, etag) = loop {
+                attempts += 1;
+                let answer = self.put(&urls[&n], &file[start..end]).await;
+                if answer.0 != 0 || attempts == 3 {
+                    break answer;
+                }
+            };
             assert_eq!(status, 200, "PUT part {n}");
             etags.push((n, etag.expect("S3 returns an ETag")));
         }
