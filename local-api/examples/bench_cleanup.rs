@@ -48,7 +48,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await?;
         let record = UploadRecord {
             upload_id: upload_id.into(),
-            owner,
+            owner: owner.into(),
             key,
             s3_upload_id,
             file_name: "bench.bin".into(),

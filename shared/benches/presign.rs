@@ -24,7 +24,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 use shared::adapters::presign::Presigner;
 use shared::adapters::sigv4::hex;
-use shared::domain::ids::UploadId;
+use shared::domain::ids::{Owner, UploadId};
 use shared::domain::listing::Position;
 use shared::domain::Transition;
 use shared::domain::{Status, UploadRecord};
@@ -193,7 +193,7 @@ impl RecordStore for InMemory {
 
     fn fingerprint<'a>(
         &'a self,
-        _: &'a str,
+        _: &'a Owner,
         _: &'a str,
     ) -> BoxFuture<'a, Result<Option<UploadId>, PortError>> {
         unused()
@@ -219,7 +219,7 @@ impl RecordStore for InMemory {
     fn begin_completing<'a>(
         &'a self,
         _: &'a UploadId,
-        _: &'a str,
+        _: &'a Owner,
         _: &'a Transition,
     ) -> BoxFuture<'a, Result<Holding, PortError>> {
         unused()
@@ -241,7 +241,7 @@ impl RecordStore for InMemory {
 
     fn by_owner<'a>(
         &'a self,
-        _: &'a str,
+        _: &'a Owner,
         _: Option<Status>,
         _: i64,
         _: Option<Position>,
@@ -250,14 +250,14 @@ impl RecordStore for InMemory {
         unused()
     }
 
-    fn quota_usage<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<QuotaUsage, PortError>> {
+    fn quota_usage<'a>(&'a self, _: &'a Owner) -> BoxFuture<'a, Result<QuotaUsage, PortError>> {
         unused()
     }
 
     /// Always admitted: the benchmark measures signing, not the counter's round trip.
     fn count_rate<'a>(
         &'a self,
-        _: &'a str,
+        _: &'a Owner,
         _: i64,
         _: i64,
         _: RateUse,

@@ -230,7 +230,7 @@ async fn a_claim_that_meets_a_transaction_is_retried_and_answers_the_record() {
         stale_before: now - 60,
     };
     let holding = records(&url, &metrics)
-        .begin_completing(&record().upload_id, "alice", &begin)
+        .begin_completing(&record().upload_id, &"alice".into(), &begin)
         .await
         .expect("claimed after one conflict");
     match holding {

@@ -28,14 +28,14 @@ async fn requests_are_limited_per_user_and_minute() {
     ]);
     world.time.advance(15); // START is on a minute boundary
     for _ in 0..3 {
-        admit(world.ports(), &world.config, "alice", 0)
+        admit(world.ports(), &world.config, &"alice".into(), 0)
             .await
             .unwrap();
     }
-    let result = admit(world.ports(), &world.config, "alice", 0).await;
+    let result = admit(world.ports(), &world.config, &"alice".into(), 0).await;
     assert_eq!(refused_after(result), Some(45));
     let err = ApiError::from(
-        admit(world.ports(), &world.config, "alice", 0)
+        admit(world.ports(), &world.config, &"alice".into(), 0)
             .await
             .unwrap_err(),
     );
@@ -45,10 +45,12 @@ async fn requests_are_limited_per_user_and_minute() {
     );
     assert_eq!(err.retry_after(), Some(45));
     // Another user is not slowed down.
-    admit(world.ports(), &world.config, "bob", 0).await.unwrap();
+    admit(world.ports(), &world.config, &"bob".into(), 0)
+        .await
+        .unwrap();
     // The next minute starts afresh.
     world.time.advance(45);
-    admit(world.ports(), &world.config, "alice", 0)
+    admit(world.ports(), &world.config, &"alice".into(), 0)
         .await
         .unwrap();
 }
@@ -60,20 +62,20 @@ async fn urls_are_limited_and_a_refused_batch_counts_nothing() {
         ("MAX_PARTS_PER_BATCH", "10"),
         ("RATE_LIMIT_URLS_PER_MINUTE", "25"),
     ]);
-    admit(world.ports(), &world.config, "alice", 10)
+    admit(world.ports(), &world.config, &"alice".into(), 10)
         .await
         .unwrap();
-    admit(world.ports(), &world.config, "alice", 10)
+    admit(world.ports(), &world.config, &"alice".into(), 10)
         .await
         .unwrap();
-    let result = admit(world.ports(), &world.config, "alice", 10).await;
+    let result = admit(world.ports(), &world.config, &"alice".into(), 10).await;
     assert_eq!(refused_after(result), Some(60));
-    admit(world.ports(), &world.config, "alice", 5)
+    admit(world.ports(), &world.config, &"alice".into(), 5)
         .await
         .unwrap();
-    assert!(refused_after(admit(world.ports(), &world.config, "alice", 1).await).is_some());
+    assert!(refused_after(admit(world.ports(), &world.config, &"alice".into(), 1).await).is_some());
     // Requests that ask for no URL are not URL-limited.
-    admit(world.ports(), &world.config, "alice", 0)
+    admit(world.ports(), &world.config, &"alice".into(), 0)
         .await
         .unwrap();
 }
@@ -85,7 +87,7 @@ async fn a_failed_counter_write_is_retryable_not_a_pass() {
         call: 0,
         kind: FaultKind::Error,
     }));
-    let err = admit(world.ports(), &world.config, "alice", 0)
+    let err = admit(world.ports(), &world.config, &"alice".into(), 0)
         .await
         .unwrap_err();
     assert!(matches!(err, UploadError::Unavailable(_)), "{err:?}");
@@ -99,7 +101,7 @@ async fn no_limits_means_no_write() {
         ("RATE_LIMIT_REQUESTS_PER_MINUTE", "0"),
         ("RATE_LIMIT_URLS_PER_MINUTE", "0"),
     ]);
-    admit(world.ports(), &world.config, "alice", 1000)
+    admit(world.ports(), &world.config, &"alice".into(), 1000)
         .await
         .unwrap();
     assert!(world.faults.calls().is_empty());

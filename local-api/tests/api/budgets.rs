@@ -165,7 +165,7 @@ async fn a_complete_with_etags_stays_within_its_storage_calls() {
         ports(&stack, &objects),
         &stack.deps.config,
         &id.to_string().into(),
-        user,
+        &user.into(),
     )
     .await
     .unwrap();

@@ -26,7 +26,7 @@ async fn record(stack: &Stack, id: &UploadId) -> UploadRecord {
 }
 
 async fn usage(stack: &Stack, user: &str) -> QuotaUsage {
-    stack.deps.records.quota_usage(user).await.unwrap()
+    stack.deps.records.quota_usage(&user.into()).await.unwrap()
 }
 
 /// An upload of `file` with every part stored; its id, key and the parts' ETags.

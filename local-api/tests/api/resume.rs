@@ -47,7 +47,7 @@ async fn the_same_file_resumes_its_unfinished_upload() {
         .map(|p| p.part_number)
         .collect();
     assert_eq!(held, vec![1]);
-    let usage = stack.deps.records.quota_usage(user).await.unwrap();
+    let usage = stack.deps.records.quota_usage(&user.into()).await.unwrap();
     assert_eq!(usage.active_uploads, 1, "no second quota reservation");
 
     // Another size, or another user with the same fingerprint: a new upload.
@@ -96,7 +96,7 @@ async fn ten_concurrent_initializes_of_one_file_start_one_upload() {
     }
     assert_eq!((ids.len(), created), (1, 1), "one upload, started once");
     assert_eq!(
-        stack.deps.records.quota_usage(user).await.unwrap(),
+        stack.deps.records.quota_usage(&user.into()).await.unwrap(),
         QuotaUsage {
             active_uploads: 1,
             bytes_in_flight: 7 * MIB as i64

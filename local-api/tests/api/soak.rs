@@ -176,7 +176,7 @@ async fn soak_ends_with_no_5xx_no_lost_object_and_no_leaked_quota() {
         let usage = stack
             .deps
             .records
-            .quota_usage(&format!("soak-{user}"))
+            .quota_usage(&format!("soak-{user}").into())
             .await
             .unwrap();
         assert_eq!(usage, QuotaUsage::default(), "leaked quota of soak-{user}");

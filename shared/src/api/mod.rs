@@ -30,7 +30,7 @@ pub use self::routes::{Endpoint, Route, BASE_PATH, ROUTES};
 use crate::adapters::metrics::INTERNAL_ERROR;
 use crate::app::Deps;
 use crate::domain::file;
-use crate::domain::ids::UploadId;
+use crate::domain::ids::{Owner, UploadId};
 use crate::domain::Status;
 use crate::domain::UploadRecord;
 use crate::ports::{Metric, StoredPart};
@@ -204,7 +204,7 @@ fn request_id(req: &Request) -> Option<String> {
 }
 
 /// The caller: the `sub` claim the API Gateway JWT authorizer verified. Never taken from a header.
-pub fn caller(req: &Request) -> Result<String, ApiError> {
+pub fn caller(req: &Request) -> Result<Owner, ApiError> {
     let sub = match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx
             .authorizer
@@ -216,7 +216,7 @@ pub fn caller(req: &Request) -> Result<String, ApiError> {
     match sub {
         Some(sub) if !sub.trim().is_empty() && sub.len() <= 256 => {
             tracing::Span::current().record("user", sub.as_str());
-            Ok(sub.clone())
+            Ok(Owner::from(sub.as_str()))
         }
         _ => Err(ApiError::unauthenticated()),
     }
@@ -256,7 +256,11 @@ fn path_upload_id(req: &Request) -> Result<UploadId, ApiError> {
 }
 
 /// The caller's upload named in the body's `uploadId`, checking the optional `key` old apps send.
-async fn owned_upload(deps: &Deps, owner: &str, body: &JsonBody) -> Result<UploadRecord, ApiError> {
+async fn owned_upload(
+    deps: &Deps,
+    owner: &Owner,
+    body: &JsonBody,
+) -> Result<UploadRecord, ApiError> {
     let upload_id = UploadId::parse(body.string("uploadId")?)?;
     let client_key = body.opt_string("key")?;
     let record = owned(deps, owner, &upload_id).await?;

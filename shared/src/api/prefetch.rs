@@ -7,7 +7,7 @@ use lambda_http::Request;
 
 use super::error::ApiError;
 use super::{caller, file, listing, path_upload_id, Deps, Endpoint, Parsed};
-use crate::domain::ids::UploadId;
+use crate::domain::ids::{Owner, UploadId};
 use crate::domain::sizing::MAX_PARTS;
 use crate::domain::UploadRecord;
 use crate::ports::{Holding, OwnerPage};
@@ -25,7 +25,7 @@ pub(super) enum Prefetched {
     /// Complete's claim on the upload ([`usecases::complete::begin`]): (upload id, the claim).
     Claim(UploadId, Holding),
     /// Initialize's reads ([`usecases::initialize::look_up`]): (owner, fingerprint, what they found).
-    Lookups(String, Option<String>, usecases::initialize::Lookups),
+    Lookups(Owner, Option<String>, usecases::initialize::Lookups),
     /// The listing's page ([`usecases::listing::read_page`]): what was asked, when, what was read.
     Page(usecases::listing::PageQuery, i64, OwnerPage),
 }
@@ -111,7 +111,7 @@ impl Endpoint {
 /// The caller's upload `upload_id`, with the span naming it.
 pub(super) async fn owned(
     deps: &Deps,
-    owner: &str,
+    owner: &Owner,
     upload_id: &UploadId,
 ) -> Result<UploadRecord, ApiError> {
     let prefetched = take_prefetched(|p| matches!(p, Prefetched::Record(id, _) if id == upload_id));
@@ -141,7 +141,7 @@ fn take_prefetched(wanted: impl Fn(&Prefetched) -> bool) -> Option<Prefetched> {
 
 /// Initialize's reads for `owner` and `fingerprint`, if they were made alongside the rate write.
 pub(super) fn lookups(
-    owner: &str,
+    owner: &Owner,
     fingerprint: Option<&str>,
 ) -> Option<usecases::initialize::Lookups> {
     match take_prefetched(
@@ -164,7 +164,7 @@ pub(super) fn page(query: &usecases::listing::PageQuery) -> Option<(i64, OwnerPa
 /// a new one.
 pub(super) async fn claim(
     deps: &Deps,
-    owner: &str,
+    owner: &Owner,
     upload_id: &UploadId,
 ) -> Result<Holding, ApiError> {
     let prefetched = take_prefetched(|p| matches!(p, Prefetched::Claim(id, _) if id == upload_id));

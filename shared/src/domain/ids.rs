@@ -1,5 +1,5 @@
-//! The names of an upload, as types of their own: the id this service issued, the object key it
-//! chose and the multipart upload id storage issued. All are strings underneath, but one cannot
+//! The names of an upload, as types of their own: the id this service issued, its owner, the
+//! object key it chose and the multipart upload id storage issued. All are strings underneath, but one cannot
 //! be passed where another is wanted (`complete(&record.key, &record.s3_upload_id, ...)` cannot
 //! swap them).
 
@@ -63,6 +63,12 @@ macro_rules! name {
             }
         }
 
+        impl PartialEq<&$name> for $name {
+            fn eq(&self, other: &&$name) -> bool {
+                self == *other
+            }
+        }
+
         impl PartialEq<String> for $name {
             fn eq(&self, other: &String) -> bool {
                 self.0 == *other
@@ -80,6 +86,11 @@ macro_rules! name {
 name! {
     /// The id this service gives an upload: a UUID, hyphenated and lower-case.
     UploadId
+}
+
+name! {
+    /// The caller an upload belongs to: the `sub` claim the authorizer verified.
+    Owner
 }
 
 name! {

@@ -9,7 +9,7 @@
 
 use crate::domain::checksum::ChecksumAlgorithm;
 use crate::domain::error::UploadError;
-use crate::domain::ids::{ObjectKey, S3UploadId, UploadId};
+use crate::domain::ids::{ObjectKey, Owner, S3UploadId, UploadId};
 use crate::domain::metadata::Metadata;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,7 +47,7 @@ impl Status {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UploadRecord {
     pub upload_id: UploadId,
-    pub owner: String,
+    pub owner: Owner,
     pub key: ObjectKey,
     pub s3_upload_id: S3UploadId,
     pub file_name: String,

@@ -1,7 +1,7 @@
 //! The upload-record store: each state change a conditional write, the owner's quota and rate
 //! counters, and the sparse, sharded expiry index the cleanup reads.
 
-use crate::domain::ids::UploadId;
+use crate::domain::ids::{Owner, UploadId};
 use crate::domain::listing::Position;
 use crate::domain::record::{Transition, UploadRecord};
 use crate::domain::Status;
@@ -120,7 +120,7 @@ pub trait RecordStore: Send + Sync {
     /// The upload the owner's `fingerprint` names, if any.
     fn fingerprint<'a>(
         &'a self,
-        owner: &'a str,
+        owner: &'a Owner,
         fingerprint: &'a str,
     ) -> BoxFuture<'a, Result<Option<UploadId>, PortError>>;
 
@@ -147,7 +147,7 @@ pub trait RecordStore: Send + Sync {
     fn begin_completing<'a>(
         &'a self,
         upload_id: &'a UploadId,
-        owner: &'a str,
+        owner: &'a Owner,
         begin: &'a Transition,
     ) -> BoxFuture<'a, Result<Holding, PortError>>;
 
@@ -171,7 +171,7 @@ pub trait RecordStore: Send + Sync {
     /// fewer and still have a next position. From an index on the owner (never a scan).
     fn by_owner<'a>(
         &'a self,
-        owner: &'a str,
+        owner: &'a Owner,
         filter: Option<Status>,
         now: i64,
         after: Option<Position>,
@@ -179,14 +179,14 @@ pub trait RecordStore: Send + Sync {
     ) -> BoxFuture<'a, Result<OwnerPage, PortError>>;
 
     /// The owner's quota counters.
-    fn quota_usage<'a>(&'a self, owner: &'a str) -> BoxFuture<'a, Result<QuotaUsage, PortError>>;
+    fn quota_usage<'a>(&'a self, owner: &'a Owner) -> BoxFuture<'a, Result<QuotaUsage, PortError>>;
 
     /// Adds `add` to the owner's counters for the rate window starting at `window` (epoch
     /// seconds) in one atomic conditional write, unless either counter would pass its `limit`
     /// (`Ok(false)`: nothing was added). The counter item expires (TTL) at `expires_at`.
     fn count_rate<'a>(
         &'a self,
-        owner: &'a str,
+        owner: &'a Owner,
         window: i64,
         expires_at: i64,
         add: RateUse,

@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::domain::checksum::ChecksumAlgorithm;
 use crate::domain::content;
 use crate::domain::file;
-use crate::domain::ids::{ObjectKey, UploadId};
+use crate::domain::ids::{ObjectKey, Owner, UploadId};
 use crate::domain::key::{display_name, object_key, sanitise_file_name};
 use crate::domain::metadata::Metadata;
 use crate::domain::record::Transition;
@@ -24,7 +24,7 @@ use upload_contract::ErrorCode;
 /// A checked request to start an upload.
 #[derive(Clone, Debug)]
 pub struct NewUpload {
-    pub owner: String,
+    pub owner: Owner,
     /// Validated; sanitised into the key, NFC and visible characters only in the record.
     pub file_name: String,
     /// Validated; active types are stored as `application/octet-stream`.
@@ -61,7 +61,7 @@ pub struct Lookups {
 /// The reads of [`Lookups`], at once.
 pub async fn look_up(
     ports: Ports<'_>,
-    owner: &str,
+    owner: &Owner,
     fingerprint: Option<&str>,
 ) -> Result<Lookups, PortError> {
     let named = async {

@@ -8,6 +8,7 @@
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
 use super::parts::{progress, Progress};
+use crate::domain::ids::Owner;
 use crate::domain::listing::Position;
 use crate::domain::{Status, UploadError, UploadRecord};
 use crate::ports::{OwnerPage, PortError, Ports};
@@ -28,7 +29,7 @@ pub struct Listed {
 /// Which page of whose uploads.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PageQuery {
-    pub owner: String,
+    pub owner: Owner,
     pub filter: Option<Status>,
     pub after: Option<Position>,
     pub limit: u32,

@@ -17,7 +17,7 @@ pub mod parts;
 pub mod presign;
 pub mod rate;
 
-use crate::domain::ids::UploadId;
+use crate::domain::ids::{Owner, UploadId};
 use crate::domain::{UploadError, UploadRecord};
 use crate::ports::Ports;
 
@@ -25,7 +25,7 @@ use crate::ports::Ports;
 pub async fn owned(
     ports: Ports<'_>,
     upload_id: &UploadId,
-    owner: &str,
+    owner: &Owner,
 ) -> Result<UploadRecord, UploadError> {
     match ports.records.get(upload_id).await? {
         Some(record) if record.owner == owner => Ok(record),

@@ -5,6 +5,7 @@
 //! one user at a limit slows nobody else down.
 
 use crate::config::Config;
+use crate::domain::ids::Owner;
 use crate::domain::UploadError;
 use crate::ports::{Ports, RateUse};
 
@@ -26,7 +27,7 @@ pub fn limits(config: &Config) -> RateUse {
 pub async fn admit(
     ports: Ports<'_>,
     config: &Config,
-    owner: &str,
+    owner: &Owner,
     urls: u64,
 ) -> Result<(), UploadError> {
     let limit = limits(config);

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::task::Poll;
 use std::time::SystemTime;
 
-use shared::domain::ids::{ObjectKey, S3UploadId, UploadId};
+use shared::domain::ids::{ObjectKey, Owner, S3UploadId, UploadId};
 use shared::domain::Status;
 use shared::domain::{UploadError, UploadRecord};
 use shared::ports::{BoxFuture, PartRef, PartUrls, SigningError, UrlSigner};
@@ -194,6 +194,7 @@ pub(crate) async fn call(
     parts_sent: Option<&[PartRef]>,
 ) -> Result<Reply, UploadError> {
     let upload_id = &UploadId::from(upload_id);
+    let user = &Owner::from(USER);
     let ports = world.ports();
     let config = &world.config;
     if !world.racing() {
@@ -209,27 +210,27 @@ pub(crate) async fn call(
                 .map(|r| Reply::Initialized(Box::new(r.record)))
         }
         UseCase::Complete | UseCase::CompleteWithParts | UseCase::CompleteTakeover => {
-            let holding = complete::begin(ports, config, upload_id, USER).await?;
+            let holding = complete::begin(ports, config, upload_id, user).await?;
             complete::complete(ports, config, holding, parts_sent, None)
                 .await
                 .map(|r| Reply::Completed(Box::new(r)))
         }
         UseCase::Abort | UseCase::AbortLost => {
-            let record = owned(ports, upload_id, USER).await?;
+            let record = owned(ports, upload_id, user).await?;
             abort::abort(ports, config, record)
                 .await
                 .map(Reply::Aborted)
         }
         UseCase::ListParts => {
-            let record = owned(ports, upload_id, USER).await?;
+            let record = owned(ports, upload_id, user).await?;
             parts::list(ports, &record).await.map(|_| Reply::Read)
         }
         UseCase::Status => {
-            let record = owned(ports, upload_id, USER).await?;
+            let record = owned(ports, upload_id, user).await?;
             parts::progress(ports, &record).await.map(|_| Reply::Read)
         }
         UseCase::Presign => {
-            let record = owned(ports, upload_id, USER).await?;
+            let record = owned(ports, upload_id, user).await?;
             let parts = 1..=record.total_parts;
             presign::presign(ports, &LocalSigner, config, &record, parts, &Unverified)
                 .await

@@ -76,7 +76,7 @@ pub(crate) async fn prepare(world: &World, use_case: UseCase) -> Option<UploadRe
             }
             let done = start().await;
             put_parts(world, &done, |_| true);
-            let holding = complete::begin(ports, &world.config, &done.upload_id, USER)
+            let holding = complete::begin(ports, &world.config, &done.upload_id, &USER.into())
                 .await
                 .expect("set-up claim");
             complete::complete(ports, &world.config, holding, None, None)

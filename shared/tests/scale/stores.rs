@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use shared::adapters::dynamodb::{shard_key, MAX_ATTEMPTS};
-use shared::domain::ids::UploadId;
 use shared::domain::ids::{ObjectKey, S3UploadId};
+use shared::domain::ids::{Owner, UploadId};
 use shared::domain::listing::Position;
 use shared::domain::record::Transition;
 use shared::domain::{Status, UploadRecord};
@@ -85,7 +85,7 @@ impl RecordStore for SimRecords {
 
     fn fingerprint<'a>(
         &'a self,
-        owner: &'a str,
+        owner: &'a Owner,
         fingerprint: &'a str,
     ) -> BoxFuture<'a, Result<Option<UploadId>, PortError>> {
         Box::pin(self.model.call(
@@ -168,7 +168,7 @@ impl RecordStore for SimRecords {
     fn begin_completing<'a>(
         &'a self,
         upload_id: &'a UploadId,
-        owner: &'a str,
+        owner: &'a Owner,
         begin: &'a Transition,
     ) -> BoxFuture<'a, Result<Holding, PortError>> {
         Box::pin(async move {
@@ -216,7 +216,7 @@ impl RecordStore for SimRecords {
 
     fn by_owner<'a>(
         &'a self,
-        owner: &'a str,
+        owner: &'a Owner,
         filter: Option<Status>,
         now: i64,
         after: Option<Position>,
@@ -230,7 +230,7 @@ impl RecordStore for SimRecords {
         ))
     }
 
-    fn quota_usage<'a>(&'a self, owner: &'a str) -> BoxFuture<'a, Result<QuotaUsage, PortError>> {
+    fn quota_usage<'a>(&'a self, owner: &'a Owner) -> BoxFuture<'a, Result<QuotaUsage, PortError>> {
         Box::pin(self.model.call(
             "GetItem",
             vec![(quota_key(owner), 1, false)],
@@ -241,7 +241,7 @@ impl RecordStore for SimRecords {
 
     fn count_rate<'a>(
         &'a self,
-        owner: &'a str,
+        owner: &'a Owner,
         window: i64,
         expires_at: i64,
         add: RateUse,

@@ -175,7 +175,7 @@ pub(crate) async fn drain(n: u64) -> Report {
         let s3_upload_id = sim.objects.fake.create_raw(&key);
         sim.records.fake.put_raw(UploadRecord {
             upload_id: upload_id.into(),
-            owner,
+            owner: owner.into(),
             key: key.into(),
             s3_upload_id: s3_upload_id.into(),
             file_name: "v.mp4".into(),

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use shared::adapters::dynamodb::{retrying, Attempt};
-use shared::domain::ids::UploadId;
+use shared::domain::ids::{Owner, UploadId};
 use shared::domain::listing::Position;
 use shared::domain::record::Transition;
 use shared::domain::{Status, UploadRecord};
@@ -137,7 +137,7 @@ impl FakeRecords {
     pub fn put_raw(&self, record: UploadRecord) {
         let mut state = self.state.lock().unwrap();
         if matches!(record.status, Status::Initiated | Status::Completing) {
-            let usage = state.quota.entry(record.owner.clone()).or_default();
+            let usage = state.quota.entry(record.owner.to_string()).or_default();
             usage.active_uploads += 1;
             usage.bytes_in_flight += record.file_size as i64;
         }
@@ -156,7 +156,7 @@ impl FakeRecords {
         if state.tokens.contains_key(&token) {
             return Ok(Created::Yes);
         }
-        let usage = state.quota.get(&record.owner).copied();
+        let usage = state.quota.get(record.owner.as_str()).copied();
         // DynamoDB's condition: no quota item yet, or below both limits.
         let room = match (
             usage,
@@ -176,14 +176,14 @@ impl FakeRecords {
             // The put's condition failed: the transaction is cancelled on its second item.
             return Err(PortError::new("TransactWriteItems", "put condition failed"));
         }
-        let claim_key = claim.map(|c| (record.owner.clone(), c.fingerprint.to_owned()));
+        let claim_key = claim.map(|c| (record.owner.to_string(), c.fingerprint.to_owned()));
         if let (Some(claim), Some(key)) = (claim, &claim_key) {
             let held = state.fingerprints.get(key);
             if held.is_some() && held.map(String::as_str) != claim.replaces.map(|id| id.as_str()) {
                 return Ok(Created::FingerprintTaken);
             }
         }
-        let usage = state.quota.entry(record.owner.clone()).or_default();
+        let usage = state.quota.entry(record.owner.to_string()).or_default();
         usage.active_uploads += 1;
         usage.bytes_in_flight += record.file_size as i64;
         state
@@ -209,7 +209,7 @@ impl FakeRecords {
         if !stored.apply(t) {
             return false;
         }
-        let (owner, size) = (stored.owner.clone(), stored.file_size as i64);
+        let (owner, size) = (stored.owner.to_string(), stored.file_size as i64);
         let at = sweep_after(t, stored.expires_at);
         state.index_at(&record.upload_id, self.shards, at);
         if t.releases_quota() {
@@ -319,14 +319,14 @@ impl RecordStore for FakeRecords {
 
     fn fingerprint<'a>(
         &'a self,
-        owner: &'a str,
+        owner: &'a Owner,
         fingerprint: &'a str,
     ) -> BoxFuture<'a, Result<Option<UploadId>, PortError>> {
         Box::pin(self.faulty("GetItem(fingerprint)", move || {
             let state = self.state.lock().unwrap();
             Ok(state
                 .fingerprints
-                .get(&(owner.to_owned(), fingerprint.to_owned()))
+                .get(&(owner.to_string(), fingerprint.to_owned()))
                 .map(|id| UploadId::from(id.as_str())))
         }))
     }
@@ -365,7 +365,7 @@ impl RecordStore for FakeRecords {
     fn begin_completing<'a>(
         &'a self,
         upload_id: &'a UploadId,
-        owner: &'a str,
+        owner: &'a Owner,
         begin: &'a Transition,
     ) -> BoxFuture<'a, Result<Holding, PortError>> {
         let upload_id = upload_id.as_str();
@@ -440,7 +440,7 @@ impl RecordStore for FakeRecords {
     /// the status as of `now`, a next position whenever the page is full.
     fn by_owner<'a>(
         &'a self,
-        owner: &'a str,
+        owner: &'a Owner,
         filter: Option<Status>,
         now: i64,
         after: Option<Position>,
@@ -477,14 +477,14 @@ impl RecordStore for FakeRecords {
         }))
     }
 
-    fn quota_usage<'a>(&'a self, owner: &'a str) -> BoxFuture<'a, Result<QuotaUsage, PortError>> {
+    fn quota_usage<'a>(&'a self, owner: &'a Owner) -> BoxFuture<'a, Result<QuotaUsage, PortError>> {
         Box::pin(self.faulty("GetItem(quota)", move || Ok(self.usage(owner))))
     }
 
     /// Like the DynamoDB adapter's conditional `ADD`: all or nothing, never past a limit.
     fn count_rate<'a>(
         &'a self,
-        owner: &'a str,
+        owner: &'a Owner,
         window: i64,
         _expires_at: i64,
         add: RateUse,
@@ -492,7 +492,7 @@ impl RecordStore for FakeRecords {
     ) -> BoxFuture<'a, Result<bool, PortError>> {
         Box::pin(self.faulty("UpdateItem(rate)", move || {
             let mut state = self.state.lock().unwrap();
-            let counted = state.rates.entry((owner.to_owned(), window)).or_default();
+            let counted = state.rates.entry((owner.to_string(), window)).or_default();
             let within = |used: u64, added: u64, limit: u64| {
                 limit == 0 || added == 0 || used.saturating_add(added) <= limit
             };

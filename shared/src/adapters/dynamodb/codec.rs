@@ -248,7 +248,7 @@ pub(super) fn from_item(item: &Item) -> Result<UploadRecord, PortError> {
     };
     Ok(UploadRecord {
         upload_id: get_s("uploadId")?.into(),
-        owner: get_s("owner")?,
+        owner: get_s("owner")?.into(),
         key: get_s("objectKey")?.into(),
         s3_upload_id: get_s("s3UploadId")?.into(),
         file_name: get_s("fileName")?,

@@ -27,7 +27,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
 use crate::domain::error::error_chain;
-use crate::domain::ids::UploadId;
+use crate::domain::ids::{Owner, UploadId};
 use crate::domain::listing::Position;
 use crate::domain::record::Transition;
 use crate::domain::{Status, UploadRecord};
@@ -125,7 +125,7 @@ impl RecordStore for DynamoRecords {
 
     fn fingerprint<'a>(
         &'a self,
-        owner: &'a str,
+        owner: &'a Owner,
         fingerprint: &'a str,
     ) -> BoxFuture<'a, Result<Option<UploadId>, PortError>> {
         Box::pin(self.fingerprinted(owner, fingerprint))
@@ -151,7 +151,7 @@ impl RecordStore for DynamoRecords {
     fn begin_completing<'a>(
         &'a self,
         upload_id: &'a UploadId,
-        owner: &'a str,
+        owner: &'a Owner,
         begin: &'a Transition,
     ) -> BoxFuture<'a, Result<Holding, PortError>> {
         Box::pin(self.hold(upload_id, owner, begin))
@@ -173,7 +173,7 @@ impl RecordStore for DynamoRecords {
 
     fn by_owner<'a>(
         &'a self,
-        owner: &'a str,
+        owner: &'a Owner,
         filter: Option<Status>,
         now: i64,
         after: Option<Position>,
@@ -182,13 +182,13 @@ impl RecordStore for DynamoRecords {
         Box::pin(self.owner_page(owner, filter, now, after, limit))
     }
 
-    fn quota_usage<'a>(&'a self, owner: &'a str) -> BoxFuture<'a, Result<QuotaUsage, PortError>> {
+    fn quota_usage<'a>(&'a self, owner: &'a Owner) -> BoxFuture<'a, Result<QuotaUsage, PortError>> {
         Box::pin(self.usage(owner))
     }
 
     fn count_rate<'a>(
         &'a self,
-        owner: &'a str,
+        owner: &'a Owner,
         window: i64,
         expires_at: i64,
         add: RateUse,

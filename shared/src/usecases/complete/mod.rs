@@ -15,7 +15,7 @@ use std::time::Duration;
 use self::settle::{record_completion, settle_gone, settle_if_completed, stale, Settled};
 use super::reread;
 use crate::config::Config;
-use crate::domain::ids::UploadId;
+use crate::domain::ids::{Owner, UploadId};
 use crate::domain::record::{Completion, Transition};
 use crate::domain::{Status, UploadError, UploadRecord};
 use crate::ports::{CompleteError, Expected, Holding, PartRef, PortError, Ports};
@@ -41,7 +41,7 @@ pub async fn begin(
     ports: Ports<'_>,
     config: &Config,
     upload_id: &UploadId,
-    owner: &str,
+    owner: &Owner,
 ) -> Result<Holding, UploadError> {
     let now = ports.time.now();
     let begin = Transition::BeginCompleting {
