@@ -82,12 +82,8 @@ impl Api {
     }
 
     pub async fn initialize(
-        &self,
-        file_name: &str,
-        file_type: &str,
-        file_size: u64,
-        checksum_algorithm: Option<ChecksumAlgorithm>,
-        fingerprint: Option<&str>,
+        &self, file_name: &str, file_type: &str, file_size: u64,
+        checksum_algorithm: Option<ChecksumAlgorithm>, fingerprint: Option<&str>,
         metadata: &BTreeMap<String, String>,
     ) -> Result<InitializeResponse, Error> {
         let body = InitializeRequest {
@@ -104,10 +100,7 @@ impl Api {
 
     /// URLs for parts `start..=end` (at most the server's batch limit, 1000 by default).
     pub async fn batch_urls(
-        &self,
-        upload_id: &UploadId,
-        start: u32,
-        end: u32,
+        &self, upload_id: &UploadId, start: u32, end: u32,
         checksums: Option<&BTreeMap<String, String>>,
     ) -> Result<Vec<PartUrl>, Error> {
         let body = BatchPresignedUrlsRequest {
@@ -130,10 +123,7 @@ impl Api {
 
     /// A fresh URL for one part (after a `403` from storage: the old one expired).
     pub async fn part_url(
-        &self,
-        upload_id: &UploadId,
-        part: u32,
-        checksum: Option<&str>,
+        &self, upload_id: &UploadId, part: u32, checksum: Option<&str>,
     ) -> Result<PartUrl, Error> {
         let body = PresignedUrlRequest {
             upload_id: *upload_id,
@@ -166,10 +156,7 @@ impl Api {
     /// One page of the caller's uploads, newest first: at most `limit` (the server's default if
     /// `None`), only those in `status` if given, after the page whose `nextCursor` is `cursor`.
     pub async fn list_uploads(
-        &self,
-        status: Option<&UploadStatus>,
-        limit: Option<u32>,
-        cursor: Option<&str>,
+        &self, status: Option<&UploadStatus>, limit: Option<u32>, cursor: Option<&str>,
     ) -> Result<ListUploadsResponse, Error> {
         let mut query = Vec::new();
         if let Some(status) = status {
@@ -191,10 +178,7 @@ impl Api {
     /// Completes the upload; without `parts` the server reads them from storage. `checksum` is
     /// the whole file's base64 CRC64NVME (CRC64NVME uploads), which storage checks.
     pub async fn complete(
-        &self,
-        upload_id: &UploadId,
-        parts: Option<&[CompletedPart]>,
-        checksum: Option<&str>,
+        &self, upload_id: &UploadId, parts: Option<&[CompletedPart]>, checksum: Option<&str>,
     ) -> Result<CompleteResponse, Error> {
         let body = CompleteRequest {
             upload_id: *upload_id,
@@ -214,10 +198,7 @@ impl Api {
     }
 
     async fn call<T: DeserializeOwned>(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<&impl Serialize>,
+        &self, method: Method, path: &str, body: Option<&impl Serialize>,
     ) -> Result<T, Error> {
         let what = format!("{method} {path}");
         let mut request = self.http.request(method, format!("{}{path}", self.base));

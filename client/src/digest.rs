@@ -82,10 +82,7 @@ pub struct Wanted {
 /// Reads `len` bytes of `file` from `offset` in 1 MiB pieces (memory stays small whatever the part
 /// size) on a blocking thread, and digests them.
 pub async fn part_digests(
-    file: &Path,
-    offset: u64,
-    len: u64,
-    wanted: Wanted,
+    file: &Path, offset: u64, len: u64, wanted: Wanted,
 ) -> Result<PartDigests, Error> {
     let path = file.to_owned();
     tokio::task::spawn_blocking(move || digest_range(&path, offset, len, wanted))
@@ -95,10 +92,7 @@ pub async fn part_digests(
 }
 
 fn digest_range(
-    path: &Path,
-    offset: u64,
-    len: u64,
-    wanted: Wanted,
+    path: &Path, offset: u64, len: u64, wanted: Wanted,
 ) -> std::io::Result<PartDigests> {
     use md5::Digest as _;
     let mut handle = std::fs::File::open(path)?;

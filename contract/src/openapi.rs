@@ -356,9 +356,7 @@ fn list_uploads() {}
 
 /// A string schema with a description and an example.
 pub(crate) fn string_schema(
-    description: &str,
-    format: Option<utoipa::openapi::schema::SchemaFormat>,
-    example: &str,
+    description: &str, format: Option<utoipa::openapi::schema::SchemaFormat>, example: &str,
 ) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
     utoipa::openapi::ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::Type::String)
@@ -370,8 +368,7 @@ pub(crate) fn string_schema(
 
 /// An enum of strings: the known values, and the rule for unknown ones.
 pub(crate) fn enum_schema(
-    description: &str,
-    values: &[&str],
+    description: &str, values: &[&str],
 ) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
     utoipa::openapi::ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::Type::String)

@@ -10,8 +10,7 @@ const APP_JS: &str = include_str!("../static/app.js");
 
 /// The demo page's files, before route matching.
 pub(crate) fn static_file(
-    method: &hyper::Method,
-    path: &str,
+    method: &hyper::Method, path: &str,
 ) -> Option<hyper::Response<Full<Bytes>>> {
     if method != hyper::Method::GET {
         return None;

@@ -16,8 +16,7 @@ type Refusal = lambda_http::Response<Body>;
 
 /// The API Gateway HTTP API v2 event for `req`, as the JWT authorizer integration would send it.
 pub(crate) async fn to_event(
-    deps: &Deps,
-    req: hyper::Request<Incoming>,
+    deps: &Deps, req: hyper::Request<Incoming>,
 ) -> Result<(Endpoint, Value), Refusal> {
     let method = req.method().as_str().to_owned();
     let path = req.uri().path().to_owned();

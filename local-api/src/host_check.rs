@@ -62,8 +62,7 @@ fn not_local(what: &str) -> hyper::Response<Full<Bytes>> {
 
 /// [`not_local`] for a request that is not from this machine or names another host, else `None`.
 pub(crate) fn refuse_foreign(
-    peer_is_loopback: bool,
-    req: &hyper::Request<Incoming>,
+    peer_is_loopback: bool, req: &hyper::Request<Incoming>,
 ) -> Option<hyper::Response<Full<Bytes>>> {
     if !peer_is_loopback {
         return Some(not_local("this connection comes from another address"));

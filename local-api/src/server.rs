@@ -27,9 +27,7 @@ pub async fn serve(deps: Arc<Deps>, listener: TcpListener) -> std::io::Result<()
 
 /// [`serve`] with the given CORS origins.
 pub async fn serve_with_cors(
-    deps: Arc<Deps>,
-    listener: TcpListener,
-    cors: Cors,
+    deps: Arc<Deps>, listener: TcpListener, cors: Cors,
 ) -> std::io::Result<()> {
     let cors = Arc::new(cors);
     loop {
@@ -61,9 +59,7 @@ pub async fn serve_with_cors(
 /// CORS around [`handle`]: preflights are answered here, as API Gateway answers them before any
 /// function runs; other answers get `Access-Control-Allow-Origin` when the origin is allowed.
 async fn handle_cors(
-    deps: &Deps,
-    cors: &Cors,
-    req: hyper::Request<Incoming>,
+    deps: &Deps, cors: &Cors, req: hyper::Request<Incoming>,
 ) -> hyper::Response<Full<Bytes>> {
     let origin = req
         .headers()

@@ -176,51 +176,38 @@ fn unused<T: Send + 'static>() -> BoxFuture<'static, Result<T, PortError>> {
 
 impl RecordStore for InMemory {
     fn get<'a>(
-        &'a self,
-        upload_id: &'a UploadId,
+        &'a self, upload_id: &'a UploadId,
     ) -> BoxFuture<'a, Result<Option<UploadRecord>, PortError>> {
         let found = (self.0.upload_id == *upload_id).then(|| self.0.clone());
         Box::pin(std::future::ready(Ok(found)))
     }
 
     fn create<'a>(
-        &'a self,
-        _: &'a UploadRecord,
-        _: Quota,
+        &'a self, _: &'a UploadRecord, _: Quota,
     ) -> BoxFuture<'a, Result<bool, PortError>> {
         unused()
     }
 
     fn fingerprint<'a>(
-        &'a self,
-        _: &'a Owner,
-        _: &'a str,
+        &'a self, _: &'a Owner, _: &'a str,
     ) -> BoxFuture<'a, Result<Option<UploadId>, PortError>> {
         unused()
     }
 
     fn create_claiming<'a>(
-        &'a self,
-        _: &'a UploadRecord,
-        _: Quota,
-        _: FingerprintClaim<'a>,
+        &'a self, _: &'a UploadRecord, _: Quota, _: FingerprintClaim<'a>,
     ) -> BoxFuture<'a, Result<Created, PortError>> {
         unused()
     }
 
     fn transition<'a>(
-        &'a self,
-        _: &'a UploadRecord,
-        _: &'a Transition,
+        &'a self, _: &'a UploadRecord, _: &'a Transition,
     ) -> BoxFuture<'a, Result<bool, PortError>> {
         unused()
     }
 
     fn begin_completing<'a>(
-        &'a self,
-        _: &'a UploadId,
-        _: &'a Owner,
-        _: &'a Transition,
+        &'a self, _: &'a UploadId, _: &'a Owner, _: &'a Transition,
     ) -> BoxFuture<'a, Result<Holding, PortError>> {
         unused()
     }
@@ -230,22 +217,13 @@ impl RecordStore for InMemory {
     }
 
     fn due<'a>(
-        &'a self,
-        _: u32,
-        _: i64,
-        _: Option<PageToken>,
-        _: u32,
+        &'a self, _: u32, _: i64, _: Option<PageToken>, _: u32,
     ) -> BoxFuture<'a, Result<Paged<UploadRecord>, PortError>> {
         unused()
     }
 
     fn by_owner<'a>(
-        &'a self,
-        _: &'a Owner,
-        _: Option<Status>,
-        _: i64,
-        _: Option<Position>,
-        _: u32,
+        &'a self, _: &'a Owner, _: Option<Status>, _: i64, _: Option<Position>, _: u32,
     ) -> BoxFuture<'a, Result<OwnerPage, PortError>> {
         unused()
     }
@@ -256,12 +234,7 @@ impl RecordStore for InMemory {
 
     /// Always admitted: the benchmark measures signing, not the counter's round trip.
     fn count_rate<'a>(
-        &'a self,
-        _: &'a Owner,
-        _: i64,
-        _: i64,
-        _: RateUse,
-        _: RateUse,
+        &'a self, _: &'a Owner, _: i64, _: i64, _: RateUse, _: RateUse,
     ) -> BoxFuture<'a, Result<bool, PortError>> {
         Box::pin(std::future::ready(Ok(true)))
     }

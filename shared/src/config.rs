@@ -230,9 +230,7 @@ impl Vars<'_> {
     }
 
     fn parse<T: std::str::FromStr>(
-        &self,
-        name: &'static str,
-        default: T,
+        &self, name: &'static str, default: T,
     ) -> Result<T, ConfigError> {
         match self.optional(name) {
             None => Ok(default),

@@ -116,11 +116,7 @@ impl Stack {
     /// A typed call as `user`: POST with `body`, or GET without. `success` is the status the
     /// endpoint documents for this answer.
     async fn call<T: DeserializeOwned>(
-        &self,
-        user: &str,
-        path: &str,
-        body: Option<&impl Serialize>,
-        success: impl Fn(&T) -> u16,
+        &self, user: &str, path: &str, body: Option<&impl Serialize>, success: impl Fn(&T) -> u16,
     ) -> Answer<T> {
         let body = body.map(|b| serde_json::to_value(b).expect("requests serialize"));
         let reply = self.exchange(user, path, body.as_ref()).await;
@@ -151,9 +147,7 @@ impl Stack {
 
     /// `POST /initialize`: 201 for a new upload, 200 for one resumed by its fingerprint.
     pub async fn initialize(
-        &self,
-        user: &str,
-        request: &InitializeRequest,
+        &self, user: &str, request: &InitializeRequest,
     ) -> Answer<InitializeResponse> {
         self.call(
             user,
@@ -182,10 +176,7 @@ impl Stack {
 
     /// `POST /presigned-url` for one part, without a checksum.
     pub async fn presign(
-        &self,
-        user: &str,
-        id: &UploadId,
-        part: u32,
+        &self, user: &str, id: &UploadId, part: u32,
     ) -> Answer<PresignedUrlResponse> {
         self.presign_with(user, &presign_request(id, part, None))
             .await
@@ -193,9 +184,7 @@ impl Stack {
 
     /// `POST /presigned-url` with a request built by the test.
     pub async fn presign_with(
-        &self,
-        user: &str,
-        request: &PresignedUrlRequest,
+        &self, user: &str, request: &PresignedUrlRequest,
     ) -> Answer<PresignedUrlResponse> {
         self.call(user, "/presigned-url", Some(request), |_| 200)
             .await
@@ -203,9 +192,7 @@ impl Stack {
 
     /// `POST /batch-presigned-urls` for parts `start..=end`.
     pub async fn batch(
-        &self,
-        user: &str,
-        request: &BatchPresignedUrlsRequest,
+        &self, user: &str, request: &BatchPresignedUrlsRequest,
     ) -> Answer<BatchPresignedUrlsResponse> {
         self.call(user, "/batch-presigned-urls", Some(request), |_| 200)
             .await
@@ -213,11 +200,7 @@ impl Stack {
 
     /// URLs for parts `start..=end`, by part number; panics unless they were given.
     pub async fn urls(
-        &self,
-        user: &str,
-        id: &UploadId,
-        start: u32,
-        end: u32,
+        &self, user: &str, id: &UploadId, start: u32, end: u32,
     ) -> HashMap<u32, String> {
         let answer = self
             .batch(user, &batch_request(id, start, end))
@@ -232,10 +215,7 @@ impl Stack {
 
     /// `POST /complete`, with the client's `(number, ETag)` list or without (storage's list).
     pub async fn complete(
-        &self,
-        user: &str,
-        id: &UploadId,
-        parts: Option<&[(u32, String)]>,
+        &self, user: &str, id: &UploadId, parts: Option<&[(u32, String)]>,
     ) -> Answer<CompleteResponse> {
         let request = CompleteRequest {
             upload_id: *id,
@@ -248,9 +228,7 @@ impl Stack {
 
     /// `POST /complete` with a request built by the test.
     pub async fn complete_with(
-        &self,
-        user: &str,
-        request: &CompleteRequest,
+        &self, user: &str, request: &CompleteRequest,
     ) -> Answer<CompleteResponse> {
         self.call(user, "/complete", Some(request), |_| 200).await
     }

@@ -84,8 +84,7 @@ impl Stack {
 
     /// A stack with its own bucket and table; `tweak` overrides configuration variables.
     pub async fn start_with(
-        server: S3Server,
-        tweak: impl FnOnce(&mut HashMap<String, String>),
+        server: S3Server, tweak: impl FnOnce(&mut HashMap<String, String>),
     ) -> Self {
         crate::logs::init();
         let moto = S3Server::Moto.url();
@@ -157,10 +156,7 @@ impl Stack {
 
     /// POSTs any body, also one that is not JSON or not valid.
     pub async fn post_raw(
-        &self,
-        user: Option<&str>,
-        path: &str,
-        body: impl Into<reqwest::Body>,
+        &self, user: Option<&str>, path: &str, body: impl Into<reqwest::Body>,
     ) -> (u16, Value) {
         let request = self
             .http
@@ -195,10 +191,7 @@ impl Stack {
 
     /// [`Stack::put`] with an extra header.
     pub async fn put_with(
-        &self,
-        url: &str,
-        bytes: &[u8],
-        header: Option<(&str, &str)>,
+        &self, url: &str, bytes: &[u8], header: Option<(&str, &str)>,
     ) -> (u16, Option<String>) {
         let mut request = self
             .http
@@ -221,10 +214,7 @@ impl Stack {
     /// while the body is still being written; reqwest then reports only a broken pipe. A refused PUT
     /// stores nothing, so it is sent again until an answer is read.
     pub async fn put_for_code(
-        &self,
-        url: &str,
-        bytes: &[u8],
-        headers: &[(&str, &str)],
+        &self, url: &str, bytes: &[u8], headers: &[(&str, &str)],
     ) -> (u16, Option<String>, String) {
         let mut attempts = 0;
         let response = loop {
@@ -258,11 +248,7 @@ impl Stack {
 
     /// The client's own (number, ETag) list after uploading `file` into `urls`.
     pub async fn upload_parts(
-        &self,
-        urls: &HashMap<u32, String>,
-        file: &[u8],
-        chunk: usize,
-        numbers: &[u32],
+        &self, urls: &HashMap<u32, String>, file: &[u8], chunk: usize, numbers: &[u32],
     ) -> Vec<(u32, String)> {
         let mut etags = Vec::new();
         for &n in numbers {

@@ -46,24 +46,20 @@ impl Stack {
 
     /// The stored object's headers (content type, disposition, user metadata), read back from S3.
     pub async fn head_object(
-        &self,
-        key: &str,
+        &self, key: &str,
     ) -> aws_sdk_s3::operation::head_object::HeadObjectOutput {
         self.head(key, false).await
     }
 
     /// [`Stack::head_object`] with the object's checksum and checksum type.
     pub async fn head_object_checksum(
-        &self,
-        key: &str,
+        &self, key: &str,
     ) -> aws_sdk_s3::operation::head_object::HeadObjectOutput {
         self.head(key, true).await
     }
 
     async fn head(
-        &self,
-        key: &str,
-        checksum: bool,
+        &self, key: &str, checksum: bool,
     ) -> aws_sdk_s3::operation::head_object::HeadObjectOutput {
         let mut request = self.s3().head_object().bucket(self.bucket()).key(key);
         if checksum {

@@ -78,8 +78,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Error> {
 
 /// Runs an upload or resume until it ends or Ctrl-C; either way says how to go on.
 async fn transfer(
-    work: impl std::future::Future<Output = Result<Finished, Error>>,
-    progress: Arc<Reporter>,
+    work: impl std::future::Future<Output = Result<Finished, Error>>, progress: Arc<Reporter>,
     file: &Path,
 ) -> Result<ExitCode, Error> {
     let result = tokio::select! {
@@ -132,9 +131,7 @@ fn resume_hint(file: &Path) {
 
 /// The caller's uploads, following the listing's cursor until the end or `limit`.
 async fn list_uploads(
-    api: &Api,
-    status: Option<&UploadStatus>,
-    limit: Option<u32>,
+    api: &Api, status: Option<&UploadStatus>, limit: Option<u32>,
 ) -> Result<Vec<UploadSummary>, Error> {
     const PAGE: u32 = 100;
     let mut uploads = Vec::new();

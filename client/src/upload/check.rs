@@ -26,9 +26,7 @@ pub(super) struct Checked {
 /// there is one, else by its ETag as an MD5; a part of the wrong size, or one that cannot be
 /// checked, is not kept. Reads each listed part once, one at a time (memory stays at 1 MiB).
 pub(super) async fn check_stored(
-    file: &Path,
-    plan: &Plan,
-    listed: &[ListedPart],
+    file: &Path, plan: &Plan, listed: &[ListedPart],
 ) -> Result<Checked, Error> {
     let mut checked = Checked {
         held: BTreeMap::new(),

@@ -53,9 +53,7 @@ pub(super) async fn read_part(file: &Path, offset: u64, len: u64) -> Result<Byte
 /// upload is verified and how, and its first and last MiB (read on a blocking thread). The
 /// TypeScript client computes the same value (clients/js/src/checksum.ts).
 pub(super) async fn file_fingerprint(
-    file: &Path,
-    size: u64,
-    verify: Verify,
+    file: &Path, size: u64, verify: Verify,
 ) -> Result<String, Error> {
     use sha2::{Digest, Sha256};
     const EDGE: u64 = 1024 * 1024;

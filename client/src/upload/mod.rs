@@ -70,9 +70,7 @@ impl Uploader {
     /// Starts a new upload of `file` and runs it to completion. Refuses when `FILE.upload.json` says
     /// an earlier upload of it is unfinished (resume that one, or delete the state file).
     pub async fn upload(
-        &self,
-        file: &Path,
-        progress: Arc<dyn Progress>,
+        &self, file: &Path, progress: Arc<dyn Progress>,
     ) -> Result<Finished, Error> {
         let size = file_size(file)?;
         let state_path = state::state_path(file);
@@ -129,10 +127,7 @@ impl Uploader {
     /// Continues upload `upload_id` of `file`: asks storage which parts it holds, sends the rest,
     /// completes. Works with or without the state file.
     pub async fn resume(
-        &self,
-        upload_id: &UploadId,
-        file: &Path,
-        progress: Arc<dyn Progress>,
+        &self, upload_id: &UploadId, file: &Path, progress: Arc<dyn Progress>,
     ) -> Result<Finished, Error> {
         let size = file_size(file)?;
         let state_path = state::state_path(file);
@@ -204,13 +199,8 @@ impl Uploader {
     /// Keeps the `listed` parts storage holds that are the local bytes, records them, sends the
     /// others and completes.
     async fn send_missing(
-        &self,
-        file: &Path,
-        state_path: PathBuf,
-        plan: Plan,
-        mut saved: UploadState,
-        listed: &[ListedPart],
-        progress: Arc<dyn Progress>,
+        &self, file: &Path, state_path: PathBuf, plan: Plan, mut saved: UploadState,
+        listed: &[ListedPart], progress: Arc<dyn Progress>,
     ) -> Result<Finished, Error> {
         let checked = check_stored(file, &plan, listed).await?;
         saved.done = checked.held.clone();
@@ -231,11 +221,7 @@ impl Uploader {
     }
 
     fn run_for(
-        &self,
-        file: &Path,
-        state_path: PathBuf,
-        plan: Plan,
-        saved: UploadState,
+        &self, file: &Path, state_path: PathBuf, plan: Plan, saved: UploadState,
         progress: Arc<dyn Progress>,
     ) -> Arc<Run> {
         Arc::new(Run {

@@ -32,10 +32,7 @@ pub(super) enum FailureKind {
 /// One `PUT` of a part, its bytes reported to `progress` as they go out (and taken back off when
 /// it fails); the ETag storage answered, if it sent one.
 pub(super) async fn put_part(
-    http: &reqwest::Client,
-    url: &PartUrl,
-    data: &Bytes,
-    timeout: Duration,
+    http: &reqwest::Client, url: &PartUrl, data: &Bytes, timeout: Duration,
     progress: &Arc<dyn Progress>,
 ) -> Result<Option<String>, PutFailure> {
     let sent = Arc::new(AtomicU64::new(0));

@@ -13,10 +13,7 @@ use super::stats::Counters;
 
 /// Runs an API call, trying again after a pause while it fails transiently.
 pub(super) async fn retry_api<T, F, Fut>(
-    options: &Options,
-    progress: &dyn Progress,
-    counters: Option<&Counters>,
-    mut call: F,
+    options: &Options, progress: &dyn Progress, counters: Option<&Counters>, mut call: F,
 ) -> Result<T, Error>
 where
     F: FnMut() -> Fut,

@@ -33,12 +33,8 @@ impl ObjectStore for Counting {
     }
 
     fn create_multipart<'a>(
-        &'a self,
-        key: &'a ObjectKey,
-        content_type: &'a str,
-        disposition: &'a str,
-        checksum: Option<ChecksumAlgorithm>,
-        metadata: &'a Metadata,
+        &'a self, key: &'a ObjectKey, content_type: &'a str, disposition: &'a str,
+        checksum: Option<ChecksumAlgorithm>, metadata: &'a Metadata,
     ) -> BoxFuture<'a, Result<S3UploadId, PortError>> {
         self.count();
         self.inner
@@ -46,19 +42,14 @@ impl ObjectStore for Counting {
     }
 
     fn list_parts<'a>(
-        &'a self,
-        key: &'a ObjectKey,
-        s3_upload_id: &'a S3UploadId,
+        &'a self, key: &'a ObjectKey, s3_upload_id: &'a S3UploadId,
     ) -> BoxFuture<'a, Result<Option<Vec<StoredPart>>, PortError>> {
         self.count();
         self.inner.list_parts(key, s3_upload_id)
     }
 
     fn complete<'a>(
-        &'a self,
-        key: &'a ObjectKey,
-        s3_upload_id: &'a S3UploadId,
-        parts: &'a [PartRef],
+        &'a self, key: &'a ObjectKey, s3_upload_id: &'a S3UploadId, parts: &'a [PartRef],
         expected: Expected<'a>,
     ) -> BoxFuture<'a, Result<CompletedObject, CompleteError>> {
         self.count();
@@ -66,26 +57,21 @@ impl ObjectStore for Counting {
     }
 
     fn abort<'a>(
-        &'a self,
-        key: &'a ObjectKey,
-        s3_upload_id: &'a S3UploadId,
+        &'a self, key: &'a ObjectKey, s3_upload_id: &'a S3UploadId,
     ) -> BoxFuture<'a, Result<bool, PortError>> {
         self.count();
         self.inner.abort(key, s3_upload_id)
     }
 
     fn head<'a>(
-        &'a self,
-        key: &'a ObjectKey,
+        &'a self, key: &'a ObjectKey,
     ) -> BoxFuture<'a, Result<Option<ObjectHead>, PortError>> {
         self.count();
         self.inner.head(key)
     }
 
     fn multipart_uploads<'a>(
-        &'a self,
-        prefix: &'a str,
-        start: Option<PageToken>,
+        &'a self, prefix: &'a str, start: Option<PageToken>,
     ) -> BoxFuture<'a, Result<Paged<MultipartListing>, PortError>> {
         self.count();
         self.inner.multipart_uploads(prefix, start)

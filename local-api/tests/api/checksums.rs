@@ -11,10 +11,7 @@ const USER: &str = "carol";
 const SIZE: usize = 5 * MIB + 4321;
 
 async fn put_with_checksum(
-    stack: &Stack,
-    url: &str,
-    bytes: &[u8],
-    checksum: Option<&str>,
+    stack: &Stack, url: &str, bytes: &[u8], checksum: Option<&str>,
 ) -> (u16, Option<String>) {
     stack
         .put_with(url, bytes, checksum.map(|c| ("x-amz-checksum-sha256", c)))

@@ -43,10 +43,7 @@ async fn uploaded(stack: &Stack, user: &str, file: &[u8]) -> (UploadId, String, 
 /// What a complete leaves when its function dies after taking the upload into COMPLETING and,
 /// if `storage_completed`, after storage completed it too.
 async fn die_while_completing(
-    stack: &Stack,
-    id: &UploadId,
-    parts: &[PartRef],
-    storage_completed: bool,
+    stack: &Stack, id: &UploadId, parts: &[PartRef], storage_completed: bool,
 ) {
     let held = record(stack, id).await;
     let now = stack.deps.clock.epoch_secs();

@@ -115,11 +115,7 @@ pub type ChecksummedUrls = HashMap<u32, (String, String)>;
 /// Starts an upload of `file` (two parts: 5 MiB and the rest) whose parts carry `algorithm`'s
 /// digest; checks that each URL signs the checksum header and answers the value to send with it.
 pub async fn checksummed_upload(
-    stack: &Stack,
-    user: &str,
-    algorithm: Algorithm,
-    name: &str,
-    file: &[u8],
+    stack: &Stack, user: &str, algorithm: Algorithm, name: &str, file: &[u8],
 ) -> (InitializeResponse, ChecksummedUrls) {
     let mut request = video(name, file.len());
     request.checksum_algorithm = Some(algorithm.wire());

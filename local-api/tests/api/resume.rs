@@ -8,10 +8,7 @@ use testkit::*;
 
 /// Initializes `match.mp4` of `size` bytes with `fingerprint` (201 new, 200 resumed).
 async fn initialize_fp(
-    stack: &Stack,
-    user: &str,
-    size: usize,
-    fingerprint: &str,
+    stack: &Stack, user: &str, size: usize, fingerprint: &str,
 ) -> Answer<InitializeResponse> {
     let mut request = video("match.mp4", size);
     request.fingerprint = Some(fingerprint.to_owned());

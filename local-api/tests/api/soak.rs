@@ -22,9 +22,7 @@ struct Timings(Mutex<BTreeMap<&'static str, Vec<Duration>>>);
 
 impl Timings {
     async fn time<T>(
-        &self,
-        endpoint: &'static str,
-        call: impl std::future::Future<Output = T>,
+        &self, endpoint: &'static str, call: impl std::future::Future<Output = T>,
     ) -> T {
         let started = Instant::now();
         let out = call.await;

@@ -188,10 +188,7 @@ fn now_millis() -> u64 {
 /// `dimensions`, also under `[Function, ...dimensions]`; the others under `[Service]` alone, the
 /// function and the extra dimensions staying plain members of the line (for Logs Insights).
 pub fn emf_line(
-    function: &str,
-    dimensions: &[(&str, &str)],
-    values: &[(Metric, f64)],
-    timestamp: u64,
+    function: &str, dimensions: &[(&str, &str)], values: &[(Metric, f64)], timestamp: u64,
 ) -> Value {
     let definitions = |per_function: bool| -> Vec<Value> {
         values

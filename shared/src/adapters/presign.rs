@@ -99,10 +99,7 @@ impl Presigner {
 
     /// A presigner with fixed credentials, for tests and benchmarks.
     pub async fn with_credentials(
-        credentials: Credentials,
-        bucket: &str,
-        region: &str,
-        endpoint: Option<&str>,
+        credentials: Credentials, bucket: &str, region: &str, endpoint: Option<&str>,
         force_path_style: bool,
     ) -> Self {
         let addressing = Addressing {
@@ -115,10 +112,7 @@ impl Presigner {
 
     /// [`Presigner::with_credentials`] with any addressing (acceleration, dual-stack).
     pub async fn with_addressing(
-        credentials: Credentials,
-        bucket: &str,
-        region: &str,
-        addressing: Addressing<'_>,
+        credentials: Credentials, bucket: &str, region: &str, addressing: Addressing<'_>,
     ) -> Self {
         let target = resolve(bucket, region, addressing).await;
         Self::with_target(Some(SharedCredentialsProvider::new(credentials)), target)
@@ -146,12 +140,8 @@ impl Presigner {
     /// credentials' own expiry, whichever comes first (AWS rejects a URL once the session token
     /// that signed it has expired, whatever `X-Amz-Expires` says).
     pub async fn for_upload(
-        &self,
-        key: &str,
-        s3_upload_id: &str,
-        checksum: Option<ChecksumAlgorithm>,
-        signed_at: SystemTime,
-        wanted_expiry: SystemTime,
+        &self, key: &str, s3_upload_id: &str, checksum: Option<ChecksumAlgorithm>,
+        signed_at: SystemTime, wanted_expiry: SystemTime,
     ) -> Result<Signed, SigningError> {
         let (endpoint, region) = self
             .inner
@@ -189,9 +179,7 @@ impl Presigner {
 
     /// Current credentials and their signing key for `at`'s day, from the cache when still good.
     async fn credentials(
-        &self,
-        at: SystemTime,
-        region: &str,
+        &self, at: SystemTime, region: &str,
     ) -> Result<(Credentials, SigningKey), SigningError> {
         let mut cache = self.inner.cache.lock().await;
         let fresh = |c: &Credentials| {
@@ -234,9 +222,7 @@ impl Presigner {
 
 /// The bucket's endpoint and signing region, by the SDK's endpoint rules (no network).
 async fn resolve(
-    bucket: &str,
-    region: &str,
-    addressing: Addressing<'_>,
+    bucket: &str, region: &str, addressing: Addressing<'_>,
 ) -> Result<(BucketEndpoint, String), String> {
     let params = Params::builder()
         .bucket(bucket)
@@ -278,12 +264,8 @@ impl PartUrls for Signed {
 
 impl UrlSigner for Presigner {
     fn sign_upload<'a>(
-        &'a self,
-        key: &'a ObjectKey,
-        s3_upload_id: &'a S3UploadId,
-        checksum: Option<ChecksumAlgorithm>,
-        signed_at: SystemTime,
-        wanted_expiry: SystemTime,
+        &'a self, key: &'a ObjectKey, s3_upload_id: &'a S3UploadId,
+        checksum: Option<ChecksumAlgorithm>, signed_at: SystemTime, wanted_expiry: SystemTime,
     ) -> BoxFuture<'a, Result<Box<dyn PartUrls>, SigningError>> {
         Box::pin(async move {
             let signed = self

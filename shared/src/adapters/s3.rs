@@ -42,12 +42,8 @@ impl S3Objects {
     }
 
     async fn create_multipart_upload(
-        &self,
-        key: &str,
-        content_type: &str,
-        content_disposition: &str,
-        checksum: Option<ChecksumAlgorithm>,
-        metadata: &Metadata,
+        &self, key: &str, content_type: &str, content_disposition: &str,
+        checksum: Option<ChecksumAlgorithm>, metadata: &Metadata,
     ) -> Result<S3UploadId, PortError> {
         let mut request = self
             .client
@@ -77,9 +73,7 @@ impl S3Objects {
     /// Every part S3 holds, in part-number order, following pagination; `None` if the multipart
     /// upload no longer exists.
     async fn list_all_parts(
-        &self,
-        key: &str,
-        upload_id: &str,
+        &self, key: &str, upload_id: &str,
     ) -> Result<Option<Vec<StoredPart>>, PortError> {
         let mut parts = Vec::new();
         let mut marker: Option<String> = None;
@@ -128,11 +122,7 @@ impl S3Objects {
     /// `whole_file` (a full-object upload's CRC64NVME of the client's file), storage refuses to
     /// create an object whose bytes differ (`BadDigest`).
     async fn complete_upload(
-        &self,
-        key: &str,
-        upload_id: &str,
-        parts: &[PartRef],
-        expected: Expected<'_>,
+        &self, key: &str, upload_id: &str, parts: &[PartRef], expected: Expected<'_>,
     ) -> Result<CompletedObject, CompleteError> {
         let Expected {
             size,
@@ -227,9 +217,7 @@ impl S3Objects {
     /// One page of the bucket's multipart uploads under `prefix`: (key, upload id, initiated epoch
     /// seconds), and the markers of the next page.
     async fn multipart_uploads_page(
-        &self,
-        prefix: &str,
-        start: Option<PageToken>,
+        &self, prefix: &str, start: Option<PageToken>,
     ) -> Result<Paged<MultipartListing>, PortError> {
         let markers = start.and_then(|t| {
             t.0.split_once('\0')
@@ -323,12 +311,8 @@ impl ObjectStore for S3Objects {
     }
 
     fn create_multipart<'a>(
-        &'a self,
-        key: &'a ObjectKey,
-        content_type: &'a str,
-        content_disposition: &'a str,
-        checksum: Option<ChecksumAlgorithm>,
-        metadata: &'a Metadata,
+        &'a self, key: &'a ObjectKey, content_type: &'a str, content_disposition: &'a str,
+        checksum: Option<ChecksumAlgorithm>, metadata: &'a Metadata,
     ) -> BoxFuture<'a, Result<S3UploadId, PortError>> {
         Box::pin(self.create_multipart_upload(
             key,
@@ -340,42 +324,32 @@ impl ObjectStore for S3Objects {
     }
 
     fn list_parts<'a>(
-        &'a self,
-        key: &'a ObjectKey,
-        s3_upload_id: &'a S3UploadId,
+        &'a self, key: &'a ObjectKey, s3_upload_id: &'a S3UploadId,
     ) -> BoxFuture<'a, Result<Option<Vec<StoredPart>>, PortError>> {
         Box::pin(self.list_all_parts(key, s3_upload_id))
     }
 
     fn complete<'a>(
-        &'a self,
-        key: &'a ObjectKey,
-        s3_upload_id: &'a S3UploadId,
-        parts: &'a [PartRef],
+        &'a self, key: &'a ObjectKey, s3_upload_id: &'a S3UploadId, parts: &'a [PartRef],
         expected: Expected<'a>,
     ) -> BoxFuture<'a, Result<CompletedObject, CompleteError>> {
         Box::pin(self.complete_upload(key, s3_upload_id, parts, expected))
     }
 
     fn abort<'a>(
-        &'a self,
-        key: &'a ObjectKey,
-        s3_upload_id: &'a S3UploadId,
+        &'a self, key: &'a ObjectKey, s3_upload_id: &'a S3UploadId,
     ) -> BoxFuture<'a, Result<bool, PortError>> {
         Box::pin(self.abort_upload(key, s3_upload_id))
     }
 
     fn head<'a>(
-        &'a self,
-        key: &'a ObjectKey,
+        &'a self, key: &'a ObjectKey,
     ) -> BoxFuture<'a, Result<Option<ObjectHead>, PortError>> {
         Box::pin(self.head_object(key))
     }
 
     fn multipart_uploads<'a>(
-        &'a self,
-        prefix: &'a str,
-        start: Option<PageToken>,
+        &'a self, prefix: &'a str, start: Option<PageToken>,
     ) -> BoxFuture<'a, Result<Paged<MultipartListing>, PortError>> {
         Box::pin(self.multipart_uploads_page(prefix, start))
     }

@@ -138,13 +138,8 @@ impl PartSigner {
     /// its header is then signed into every URL asked for with a value.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        endpoint: &BucketEndpoint,
-        region: &str,
-        credentials: &SigningCredentials<'_>,
-        key: &str,
-        upload_id: &str,
-        checksum: Option<ChecksumAlgorithm>,
-        signed_at: SystemTime,
+        endpoint: &BucketEndpoint, region: &str, credentials: &SigningCredentials<'_>, key: &str,
+        upload_id: &str, checksum: Option<ChecksumAlgorithm>, signed_at: SystemTime,
         expires_in: Duration,
     ) -> Self {
         let amz_date = amz_date(signed_at);

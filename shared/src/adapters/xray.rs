@@ -73,9 +73,7 @@ impl Intercept for Subsegments {
     }
 
     fn read_before_attempt(
-        &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
+        &self, context: &BeforeTransmitInterceptorContextRef<'_>, _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let request = context.request();
@@ -92,9 +90,7 @@ impl Intercept for Subsegments {
     }
 
     fn read_after_attempt(
-        &self,
-        context: &FinalizerInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
+        &self, context: &FinalizerInterceptorContextRef<'_>, _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let Some(attempt) = cfg.load::<Attempt>().cloned() else {
@@ -171,10 +167,7 @@ pub fn operation(method: &str, uri: &str, target: Option<&str>) -> String {
 
 /// One subsegment document, as the daemon takes it. `status` is `None` when no answer came.
 pub fn subsegment(
-    trace: &TraceHeader,
-    service: &str,
-    operation: &str,
-    (start, end): (f64, f64),
+    trace: &TraceHeader, service: &str, operation: &str, (start, end): (f64, f64),
     status: Option<u16>,
 ) -> Value {
     let id = uuid::Uuid::new_v4().simple().to_string()[..16].to_owned();

@@ -54,8 +54,7 @@ pub async fn complete(deps: &Deps, req: &Request, parsed: &Parsed) -> Outcome {
 /// The client's whole-file checksum: required for full-object uploads (storage checks it against
 /// the bytes it holds), refused for others.
 fn whole_file_checksum<'a>(
-    record: &UploadRecord,
-    value: Option<&'a str>,
+    record: &UploadRecord, value: Option<&'a str>,
 ) -> Result<Option<&'a str>, ApiError> {
     match (record.checksum_algorithm, value) {
         (Some(algorithm), Some(value)) if algorithm.full_object() => {

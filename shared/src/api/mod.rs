@@ -257,9 +257,7 @@ fn path_upload_id(req: &Request) -> Result<UploadId, ApiError> {
 
 /// The caller's upload named in the body's `uploadId`, checking the optional `key` old apps send.
 async fn owned_upload(
-    deps: &Deps,
-    owner: &Owner,
-    body: &JsonBody,
+    deps: &Deps, owner: &Owner, body: &JsonBody,
 ) -> Result<UploadRecord, ApiError> {
     let upload_id = UploadId::parse(body.string("uploadId")?)?;
     let client_key = body.opt_string("key")?;

@@ -34,10 +34,7 @@ impl Endpoint {
     /// Reads the upload record the request names (path or body `uploadId`), if it names one, so
     /// that this read runs concurrently with the rate write. Any failure leaves it to the handler.
     pub(super) async fn prefetch(
-        self,
-        deps: &Deps,
-        req: &Request,
-        body: &Parsed,
+        self, deps: &Deps, req: &Request, body: &Parsed,
     ) -> Option<Prefetched> {
         let upload_id = match self {
             Self::ListParts | Self::Status => path_upload_id(req).ok()?,
@@ -81,10 +78,7 @@ impl Endpoint {
     /// Counts the request, and the part URLs it asks for, against the caller's per-minute limits
     /// (one conditional DynamoDB write). Requests without identity are left to the handler's 401.
     pub(super) async fn admit(
-        self,
-        deps: &Deps,
-        req: &Request,
-        body: &Parsed,
+        self, deps: &Deps, req: &Request, body: &Parsed,
     ) -> Result<(), ApiError> {
         let Ok(owner) = caller(req) else {
             return Ok(());
@@ -110,9 +104,7 @@ impl Endpoint {
 
 /// The caller's upload `upload_id`, with the span naming it.
 pub(super) async fn owned(
-    deps: &Deps,
-    owner: &Owner,
-    upload_id: &UploadId,
+    deps: &Deps, owner: &Owner, upload_id: &UploadId,
 ) -> Result<UploadRecord, ApiError> {
     let prefetched = take_prefetched(|p| matches!(p, Prefetched::Record(id, _) if id == upload_id));
     let record = match prefetched {
@@ -141,8 +133,7 @@ fn take_prefetched(wanted: impl Fn(&Prefetched) -> bool) -> Option<Prefetched> {
 
 /// Initialize's reads for `owner` and `fingerprint`, if they were made alongside the rate write.
 pub(super) fn lookups(
-    owner: &Owner,
-    fingerprint: Option<&str>,
+    owner: &Owner, fingerprint: Option<&str>,
 ) -> Option<usecases::initialize::Lookups> {
     match take_prefetched(
         |p| matches!(p, Prefetched::Lookups(o, f, _) if o == owner && f.as_deref() == fingerprint),
@@ -163,9 +154,7 @@ pub(super) fn page(query: &usecases::listing::PageQuery) -> Option<(i64, OwnerPa
 /// Complete's claim on the caller's upload `upload_id`: the one made alongside the rate write, or
 /// a new one.
 pub(super) async fn claim(
-    deps: &Deps,
-    owner: &Owner,
-    upload_id: &UploadId,
+    deps: &Deps, owner: &Owner, upload_id: &UploadId,
 ) -> Result<Holding, ApiError> {
     let prefetched = take_prefetched(|p| matches!(p, Prefetched::Claim(id, _) if id == upload_id));
     let holding = match prefetched {

@@ -95,10 +95,7 @@ impl ChecksumOf for Batch<'_> {
 
 /// The URLs of `parts` of the caller's `record`, as the wire lists them, and when they expire.
 async fn sign(
-    deps: &Deps,
-    record: &UploadRecord,
-    parts: RangeInclusive<u32>,
-    checksums: &dyn ChecksumOf,
+    deps: &Deps, record: &UploadRecord, parts: RangeInclusive<u32>, checksums: &dyn ChecksumOf,
 ) -> Result<(Vec<PartUrl>, String), ApiError> {
     let presigned = usecase::presign(
         deps.ports(),

@@ -101,8 +101,7 @@ fn base64_len(text: &str) -> Option<usize> {
 /// (which HTTP clients set themselves from a fixed-size body: a browser's `fetch` must not, and
 /// cannot, set it) and, for checksummed uploads, the checksum header with its value.
 pub fn part_headers(
-    content_length: u64,
-    checksum: Option<(ChecksumAlgorithm, &str)>,
+    content_length: u64, checksum: Option<(ChecksumAlgorithm, &str)>,
 ) -> std::collections::BTreeMap<String, String> {
     let mut headers = std::collections::BTreeMap::new();
     headers.insert("content-length".into(), content_length.to_string());

@@ -62,9 +62,7 @@ fn invalid_cursor() -> UploadError {
 
 /// The position a cursor names, if `owner` was issued it for `filter`.
 pub fn parse_cursor(
-    owner: &str,
-    filter: Option<Status>,
-    raw: &str,
+    owner: &str, filter: Option<Status>, raw: &str,
 ) -> Result<Position, UploadError> {
     if raw.len() > MAX_CURSOR_CHARS {
         return Err(invalid_cursor());

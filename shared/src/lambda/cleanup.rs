@@ -32,8 +32,7 @@ pub async fn run(deps: &Deps, limits: &Limits) -> Summary {
 /// The Lambda entry point. Fails only when something really failed, so a broken sweep shows up as
 /// a function error.
 pub async fn handle(
-    deps: &Deps,
-    event: LambdaEvent<Value>,
+    deps: &Deps, event: LambdaEvent<Value>,
 ) -> Result<Summary, lambda_runtime::Error> {
     let deadline = match event.context.deadline {
         // The deadline is wall-clock milliseconds; turn it into a monotonic instant.

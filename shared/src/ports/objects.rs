@@ -85,48 +85,34 @@ pub trait ObjectStore: Send + Sync {
     /// Starts a multipart upload of an object with these Content-Type and Content-Disposition
     /// headers and user metadata (`x-amz-meta-*`); its S3 upload id.
     fn create_multipart<'a>(
-        &'a self,
-        key: &'a ObjectKey,
-        content_type: &'a str,
-        content_disposition: &'a str,
-        checksum: Option<ChecksumAlgorithm>,
-        metadata: &'a Metadata,
+        &'a self, key: &'a ObjectKey, content_type: &'a str, content_disposition: &'a str,
+        checksum: Option<ChecksumAlgorithm>, metadata: &'a Metadata,
     ) -> BoxFuture<'a, Result<S3UploadId, PortError>>;
 
     /// Every part held, in part-number order; `None` if the multipart upload no longer exists.
     fn list_parts<'a>(
-        &'a self,
-        key: &'a ObjectKey,
-        s3_upload_id: &'a S3UploadId,
+        &'a self, key: &'a ObjectKey, s3_upload_id: &'a S3UploadId,
     ) -> BoxFuture<'a, Result<Option<Vec<StoredPart>>, PortError>>;
 
     /// Completes with `parts`, never overwriting an existing object, and only as the object
     /// `expected` describes.
     fn complete<'a>(
-        &'a self,
-        key: &'a ObjectKey,
-        s3_upload_id: &'a S3UploadId,
-        parts: &'a [PartRef],
+        &'a self, key: &'a ObjectKey, s3_upload_id: &'a S3UploadId, parts: &'a [PartRef],
         expected: Expected<'a>,
     ) -> BoxFuture<'a, Result<CompletedObject, CompleteError>>;
 
     /// `true` if this call aborted it, `false` if it was already gone.
     fn abort<'a>(
-        &'a self,
-        key: &'a ObjectKey,
-        s3_upload_id: &'a S3UploadId,
+        &'a self, key: &'a ObjectKey, s3_upload_id: &'a S3UploadId,
     ) -> BoxFuture<'a, Result<bool, PortError>>;
 
     /// The object at `key`, if there is one.
     fn head<'a>(
-        &'a self,
-        key: &'a ObjectKey,
+        &'a self, key: &'a ObjectKey,
     ) -> BoxFuture<'a, Result<Option<ObjectHead>, PortError>>;
 
     /// One page of the multipart uploads under `prefix`.
     fn multipart_uploads<'a>(
-        &'a self,
-        prefix: &'a str,
-        start: Option<PageToken>,
+        &'a self, prefix: &'a str, start: Option<PageToken>,
     ) -> BoxFuture<'a, Result<Paged<MultipartListing>, PortError>>;
 }

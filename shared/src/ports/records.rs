@@ -105,39 +105,29 @@ impl Holding {
 pub trait RecordStore: Send + Sync {
     /// The record, read with strong consistency.
     fn get<'a>(
-        &'a self,
-        upload_id: &'a UploadId,
+        &'a self, upload_id: &'a UploadId,
     ) -> BoxFuture<'a, Result<Option<UploadRecord>, PortError>>;
 
     /// Stores a new record and reserves its quota share atomically. `Ok(false)`: the owner is at a
     /// limit and nothing was written. Repeating the same create is answered like the first.
     fn create<'a>(
-        &'a self,
-        record: &'a UploadRecord,
-        quota: Quota,
+        &'a self, record: &'a UploadRecord, quota: Quota,
     ) -> BoxFuture<'a, Result<bool, PortError>>;
 
     /// The upload the owner's `fingerprint` names, if any.
     fn fingerprint<'a>(
-        &'a self,
-        owner: &'a Owner,
-        fingerprint: &'a str,
+        &'a self, owner: &'a Owner, fingerprint: &'a str,
     ) -> BoxFuture<'a, Result<Option<UploadId>, PortError>>;
 
     /// [`RecordStore::create`] that also makes the record the one the owner's fingerprint names, in
     /// the same transaction: of concurrent creates with one fingerprint, exactly one succeeds.
     fn create_claiming<'a>(
-        &'a self,
-        record: &'a UploadRecord,
-        quota: Quota,
-        claim: FingerprintClaim<'a>,
+        &'a self, record: &'a UploadRecord, quota: Quota, claim: FingerprintClaim<'a>,
     ) -> BoxFuture<'a, Result<Created, PortError>>;
 
     /// Applies `transition` if its guard holds on the stored record (`Ok(false)` when it does not).
     fn transition<'a>(
-        &'a self,
-        record: &'a UploadRecord,
-        transition: &'a Transition,
+        &'a self, record: &'a UploadRecord, transition: &'a Transition,
     ) -> BoxFuture<'a, Result<bool, PortError>>;
 
     /// Applies `begin` ([`Transition::BeginCompleting`]) to the owner's upload `upload_id` if its
@@ -145,10 +135,7 @@ pub trait RecordStore: Send + Sync {
     /// has to come first. Marking COMPLETING releases no quota: a single-item write, not a
     /// transaction. Another owner's upload is answered like a missing one.
     fn begin_completing<'a>(
-        &'a self,
-        upload_id: &'a UploadId,
-        owner: &'a Owner,
-        begin: &'a Transition,
+        &'a self, upload_id: &'a UploadId, owner: &'a Owner, begin: &'a Transition,
     ) -> BoxFuture<'a, Result<Holding, PortError>>;
 
     /// How many shards the expiry index spreads unfinished records over ([`RecordStore::due`]).
@@ -158,11 +145,7 @@ pub trait RecordStore: Send + Sync {
     /// are due for the cleanup at `by` ([`sweep_at`] at or before it), from the sparse, sharded
     /// expiry index (never a scan). Finished records are not in it.
     fn due<'a>(
-        &'a self,
-        shard: u32,
-        by: i64,
-        start: Option<PageToken>,
-        limit: u32,
+        &'a self, shard: u32, by: i64, start: Option<PageToken>, limit: u32,
     ) -> BoxFuture<'a, Result<Paged<UploadRecord>, PortError>>;
 
     /// One page of the owner's records, newest first (by creation time), whose status as of `now`
@@ -170,11 +153,7 @@ pub trait RecordStore: Send + Sync {
     /// position to continue from when there may be more. At most `limit` records; a page may hold
     /// fewer and still have a next position. From an index on the owner (never a scan).
     fn by_owner<'a>(
-        &'a self,
-        owner: &'a Owner,
-        filter: Option<Status>,
-        now: i64,
-        after: Option<Position>,
+        &'a self, owner: &'a Owner, filter: Option<Status>, now: i64, after: Option<Position>,
         limit: u32,
     ) -> BoxFuture<'a, Result<OwnerPage, PortError>>;
 
@@ -185,12 +164,7 @@ pub trait RecordStore: Send + Sync {
     /// seconds) in one atomic conditional write, unless either counter would pass its `limit`
     /// (`Ok(false)`: nothing was added). The counter item expires (TTL) at `expires_at`.
     fn count_rate<'a>(
-        &'a self,
-        owner: &'a Owner,
-        window: i64,
-        expires_at: i64,
-        add: RateUse,
-        limit: RateUse,
+        &'a self, owner: &'a Owner, window: i64, expires_at: i64, add: RateUse, limit: RateUse,
     ) -> BoxFuture<'a, Result<bool, PortError>>;
 }
 

@@ -20,11 +20,7 @@ pub trait UrlSigner: Send + Sync {
     /// The URLs of multipart upload `s3_upload_id` at `key`, valid from `signed_at` until
     /// `wanted_expiry`, or until the signing credentials expire if that is sooner.
     fn sign_upload<'a>(
-        &'a self,
-        key: &'a ObjectKey,
-        s3_upload_id: &'a S3UploadId,
-        checksum: Option<ChecksumAlgorithm>,
-        signed_at: SystemTime,
-        wanted_expiry: SystemTime,
+        &'a self, key: &'a ObjectKey, s3_upload_id: &'a S3UploadId,
+        checksum: Option<ChecksumAlgorithm>, signed_at: SystemTime, wanted_expiry: SystemTime,
     ) -> BoxFuture<'a, Result<Box<dyn PartUrls>, SigningError>>;
 }

@@ -22,9 +22,7 @@ const POLL: std::time::Duration = std::time::Duration::from_millis(200);
 /// this abort then waits for that and answers it, so exactly one of the two wins. If the record's
 /// write fails, the retry (or the cleanup) settles an upload storage no longer has.
 pub async fn abort(
-    ports: Ports<'_>,
-    config: &Config,
-    mut record: UploadRecord,
+    ports: Ports<'_>, config: &Config, mut record: UploadRecord,
 ) -> Result<Status, UploadError> {
     let mut transitioned = false;
     // Storage's answer, once its abort went out alongside the record's write.

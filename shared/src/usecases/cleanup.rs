@@ -195,11 +195,7 @@ fn emit_metrics(ports: Ports<'_>, summary: &Summary) {
 
 /// Pages through one shard's due records until it is drained or the run must stop.
 async fn drain_shard(
-    ports: Ports<'_>,
-    config: &Config,
-    budget: &Budget<'_>,
-    shard: u32,
-    now: i64,
+    ports: Ports<'_>, config: &Config, budget: &Budget<'_>, shard: u32, now: i64,
 ) -> Summary {
     let mut summary = Summary::default();
     let mut start: Option<PageToken> = None;
@@ -241,11 +237,7 @@ async fn drain_shard(
 /// Settles one due record: a stuck completion, or an expired upload. Not due after all (a fresh
 /// hold, an upload completed meanwhile): its budget is given back.
 async fn sweep_one(
-    ports: Ports<'_>,
-    config: &Config,
-    budget: &Budget<'_>,
-    record: UploadRecord,
-    now: i64,
+    ports: Ports<'_>, config: &Config, budget: &Budget<'_>, record: UploadRecord, now: i64,
     summary: &mut Summary,
 ) {
     match record.status {
@@ -310,11 +302,7 @@ async fn settle_stuck(ports: Ports<'_>, record: &UploadRecord, summary: &mut Sum
 }
 
 async fn expire_stale(
-    ports: Ports<'_>,
-    budget: &Budget<'_>,
-    record: &UploadRecord,
-    now: i64,
-    summary: &mut Summary,
+    ports: Ports<'_>, budget: &Budget<'_>, record: &UploadRecord, now: i64, summary: &mut Summary,
 ) {
     summary.found += 1;
     summary.aws_calls += 1;
@@ -423,9 +411,7 @@ fn orphan_id(key: &str) -> &str {
 /// upload and still INITIATED or COMPLETING. An INITIATED record past its expiry counts as live
 /// here: pass 2 owns it, with the conditional write that protects a racing complete.
 async fn has_live_record(
-    ports: Ports<'_>,
-    key: &str,
-    s3_upload_id: &str,
+    ports: Ports<'_>, key: &str, s3_upload_id: &str,
 ) -> Result<bool, UploadError> {
     let Some(upload_id) = key.split('/').nth(2) else {
         return Ok(false);

@@ -60,9 +60,7 @@ pub struct Lookups {
 
 /// The reads of [`Lookups`], at once.
 pub async fn look_up(
-    ports: Ports<'_>,
-    owner: &Owner,
-    fingerprint: Option<&str>,
+    ports: Ports<'_>, owner: &Owner, fingerprint: Option<&str>,
 ) -> Result<Lookups, PortError> {
     let named = async {
         match fingerprint {
@@ -90,9 +88,7 @@ pub fn quota(config: &Config) -> Quota {
 
 /// The part plan for `file_size`, with the client's preferred part size if it sent one.
 pub fn plan(
-    config: &Config,
-    file_size: u64,
-    part_size: Option<u64>,
+    config: &Config, file_size: u64, part_size: Option<u64>,
 ) -> Result<PartPlan, UploadError> {
     if file_size == 0 || file_size > config.max_file_size {
         return Err(UploadError::invalid(
@@ -135,10 +131,7 @@ pub fn plan(
 /// Starts (or, by its fingerprint, resumes) the upload `new`. `first`: the [`Lookups`] already
 /// made for it, if any (they are made here otherwise).
 pub async fn initialize(
-    ports: Ports<'_>,
-    config: &Config,
-    new: NewUpload,
-    mut first: Option<Lookups>,
+    ports: Ports<'_>, config: &Config, new: NewUpload, mut first: Option<Lookups>,
 ) -> Result<Initialized, UploadError> {
     let plan = plan(config, new.file_size, new.part_size)?;
     let quota = quota(config);
@@ -207,10 +200,7 @@ pub async fn initialize(
 
 /// Starts the multipart upload and builds its record.
 async fn start(
-    ports: Ports<'_>,
-    config: &Config,
-    new: &NewUpload,
-    plan: PartPlan,
+    ports: Ports<'_>, config: &Config, new: &NewUpload, plan: PartPlan,
 ) -> Result<UploadRecord, UploadError> {
     let upload_id = UploadId::random();
     tracing::Span::current().record("upload_id", upload_id.as_str());
@@ -261,9 +251,7 @@ enum Found {
 
 /// The caller's unfinished upload of the same file, if its fingerprint names one (`named`).
 async fn resumable(
-    ports: Ports<'_>,
-    new: &NewUpload,
-    named: Option<UploadId>,
+    ports: Ports<'_>, new: &NewUpload, named: Option<UploadId>,
 ) -> Result<Found, UploadError> {
     let Some(id) = named else {
         return Ok(Found::Nothing);

@@ -38,9 +38,7 @@ pub struct PageQuery {
 /// The page's records from the owner index, as of `now`: the listing's one read, which the HTTP
 /// layer sends alongside the rate write.
 pub async fn read_page(
-    ports: Ports<'_>,
-    query: &PageQuery,
-    now: i64,
+    ports: Ports<'_>, query: &PageQuery, now: i64,
 ) -> Result<OwnerPage, PortError> {
     let PageQuery {
         owner,
@@ -57,9 +55,7 @@ pub async fn read_page(
 /// One page of the caller's uploads, and the position the next page starts after. `first`: the
 /// page already read ([`read_page`]) as of the time given with it, if any.
 pub async fn list(
-    ports: Ports<'_>,
-    query: &PageQuery,
-    first: Option<(i64, OwnerPage)>,
+    ports: Ports<'_>, query: &PageQuery, first: Option<(i64, OwnerPage)>,
 ) -> Result<(Vec<Listed>, Option<Position>), UploadError> {
     let owner = query.owner.as_str();
     let (now, (records, next)) = match first {

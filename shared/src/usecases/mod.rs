@@ -23,9 +23,7 @@ use crate::ports::Ports;
 
 /// The caller's own record; a missing id and somebody else's look exactly alike.
 pub async fn owned(
-    ports: Ports<'_>,
-    upload_id: &UploadId,
-    owner: &Owner,
+    ports: Ports<'_>, upload_id: &UploadId, owner: &Owner,
 ) -> Result<UploadRecord, UploadError> {
     match ports.records.get(upload_id).await? {
         Some(record) if record.owner == owner => Ok(record),

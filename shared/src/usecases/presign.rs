@@ -38,12 +38,8 @@ pub trait ChecksumOf: Sync {
 
 /// URLs for `parts` of `record` (the caller's, read by the caller), signed by `signer`.
 pub async fn presign(
-    ports: Ports<'_>,
-    signer: &dyn UrlSigner,
-    config: &Config,
-    record: &UploadRecord,
-    parts: RangeInclusive<u32>,
-    checksums: &dyn ChecksumOf,
+    ports: Ports<'_>, signer: &dyn UrlSigner, config: &Config, record: &UploadRecord,
+    parts: RangeInclusive<u32>, checksums: &dyn ChecksumOf,
 ) -> Result<Presigned, UploadError> {
     let now = ports.time.now();
     record.require_uploading(now)?;
@@ -83,10 +79,7 @@ fn check_range(record: &UploadRecord, end: u32) -> Result<(), UploadError> {
 /// Part `part`'s URL with the headers the PUT must carry (its exact `content-length`, and the
 /// checksum for checksummed uploads).
 fn sign(
-    record: &UploadRecord,
-    urls: &dyn PartUrls,
-    part: u32,
-    checksum: Option<&str>,
+    record: &UploadRecord, urls: &dyn PartUrls, part: u32, checksum: Option<&str>,
     checksums: &dyn ChecksumOf,
 ) -> Result<PresignedPart, UploadError> {
     let checksum = match (record.checksum_algorithm, checksum) {

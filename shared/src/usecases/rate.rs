@@ -25,10 +25,7 @@ pub fn limits(config: &Config) -> RateUse {
 /// Counts one request asking for `urls` part URLs against `owner`'s limits; refuses with
 /// [`UploadError::RateLimited`] when either would pass its limit in the current window.
 pub async fn admit(
-    ports: Ports<'_>,
-    config: &Config,
-    owner: &Owner,
-    urls: u64,
+    ports: Ports<'_>, config: &Config, owner: &Owner, urls: u64,
 ) -> Result<(), UploadError> {
     let limit = limits(config);
     if limit.requests == 0 && limit.urls == 0 {

@@ -188,10 +188,7 @@ pub(crate) fn part_refs(world: &World, record: &UploadRecord) -> Vec<PartRef> {
 }
 
 pub(crate) async fn call(
-    world: &World,
-    use_case: UseCase,
-    upload_id: &str,
-    parts_sent: Option<&[PartRef]>,
+    world: &World, use_case: UseCase, upload_id: &str, parts_sent: Option<&[PartRef]>,
 ) -> Result<Reply, UploadError> {
     let upload_id = &UploadId::from(upload_id);
     let user = &Owner::from(USER);
@@ -323,11 +320,8 @@ impl PartUrls for LocalUrls {
 
 impl UrlSigner for LocalSigner {
     fn sign_upload<'a>(
-        &'a self,
-        _key: &'a ObjectKey,
-        _s3_upload_id: &'a S3UploadId,
-        _checksum: Option<shared::domain::checksum::ChecksumAlgorithm>,
-        _signed_at: SystemTime,
+        &'a self, _key: &'a ObjectKey, _s3_upload_id: &'a S3UploadId,
+        _checksum: Option<shared::domain::checksum::ChecksumAlgorithm>, _signed_at: SystemTime,
         wanted_expiry: SystemTime,
     ) -> BoxFuture<'a, Result<Box<dyn PartUrls>, SigningError>> {
         Box::pin(async move { Ok(Box::new(LocalUrls(wanted_expiry)) as Box<dyn PartUrls>) })

@@ -103,10 +103,7 @@ impl Now for World {
 
 /// Retries `use_case` as a phone does while the answers say retrying helps.
 pub(crate) async fn retry(
-    world: &World,
-    path: &mut Path,
-    use_case: UseCase,
-    upload_id: &str,
+    world: &World, path: &mut Path, use_case: UseCase, upload_id: &str,
     parts_sent: Option<&[PartRef]>,
 ) -> Option<Reply> {
     let mut backoff = 1;

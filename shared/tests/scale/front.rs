@@ -82,10 +82,7 @@ pub(crate) struct Sim {
 }
 
 pub(crate) fn request(
-    endpoint: Endpoint,
-    user: &str,
-    body: Option<&Value>,
-    query: &str,
+    endpoint: Endpoint, user: &str, body: Option<&Value>, query: &str,
 ) -> Request {
     let route = shared::ROUTES
         .iter()
@@ -203,11 +200,7 @@ impl Sim {
 
     /// One request through API Gateway and Lambda to the endpoint: its status and body.
     pub(crate) async fn call(
-        &self,
-        endpoint: Endpoint,
-        user: &str,
-        body: Option<Value>,
-        query: &str,
+        &self, endpoint: Endpoint, user: &str, body: Option<Value>, query: &str,
     ) -> (u16, Value) {
         let name = endpoint.name();
         let begun = Instant::now();
@@ -279,12 +272,7 @@ impl Sim {
     }
 
     pub(crate) fn record(
-        &self,
-        name: &'static str,
-        status: u16,
-        code: &str,
-        begun: Instant,
-        trips: usize,
+        &self, name: &'static str, status: u16, code: &str, begun: Instant, trips: usize,
         lambda: f64,
     ) {
         let mut stats = self.stats.lock().unwrap();

@@ -87,11 +87,7 @@ impl Model {
 
     /// Adds `units` to `key` in this second; `false` (and nothing added) past `limit`.
     pub(crate) fn charge(
-        table: &Mutex<HashMap<String, KeyUse>>,
-        second: u64,
-        key: &str,
-        units: u64,
-        write: bool,
+        table: &Mutex<HashMap<String, KeyUse>>, second: u64, key: &str, units: u64, write: bool,
         limit: u64,
     ) -> bool {
         let mut table = table.lock().unwrap();
@@ -116,9 +112,7 @@ impl Model {
 
     /// [`Model::charge`] for every key of one call, all or nothing.
     pub(crate) fn charge_all(
-        table: &Mutex<HashMap<String, KeyUse>>,
-        second: u64,
-        keys: &[(String, u64, bool)],
+        table: &Mutex<HashMap<String, KeyUse>>, second: u64, keys: &[(String, u64, bool)],
     ) -> bool {
         let limit = |write: bool| {
             if write {
@@ -152,10 +146,7 @@ impl Model {
     /// One call: its latency, then capacity on every key it touches; a throttled call is retried
     /// with backoff up to `attempts` times. `keys`: (partition key value, units, write?).
     pub(crate) async fn call<T>(
-        &self,
-        op: &'static str,
-        keys: Vec<(String, u64, bool)>,
-        attempts: u32,
+        &self, op: &'static str, keys: Vec<(String, u64, bool)>, attempts: u32,
         run: impl std::future::Future<Output = Result<T, PortError>>,
     ) -> Result<T, PortError> {
         let begun = self.micros();
@@ -223,8 +214,7 @@ impl Model {
 
     /// The hottest key's peak writes/s: (key, peak, share of its capacity).
     pub(crate) fn hottest(
-        table: &Mutex<HashMap<String, KeyUse>>,
-        capacity: u64,
+        table: &Mutex<HashMap<String, KeyUse>>, capacity: u64,
     ) -> (String, u64, f64) {
         table
             .lock()

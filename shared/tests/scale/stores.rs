@@ -44,8 +44,7 @@ pub(crate) const TX: u64 = 2;
 
 impl RecordStore for SimRecords {
     fn get<'a>(
-        &'a self,
-        id: &'a UploadId,
+        &'a self, id: &'a UploadId,
     ) -> BoxFuture<'a, Result<Option<UploadRecord>, PortError>> {
         Box::pin(self.model.call(
             "GetItem",
@@ -56,9 +55,7 @@ impl RecordStore for SimRecords {
     }
 
     fn create<'a>(
-        &'a self,
-        record: &'a UploadRecord,
-        quota: Quota,
+        &'a self, record: &'a UploadRecord, quota: Quota,
     ) -> BoxFuture<'a, Result<bool, PortError>> {
         Box::pin(async move {
             let keys = vec![
@@ -84,9 +81,7 @@ impl RecordStore for SimRecords {
     }
 
     fn fingerprint<'a>(
-        &'a self,
-        owner: &'a Owner,
-        fingerprint: &'a str,
+        &'a self, owner: &'a Owner, fingerprint: &'a str,
     ) -> BoxFuture<'a, Result<Option<UploadId>, PortError>> {
         Box::pin(self.model.call(
             "GetItem",
@@ -97,10 +92,7 @@ impl RecordStore for SimRecords {
     }
 
     fn create_claiming<'a>(
-        &'a self,
-        record: &'a UploadRecord,
-        quota: Quota,
-        claim: FingerprintClaim<'a>,
+        &'a self, record: &'a UploadRecord, quota: Quota, claim: FingerprintClaim<'a>,
     ) -> BoxFuture<'a, Result<Created, PortError>> {
         Box::pin(async move {
             let keys = vec![
@@ -131,9 +123,7 @@ impl RecordStore for SimRecords {
     }
 
     fn transition<'a>(
-        &'a self,
-        record: &'a UploadRecord,
-        transition: &'a Transition,
+        &'a self, record: &'a UploadRecord, transition: &'a Transition,
     ) -> BoxFuture<'a, Result<bool, PortError>> {
         Box::pin(async move {
             let mut keys = vec![
@@ -166,10 +156,7 @@ impl RecordStore for SimRecords {
     }
 
     fn begin_completing<'a>(
-        &'a self,
-        upload_id: &'a UploadId,
-        owner: &'a Owner,
-        begin: &'a Transition,
+        &'a self, upload_id: &'a UploadId, owner: &'a Owner, begin: &'a Transition,
     ) -> BoxFuture<'a, Result<Holding, PortError>> {
         Box::pin(async move {
             // The record and its expiry-index entry (sweepAt moves); owner index untouched.
@@ -199,11 +186,7 @@ impl RecordStore for SimRecords {
     }
 
     fn due<'a>(
-        &'a self,
-        shard: u32,
-        by: i64,
-        start: Option<PageToken>,
-        limit: u32,
+        &'a self, shard: u32, by: i64, start: Option<PageToken>, limit: u32,
     ) -> BoxFuture<'a, Result<Paged<UploadRecord>, PortError>> {
         // A page of 100 records of about 600 bytes, read eventually consistent: 8 units.
         Box::pin(self.model.call(
@@ -215,11 +198,7 @@ impl RecordStore for SimRecords {
     }
 
     fn by_owner<'a>(
-        &'a self,
-        owner: &'a Owner,
-        filter: Option<Status>,
-        now: i64,
-        after: Option<Position>,
+        &'a self, owner: &'a Owner, filter: Option<Status>, now: i64, after: Option<Position>,
         limit: u32,
     ) -> BoxFuture<'a, Result<OwnerPage, PortError>> {
         Box::pin(self.model.call(
@@ -240,12 +219,7 @@ impl RecordStore for SimRecords {
     }
 
     fn count_rate<'a>(
-        &'a self,
-        owner: &'a Owner,
-        window: i64,
-        expires_at: i64,
-        add: RateUse,
-        limit: RateUse,
+        &'a self, owner: &'a Owner, window: i64, expires_at: i64, add: RateUse, limit: RateUse,
     ) -> BoxFuture<'a, Result<bool, PortError>> {
         Box::pin(async move {
             let counted = self
@@ -273,11 +247,7 @@ pub(crate) struct SimObjects {
 
 impl SimObjects {
     pub(crate) async fn timed<T>(
-        &self,
-        op: &'static str,
-        key: &str,
-        write: bool,
-        run: impl std::future::Future<Output = T>,
+        &self, op: &'static str, key: &str, write: bool, run: impl std::future::Future<Output = T>,
     ) -> T {
         let begun = self.model.micros();
         self.model.s3(op, key, write);
@@ -295,10 +265,7 @@ impl ObjectStore for SimObjects {
     }
 
     fn create_multipart<'a>(
-        &'a self,
-        key: &'a ObjectKey,
-        content_type: &'a str,
-        content_disposition: &'a str,
+        &'a self, key: &'a ObjectKey, content_type: &'a str, content_disposition: &'a str,
         checksum: Option<shared::domain::checksum::ChecksumAlgorithm>,
         metadata: &'a shared::domain::metadata::Metadata,
     ) -> BoxFuture<'a, Result<S3UploadId, PortError>> {
@@ -319,9 +286,7 @@ impl ObjectStore for SimObjects {
     }
 
     fn list_parts<'a>(
-        &'a self,
-        key: &'a ObjectKey,
-        s3_upload_id: &'a S3UploadId,
+        &'a self, key: &'a ObjectKey, s3_upload_id: &'a S3UploadId,
     ) -> BoxFuture<'a, Result<Option<Vec<StoredPart>>, PortError>> {
         Box::pin(self.timed(
             "ListParts",
@@ -332,10 +297,7 @@ impl ObjectStore for SimObjects {
     }
 
     fn complete<'a>(
-        &'a self,
-        key: &'a ObjectKey,
-        s3_upload_id: &'a S3UploadId,
-        parts: &'a [PartRef],
+        &'a self, key: &'a ObjectKey, s3_upload_id: &'a S3UploadId, parts: &'a [PartRef],
         expected: Expected<'a>,
     ) -> BoxFuture<'a, Result<CompletedObject, CompleteError>> {
         Box::pin(self.timed(
@@ -347,9 +309,7 @@ impl ObjectStore for SimObjects {
     }
 
     fn abort<'a>(
-        &'a self,
-        key: &'a ObjectKey,
-        s3_upload_id: &'a S3UploadId,
+        &'a self, key: &'a ObjectKey, s3_upload_id: &'a S3UploadId,
     ) -> BoxFuture<'a, Result<bool, PortError>> {
         Box::pin(self.timed(
             "AbortMultipartUpload",
@@ -360,16 +320,13 @@ impl ObjectStore for SimObjects {
     }
 
     fn head<'a>(
-        &'a self,
-        key: &'a ObjectKey,
+        &'a self, key: &'a ObjectKey,
     ) -> BoxFuture<'a, Result<Option<ObjectHead>, PortError>> {
         Box::pin(self.timed("HeadObject", key, false, self.fake.head(key)))
     }
 
     fn multipart_uploads<'a>(
-        &'a self,
-        prefix: &'a str,
-        start: Option<PageToken>,
+        &'a self, prefix: &'a str, start: Option<PageToken>,
     ) -> BoxFuture<'a, Result<Paged<MultipartListing>, PortError>> {
         Box::pin(self.timed(
             "ListMultipartUploads",

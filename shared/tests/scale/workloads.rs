@@ -17,12 +17,7 @@ use super::*;
 
 /// Offers `rate` uploads/s of `size` for `seconds`, spread over `users`; the uploads/s completed.
 pub(crate) async fn offer(
-    sim: &Arc<Sim>,
-    rate: u64,
-    seconds: u64,
-    users: u64,
-    size: u64,
-    seed: u64,
+    sim: &Arc<Sim>, rate: u64, seconds: u64, users: u64, size: u64, seed: u64,
 ) -> f64 {
     let mut rng = Rng::new(seed);
     let mut tasks = Vec::new();

@@ -127,11 +127,7 @@ impl FakeObjects {
     }
 
     pub(crate) fn complete_now(
-        &self,
-        key: &str,
-        id: &str,
-        parts: &[PartRef],
-        expected_size: Option<u64>,
+        &self, key: &str, id: &str, parts: &[PartRef], expected_size: Option<u64>,
     ) -> Result<CompletedObject, CompleteError> {
         let mut state = self.state.lock().unwrap();
         let Some(upload) = state.uploads.get(id).filter(|u| u.key == key) else {
@@ -183,12 +179,8 @@ impl ObjectStore for FakeObjects {
     }
 
     fn create_multipart<'a>(
-        &'a self,
-        key: &'a ObjectKey,
-        _content_type: &'a str,
-        _content_disposition: &'a str,
-        _checksum: Option<ChecksumAlgorithm>,
-        _metadata: &'a Metadata,
+        &'a self, key: &'a ObjectKey, _content_type: &'a str, _content_disposition: &'a str,
+        _checksum: Option<ChecksumAlgorithm>, _metadata: &'a Metadata,
     ) -> BoxFuture<'a, Result<S3UploadId, PortError>> {
         let key = key.as_str();
         Box::pin(async move {
@@ -210,9 +202,7 @@ impl ObjectStore for FakeObjects {
     }
 
     fn list_parts<'a>(
-        &'a self,
-        key: &'a ObjectKey,
-        s3_upload_id: &'a S3UploadId,
+        &'a self, key: &'a ObjectKey, s3_upload_id: &'a S3UploadId,
     ) -> BoxFuture<'a, Result<Option<Vec<StoredPart>>, PortError>> {
         let key = key.as_str();
         let s3_upload_id = s3_upload_id.as_str();
@@ -248,10 +238,7 @@ impl ObjectStore for FakeObjects {
     }
 
     fn complete<'a>(
-        &'a self,
-        key: &'a ObjectKey,
-        s3_upload_id: &'a S3UploadId,
-        parts: &'a [PartRef],
+        &'a self, key: &'a ObjectKey, s3_upload_id: &'a S3UploadId, parts: &'a [PartRef],
         expected: Expected<'a>,
     ) -> BoxFuture<'a, Result<CompletedObject, CompleteError>> {
         let key = key.as_str();
@@ -280,9 +267,7 @@ impl ObjectStore for FakeObjects {
     }
 
     fn abort<'a>(
-        &'a self,
-        key: &'a ObjectKey,
-        s3_upload_id: &'a S3UploadId,
+        &'a self, key: &'a ObjectKey, s3_upload_id: &'a S3UploadId,
     ) -> BoxFuture<'a, Result<bool, PortError>> {
         let key = key.as_str();
         let s3_upload_id = s3_upload_id.as_str();
@@ -313,8 +298,7 @@ impl ObjectStore for FakeObjects {
     }
 
     fn head<'a>(
-        &'a self,
-        key: &'a ObjectKey,
+        &'a self, key: &'a ObjectKey,
     ) -> BoxFuture<'a, Result<Option<ObjectHead>, PortError>> {
         let key = key.as_str();
         Box::pin(async move {
@@ -332,9 +316,7 @@ impl ObjectStore for FakeObjects {
     }
 
     fn multipart_uploads<'a>(
-        &'a self,
-        prefix: &'a str,
-        start: Option<PageToken>,
+        &'a self, prefix: &'a str, start: Option<PageToken>,
     ) -> BoxFuture<'a, Result<Paged<MultipartListing>, PortError>> {
         Box::pin(async move {
             let verdict = self.faults.enter(&self.time, "ListMultipartUploads").await;

@@ -146,10 +146,7 @@ impl FakeRecords {
     }
 
     pub(crate) fn create_now(
-        &self,
-        record: &UploadRecord,
-        quota: Quota,
-        claim: Option<FingerprintClaim<'_>>,
+        &self, record: &UploadRecord, quota: Quota, claim: Option<FingerprintClaim<'_>>,
     ) -> Result<Created, PortError> {
         let mut state = self.state.lock().unwrap();
         let token = format!("create {}", record.upload_id);
@@ -225,10 +222,7 @@ impl FakeRecords {
     /// items for one scheduler turn, and one that finds an item held is cancelled
     /// (`TransactionConflict`, nothing applied) and retried with the adapter's backoff.
     pub(crate) async fn transact<T>(
-        &self,
-        op: &'static str,
-        items: Vec<String>,
-        apply: impl Fn() -> Result<T, PortError>,
+        &self, op: &'static str, items: Vec<String>, apply: impl Fn() -> Result<T, PortError>,
     ) -> Result<T, PortError> {
         retrying(|_| {
             let (items, apply) = (items.clone(), &apply);
@@ -264,9 +258,7 @@ impl FakeRecords {
 
     /// Runs `call` under the fault plan: `apply` does the work and gives the answer.
     pub(crate) async fn faulty<T>(
-        &self,
-        op: &'static str,
-        apply: impl FnOnce() -> Result<T, PortError>,
+        &self, op: &'static str, apply: impl FnOnce() -> Result<T, PortError>,
     ) -> Result<T, PortError> {
         let verdict = self.faults.enter(&self.time, op).await;
         self.answer(op, verdict, apply)
@@ -274,10 +266,7 @@ impl FakeRecords {
 
     /// What a call that met `verdict` answers: `apply` does the work and gives the answer.
     pub(crate) fn answer<T>(
-        &self,
-        op: &'static str,
-        verdict: Verdict,
-        apply: impl FnOnce() -> Result<T, PortError>,
+        &self, op: &'static str, verdict: Verdict, apply: impl FnOnce() -> Result<T, PortError>,
     ) -> Result<T, PortError> {
         match verdict {
             Verdict::Normal => apply(),
@@ -298,17 +287,14 @@ impl FakeRecords {
 
 impl RecordStore for FakeRecords {
     fn get<'a>(
-        &'a self,
-        upload_id: &'a UploadId,
+        &'a self, upload_id: &'a UploadId,
     ) -> BoxFuture<'a, Result<Option<UploadRecord>, PortError>> {
         let upload_id = upload_id.as_str();
         Box::pin(self.faulty("GetItem", move || Ok(self.record(upload_id))))
     }
 
     fn create<'a>(
-        &'a self,
-        record: &'a UploadRecord,
-        quota: Quota,
+        &'a self, record: &'a UploadRecord, quota: Quota,
     ) -> BoxFuture<'a, Result<bool, PortError>> {
         Box::pin(self.transact(
             "TransactWriteItems(create)",
@@ -318,9 +304,7 @@ impl RecordStore for FakeRecords {
     }
 
     fn fingerprint<'a>(
-        &'a self,
-        owner: &'a Owner,
-        fingerprint: &'a str,
+        &'a self, owner: &'a Owner, fingerprint: &'a str,
     ) -> BoxFuture<'a, Result<Option<UploadId>, PortError>> {
         Box::pin(self.faulty("GetItem(fingerprint)", move || {
             let state = self.state.lock().unwrap();
@@ -332,10 +316,7 @@ impl RecordStore for FakeRecords {
     }
 
     fn create_claiming<'a>(
-        &'a self,
-        record: &'a UploadRecord,
-        quota: Quota,
-        claim: FingerprintClaim<'a>,
+        &'a self, record: &'a UploadRecord, quota: Quota, claim: FingerprintClaim<'a>,
     ) -> BoxFuture<'a, Result<Created, PortError>> {
         Box::pin(self.transact(
             "TransactWriteItems(create)",
@@ -349,9 +330,7 @@ impl RecordStore for FakeRecords {
     }
 
     fn transition<'a>(
-        &'a self,
-        record: &'a UploadRecord,
-        transition: &'a Transition,
+        &'a self, record: &'a UploadRecord, transition: &'a Transition,
     ) -> BoxFuture<'a, Result<bool, PortError>> {
         let mut items = vec![record.upload_id.to_string()];
         if transition.releases_quota() {
@@ -363,10 +342,7 @@ impl RecordStore for FakeRecords {
     }
 
     fn begin_completing<'a>(
-        &'a self,
-        upload_id: &'a UploadId,
-        owner: &'a Owner,
-        begin: &'a Transition,
+        &'a self, upload_id: &'a UploadId, owner: &'a Owner, begin: &'a Transition,
     ) -> BoxFuture<'a, Result<Holding, PortError>> {
         let upload_id = upload_id.as_str();
         // A single-item write meets a transaction on its item as DynamoDB's does: a conflict.
@@ -403,11 +379,7 @@ impl RecordStore for FakeRecords {
 
     /// Like the sparse expiry index: the unfinished records of one shard, by (sweepAt, uploadId).
     fn due<'a>(
-        &'a self,
-        shard: u32,
-        by: i64,
-        start: Option<PageToken>,
-        limit: u32,
+        &'a self, shard: u32, by: i64, start: Option<PageToken>, limit: u32,
     ) -> BoxFuture<'a, Result<Paged<UploadRecord>, PortError>> {
         Box::pin(self.faulty("Query", move || {
             let state = self.state.lock().unwrap();
@@ -439,11 +411,7 @@ impl RecordStore for FakeRecords {
     /// Like the owner index queried newest first: (createdAt, uploadId) descending, the filter on
     /// the status as of `now`, a next position whenever the page is full.
     fn by_owner<'a>(
-        &'a self,
-        owner: &'a Owner,
-        filter: Option<Status>,
-        now: i64,
-        after: Option<Position>,
+        &'a self, owner: &'a Owner, filter: Option<Status>, now: i64, after: Option<Position>,
         limit: u32,
     ) -> BoxFuture<'a, Result<OwnerPage, PortError>> {
         Box::pin(self.faulty("Query(owner)", move || {
@@ -483,12 +451,7 @@ impl RecordStore for FakeRecords {
 
     /// Like the DynamoDB adapter's conditional `ADD`: all or nothing, never past a limit.
     fn count_rate<'a>(
-        &'a self,
-        owner: &'a Owner,
-        window: i64,
-        _expires_at: i64,
-        add: RateUse,
-        limit: RateUse,
+        &'a self, owner: &'a Owner, window: i64, _expires_at: i64, add: RateUse, limit: RateUse,
     ) -> BoxFuture<'a, Result<bool, PortError>> {
         Box::pin(self.faulty("UpdateItem(rate)", move || {
             let mut state = self.state.lock().unwrap();

@@ -109,50 +109,37 @@ impl DynamoRecords {
 
 impl RecordStore for DynamoRecords {
     fn get<'a>(
-        &'a self,
-        upload_id: &'a UploadId,
+        &'a self, upload_id: &'a UploadId,
     ) -> BoxFuture<'a, Result<Option<UploadRecord>, PortError>> {
         Box::pin(self.get_record(upload_id))
     }
 
     fn create<'a>(
-        &'a self,
-        record: &'a UploadRecord,
-        quota: Quota,
+        &'a self, record: &'a UploadRecord, quota: Quota,
     ) -> BoxFuture<'a, Result<bool, PortError>> {
         Box::pin(async move { Ok(self.create_record(record, quota, None).await? == Created::Yes) })
     }
 
     fn fingerprint<'a>(
-        &'a self,
-        owner: &'a Owner,
-        fingerprint: &'a str,
+        &'a self, owner: &'a Owner, fingerprint: &'a str,
     ) -> BoxFuture<'a, Result<Option<UploadId>, PortError>> {
         Box::pin(self.fingerprinted(owner, fingerprint))
     }
 
     fn create_claiming<'a>(
-        &'a self,
-        record: &'a UploadRecord,
-        quota: Quota,
-        claim: FingerprintClaim<'a>,
+        &'a self, record: &'a UploadRecord, quota: Quota, claim: FingerprintClaim<'a>,
     ) -> BoxFuture<'a, Result<Created, PortError>> {
         Box::pin(self.create_record(record, quota, Some(claim)))
     }
 
     fn transition<'a>(
-        &'a self,
-        record: &'a UploadRecord,
-        transition: &'a Transition,
+        &'a self, record: &'a UploadRecord, transition: &'a Transition,
     ) -> BoxFuture<'a, Result<bool, PortError>> {
         Box::pin(self.apply(record, transition))
     }
 
     fn begin_completing<'a>(
-        &'a self,
-        upload_id: &'a UploadId,
-        owner: &'a Owner,
-        begin: &'a Transition,
+        &'a self, upload_id: &'a UploadId, owner: &'a Owner, begin: &'a Transition,
     ) -> BoxFuture<'a, Result<Holding, PortError>> {
         Box::pin(self.hold(upload_id, owner, begin))
     }
@@ -162,21 +149,13 @@ impl RecordStore for DynamoRecords {
     }
 
     fn due<'a>(
-        &'a self,
-        shard: u32,
-        by: i64,
-        start: Option<PageToken>,
-        limit: u32,
+        &'a self, shard: u32, by: i64, start: Option<PageToken>, limit: u32,
     ) -> BoxFuture<'a, Result<Paged<UploadRecord>, PortError>> {
         Box::pin(self.page(shard, by, start, limit))
     }
 
     fn by_owner<'a>(
-        &'a self,
-        owner: &'a Owner,
-        filter: Option<Status>,
-        now: i64,
-        after: Option<Position>,
+        &'a self, owner: &'a Owner, filter: Option<Status>, now: i64, after: Option<Position>,
         limit: u32,
     ) -> BoxFuture<'a, Result<OwnerPage, PortError>> {
         Box::pin(self.owner_page(owner, filter, now, after, limit))
@@ -187,12 +166,7 @@ impl RecordStore for DynamoRecords {
     }
 
     fn count_rate<'a>(
-        &'a self,
-        owner: &'a Owner,
-        window: i64,
-        expires_at: i64,
-        add: RateUse,
-        limit: RateUse,
+        &'a self, owner: &'a Owner, window: i64, expires_at: i64, add: RateUse, limit: RateUse,
     ) -> BoxFuture<'a, Result<bool, PortError>> {
         Box::pin(self.rate(owner, window, expires_at, add, limit))
     }

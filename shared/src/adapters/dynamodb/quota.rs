@@ -39,12 +39,7 @@ impl DynamoRecords {
 
 impl DynamoRecords {
     pub(super) async fn rate(
-        &self,
-        owner: &str,
-        window: i64,
-        expires_at: i64,
-        add: RateUse,
-        limit: RateUse,
+        &self, owner: &str, window: i64, expires_at: i64, add: RateUse, limit: RateUse,
     ) -> Result<bool, PortError> {
         let mut conditions = Vec::new();
         let mut request = self

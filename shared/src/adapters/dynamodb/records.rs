@@ -39,10 +39,7 @@ pub(super) fn fingerprint_key(owner: &str, fingerprint: &str) -> String {
 
 impl DynamoRecords {
     pub(super) async fn create_record(
-        &self,
-        record: &UploadRecord,
-        quota: Quota,
-        claim: Option<FingerprintClaim<'_>>,
+        &self, record: &UploadRecord, quota: Quota, claim: Option<FingerprintClaim<'_>>,
     ) -> Result<Created, PortError> {
         let Some(limit) = quota.max_bytes_in_flight.checked_sub(record.file_size) else {
             return Ok(Created::QuotaExceeded);
@@ -126,9 +123,7 @@ impl DynamoRecords {
     }
 
     pub(super) async fn fingerprinted(
-        &self,
-        owner: &str,
-        fingerprint: &str,
+        &self, owner: &str, fingerprint: &str,
     ) -> Result<Option<UploadId>, PortError> {
         let output = self
             .client
@@ -146,8 +141,7 @@ impl DynamoRecords {
     }
 
     pub(super) async fn get_record(
-        &self,
-        upload_id: &str,
+        &self, upload_id: &str,
     ) -> Result<Option<UploadRecord>, PortError> {
         let output = self
             .client
@@ -164,9 +158,7 @@ impl DynamoRecords {
     /// Applies `transition` in one transaction: the record's conditional update and, for the
     /// transitions that end an upload, the release of its quota share.
     pub(super) async fn apply(
-        &self,
-        record: &UploadRecord,
-        transition: &Transition,
+        &self, record: &UploadRecord, transition: &Transition,
     ) -> Result<bool, PortError> {
         let build = failed("TransactWriteItems");
         let (update, condition, mut values) = expressions(transition);
@@ -230,10 +222,7 @@ impl DynamoRecords {
     /// told apart. A conflict with a
     /// transaction on the item or a throttle applied nothing and is retried like a transaction's.
     pub(super) async fn hold(
-        &self,
-        upload_id: &str,
-        owner: &str,
-        begin: &Transition,
+        &self, upload_id: &str, owner: &str, begin: &Transition,
     ) -> Result<Holding, PortError> {
         let (update, condition, values) = expressions(begin);
         // Due for the cleanup when the hold goes stale; BeginCompleting's time needs no expiry.
@@ -301,11 +290,7 @@ impl DynamoRecords {
     }
 
     pub(super) async fn owner_page(
-        &self,
-        owner: &str,
-        filter: Option<Status>,
-        now: i64,
-        mut after: Option<Position>,
+        &self, owner: &str, filter: Option<Status>, now: i64, mut after: Option<Position>,
         limit: u32,
     ) -> Result<OwnerPage, PortError> {
         let (condition, values): (Option<&str>, Vec<(&str, AttributeValue)>) = match filter {
@@ -369,11 +354,7 @@ impl DynamoRecords {
     }
 
     pub(super) async fn page(
-        &self,
-        shard: u32,
-        by: i64,
-        start: Option<PageToken>,
-        limit: u32,
+        &self, shard: u32, by: i64, start: Option<PageToken>, limit: u32,
     ) -> Result<Paged<UploadRecord>, PortError> {
         let page = self
             .client

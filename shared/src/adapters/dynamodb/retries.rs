@@ -108,9 +108,7 @@ pub(super) fn in_progress(err: &TransactWriteItemsError) -> bool {
 /// A `TransactWriteItems` with [`MAX_ATTEMPTS`] attempts: `request` carries everything but the
 /// token, which [`attempt_token`] gives each attempt.
 pub(super) async fn transact(
-    request: TransactRequest,
-    what: &str,
-    metrics: Option<&Metrics>,
+    request: TransactRequest, what: &str, metrics: Option<&Metrics>,
 ) -> Result<(), SdkError<TransactWriteItemsError, HttpResponse>> {
     let (mut attempt, mut token_attempt) = (0, 0);
     loop {

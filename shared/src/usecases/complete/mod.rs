@@ -38,10 +38,7 @@ const MAX_CLAIMS: u32 = 10;
 /// sends it alongside the rate write; whatever does not go on to [`complete`] gives the hold back
 /// with [`let_go`].
 pub async fn begin(
-    ports: Ports<'_>,
-    config: &Config,
-    upload_id: &UploadId,
-    owner: &Owner,
+    ports: Ports<'_>, config: &Config, upload_id: &UploadId, owner: &Owner,
 ) -> Result<Holding, UploadError> {
     let now = ports.time.now();
     let begin = Transition::BeginCompleting {
@@ -97,10 +94,7 @@ async fn give_back(ports: Ports<'_>, record: &UploadRecord) {
 /// client's checksum of its whole file (full-object uploads): storage refuses to create an object
 /// of other bytes. The answer is the COMPLETED record.
 pub async fn complete(
-    ports: Ports<'_>,
-    config: &Config,
-    mut holding: Holding,
-    client_parts: Option<&[PartRef]>,
+    ports: Ports<'_>, config: &Config, mut holding: Holding, client_parts: Option<&[PartRef]>,
     whole_file: Option<&str>,
 ) -> Result<UploadRecord, UploadError> {
     let wait_until = ports.time.now() + config.completion_wait_secs as i64;
@@ -165,9 +159,7 @@ pub async fn complete(
 /// Checks the parts and completes in storage while this request holds COMPLETING; a refusal
 /// before storage is asked gives the hold back.
 async fn finish_held(
-    ports: Ports<'_>,
-    record: &UploadRecord,
-    client_parts: Option<&[PartRef]>,
+    ports: Ports<'_>, record: &UploadRecord, client_parts: Option<&[PartRef]>,
     whole_file: Option<&str>,
 ) -> Result<Settled, UploadError> {
     let since = record.completing_since.unwrap_or_default();
@@ -198,12 +190,8 @@ async fn finish_held(
 
 /// Completes in storage while this request holds COMPLETING since `since`, then records the outcome.
 async fn finish(
-    ports: Ports<'_>,
-    record: &UploadRecord,
-    parts: &[PartRef],
-    client_parts: Option<&[PartRef]>,
-    whole_file: Option<&str>,
-    since: i64,
+    ports: Ports<'_>, record: &UploadRecord, parts: &[PartRef], client_parts: Option<&[PartRef]>,
+    whole_file: Option<&str>, since: i64,
 ) -> Result<Settled, UploadError> {
     let completed = ports
         .objects

@@ -24,8 +24,7 @@ pub(super) fn self_sufficient(record: &UploadRecord, client_parts: &[PartRef]) -
 /// The client's parts list, checked against the record alone: every part 1..=totalParts, none
 /// beyond. Storage checks the rest at completion (each ETag; each size was signed into its URL).
 pub(super) fn listed_parts(
-    record: &UploadRecord,
-    client_parts: &[PartRef],
+    record: &UploadRecord, client_parts: &[PartRef],
 ) -> Result<Vec<PartRef>, UploadError> {
     let listed: BTreeMap<u32, &PartRef> = client_parts.iter().map(|p| (p.number, p)).collect();
     check_listed(record, &listed)?;
@@ -35,9 +34,7 @@ pub(super) fn listed_parts(
 /// The parts to complete with, after checking that storage holds exactly the declared file: parts
 /// 1..=totalParts, each of its planned size, and (when the client sent them) the same ETags.
 pub fn verified_parts(
-    record: &UploadRecord,
-    stored: Vec<crate::ports::StoredPart>,
-    client_parts: Option<&[PartRef]>,
+    record: &UploadRecord, stored: Vec<crate::ports::StoredPart>, client_parts: Option<&[PartRef]>,
 ) -> Result<Vec<PartRef>, UploadError> {
     let stored: BTreeMap<u32, _> = stored.into_iter().map(|p| (p.number, p)).collect();
     let plan = PartPlan {
@@ -128,8 +125,7 @@ pub fn verified_parts(
 /// Checks a client's parts list against the record: none missing (named first, as a missing part
 /// is what to fix), no part number beyond it.
 fn check_listed(
-    record: &UploadRecord,
-    listed: &BTreeMap<u32, &PartRef>,
+    record: &UploadRecord, listed: &BTreeMap<u32, &PartRef>,
 ) -> Result<(), UploadError> {
     let unlisted: Vec<u32> = (1..=record.total_parts)
         .filter(|n| !listed.contains_key(n))

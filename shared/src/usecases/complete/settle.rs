@@ -26,9 +26,7 @@ pub enum Settled {
 /// or by a dead one). Either an earlier completion went through, and the object is there, or the
 /// parts were dropped (abort, lifecycle rule). Looks at the object and records the truth.
 pub async fn settle_gone(
-    ports: Ports<'_>,
-    record: &UploadRecord,
-    function: &str,
+    ports: Ports<'_>, record: &UploadRecord, function: &str,
 ) -> Result<Settled, UploadError> {
     if let Some(settled) = settle_if_completed(ports, record, function).await? {
         return Ok(settled);
@@ -55,9 +53,7 @@ pub async fn settle_gone(
 /// If storage holds the upload's object (an earlier completion went through), records that and
 /// says how it settled; `None` when there is no object.
 pub async fn settle_if_completed(
-    ports: Ports<'_>,
-    record: &UploadRecord,
-    function: &str,
+    ports: Ports<'_>, record: &UploadRecord, function: &str,
 ) -> Result<Option<Settled>, UploadError> {
     match ports.objects.head(&record.key).await? {
         Some(head) if head.size == record.file_size => {
@@ -83,10 +79,7 @@ pub async fn settle_if_completed(
 
 /// Records that storage holds the completed object.
 pub(crate) async fn record_completion(
-    ports: Ports<'_>,
-    record: &UploadRecord,
-    completion: Completion,
-    function: &str,
+    ports: Ports<'_>, record: &UploadRecord, completion: Completion, function: &str,
 ) -> Result<Settled, UploadError> {
     let transition = Transition::Complete(completion.clone());
     if !ports.records.transition(record, &transition).await? {
