@@ -10,7 +10,9 @@ use shared::api::error::json_response;
 use shared::{ApiError, Deps, Endpoint, ErrorCode};
 
 use crate::routes::{match_route, Matched};
-use crate::IDENTITY_HEADER;
+
+/// The header that stands in for the JWT authorizer locally.
+pub const IDENTITY_HEADER: &str = "x-user-id";
 
 type Refusal = lambda_http::Response<Body>;
 

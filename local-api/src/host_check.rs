@@ -6,7 +6,7 @@ use hyper::header::HeaderValue;
 use lambda_http::http::StatusCode;
 use serde_json::json;
 
-use crate::IDENTITY_HEADER;
+use crate::gateway_event::IDENTITY_HEADER;
 
 /// Whether a `Host` header names this machine's loopback interface: `localhost`, an IPv4 loopback
 /// address (127.0.0.0/8) or `[::1]`, with or without a port. Any other name may be an attacker's

@@ -19,12 +19,10 @@ mod routes;
 mod server;
 
 pub use cors::{Cors, CORS_ORIGINS_VAR, DEFAULT_CORS_ORIGINS};
+pub use gateway_event::IDENTITY_HEADER;
 pub use host_check::is_loopback_host;
 pub use routes::{match_route, Matched};
 pub use server::{serve, serve_with_cors};
-
-/// The header that stands in for the JWT authorizer locally.
-pub const IDENTITY_HEADER: &str = "x-user-id";
 
 pub mod bootstrap;
 

@@ -17,8 +17,8 @@ use tokio::net::TcpListener;
 use crate::cors::Cors;
 use crate::demo_page::static_file;
 use crate::gateway_event::to_event;
+use crate::gateway_event::IDENTITY_HEADER;
 use crate::host_check::refuse_foreign;
-use crate::IDENTITY_HEADER;
 
 /// Serves the API on `listener` until the task is dropped, with CORS from the environment.
 pub async fn serve(deps: Arc<Deps>, listener: TcpListener) -> std::io::Result<()> {
