@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/tools.sh dev
-exec scripts/stack.sh -- cargo run --quiet --locked -p local-api --example bench_cleanup
+exec scripts/stack.sh -- cargo run --quiet --locked -p testkit --example bench_cleanup
