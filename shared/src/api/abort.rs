@@ -3,14 +3,14 @@
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
 
-use super::{answer, body, caller, owned_upload, wire_id, wire_status, Deps, Outcome, Parsed};
+use super::{answer, caller, owned_request, read, wire_id, wire_status, Deps, Outcome, Parsed};
 use crate::usecases::abort as usecase;
-use upload_contract::AbortResponse;
+use upload_contract::{AbortRequest, AbortResponse};
 
 pub async fn abort(deps: &Deps, req: &Request, parsed: &Parsed) -> Outcome {
     let owner = caller(req)?;
-    let body = body(parsed)?;
-    let record = owned_upload(deps, &owner, body).await?;
+    let request: AbortRequest = read(deps, parsed)?;
+    let record = owned_request(deps, &owner, &request.upload_id, request.key.as_ref()).await?;
     let upload_id = wire_id(&record)?;
     let status = usecase::abort(deps.ports(), &deps.config, record).await?;
     answer(

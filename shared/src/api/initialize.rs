@@ -3,37 +3,28 @@
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
 
-use super::request;
-use super::{answer, body, caller, lookups, wire_id, wire_part, Deps, Outcome, Parsed};
+use super::{answer, caller, lookups, read, wire_id, wire_part, Deps, Outcome, Parsed};
 use crate::adapters::clock::rfc3339;
 use crate::domain::checksum::ChecksumAlgorithm;
-use crate::domain::{file, metadata};
+use crate::domain::file;
 use crate::usecases::initialize::{self as usecase, Initialized, NewUpload};
-use upload_contract::{ErrorCode, InitializeResponse, ObjectKey, UploadStatus};
+use upload_contract::{ErrorCode, InitializeRequest, InitializeResponse, ObjectKey, UploadStatus};
 
 pub async fn initialize(deps: &Deps, req: &Request, parsed: &Parsed) -> Outcome {
     let owner = caller(req)?;
-    let body = body(parsed)?;
+    let request: InitializeRequest = read(deps, parsed)?;
     let new = NewUpload {
         owner,
-        file_name: file::file_name(body.string("fileName")?)?.to_owned(),
-        file_type: file::content_type(
-            body.string("fileType")?,
-            &deps.config.allowed_content_types,
-        )?,
-        file_size: request::file_size(body, deps.config.max_file_size)?,
-        metadata: metadata::parse(
-            body.opt_object("metadata")?
-                .into_iter()
-                .flatten()
-                .map(|(key, value)| (key.as_str(), value.as_str())),
-        )?,
-        checksum_algorithm: body
-            .opt_string("checksumAlgorithm")?
-            .map(ChecksumAlgorithm::parse)
+        file_name: file::file_name(&request.file_name)?.to_owned(),
+        file_type: file::content_type(&request.file_type, &deps.config.allowed_content_types)?,
+        file_size: request.file_size,
+        metadata: request.metadata.unwrap_or_default(),
+        checksum_algorithm: request
+            .checksum_algorithm
+            .map(|algorithm| ChecksumAlgorithm::parse(algorithm.as_str()))
             .transpose()?,
-        part_size: body.opt_integer("partSize", 0, u64::MAX)?,
-        fingerprint: file::fingerprint(body.opt_string("fingerprint")?)?,
+        part_size: request.part_size,
+        fingerprint: file::fingerprint(request.fingerprint.as_deref())?,
     };
     if new.checksum_algorithm.is_none() && deps.config.require_checksum {
         return Err(super::error::ApiError::bad_request(

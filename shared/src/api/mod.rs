@@ -9,6 +9,7 @@ mod complete;
 pub mod error;
 mod initialize;
 mod listing;
+mod parse;
 mod parts;
 mod prefetch;
 mod presign;
@@ -35,7 +36,7 @@ use crate::domain::Status;
 use crate::domain::UploadRecord;
 use crate::ports::{Metric, StoredPart};
 use crate::usecases;
-use upload_contract::{ErrorCode, ListedPart, UploadStatus};
+use upload_contract::{ErrorCode, ListedPart, ObjectKey, UploadStatus};
 
 type Outcome = Result<(StatusCode, Value), ApiError>;
 
@@ -230,6 +231,11 @@ fn body(parsed: &Parsed) -> Result<&JsonBody, ApiError> {
     parsed.as_ref().map_err(ApiError::clone)
 }
 
+/// The request body as the contract's request type `T` ([`parse::FromBody`]).
+fn read<T: parse::FromBody>(deps: &Deps, parsed: &Parsed) -> Result<T, ApiError> {
+    T::from_body(body(parsed)?, &deps.config)
+}
+
 /// The JSON object body, refused with 413 above the configured size.
 fn json_body(deps: &Deps, req: &Request) -> Result<JsonBody, ApiError> {
     let bytes: &[u8] = match req.body() {
@@ -255,14 +261,12 @@ fn path_upload_id(req: &Request) -> Result<UploadId, ApiError> {
     Ok(UploadId::parse(raw)?)
 }
 
-/// The caller's upload named in the body's `uploadId`, checking the optional `key` old apps send.
-async fn owned_upload(
-    deps: &Deps, owner: &Owner, body: &JsonBody,
+/// The caller's upload a request names (`uploadId`), checking the optional `key` old apps send.
+async fn owned_request(
+    deps: &Deps, owner: &Owner, upload_id: &upload_contract::UploadId, key: Option<&ObjectKey>,
 ) -> Result<UploadRecord, ApiError> {
-    let upload_id = UploadId::parse(body.string("uploadId")?)?;
-    let client_key = body.opt_string("key")?;
-    let record = owned(deps, owner, &upload_id).await?;
-    check_key(&record, client_key)?;
+    let record = owned(deps, owner, &parse::upload_id(upload_id)?).await?;
+    check_key(&record, key.map(|key| key.0.as_str()))?;
     Ok(record)
 }
 

@@ -2,28 +2,30 @@
 //! [`usecases::presign`](crate::usecases::presign) for the caller's own upload (one DynamoDB read,
 //! no S3 call).
 
+use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
 use std::time::UNIX_EPOCH;
 
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
-use serde_json::{Map, Value};
 
 use super::error::ApiError;
-use super::{answer, body, caller, owned_upload, Deps, Outcome, Parsed};
+use super::{answer, caller, owned_request, read, Deps, Outcome, Parsed};
 use crate::adapters::clock::rfc3339;
-use crate::domain::sizing::MAX_PARTS;
 use crate::domain::{UploadError, UploadRecord};
 use crate::usecases::presign::{self as usecase, ChecksumOf, Presigned};
-use upload_contract::{BatchPresignedUrlsResponse, ErrorCode, PartUrl, PresignedUrlResponse};
+use upload_contract::{
+    BatchPresignedUrlsRequest, BatchPresignedUrlsResponse, PartUrl, PresignedUrlRequest,
+    PresignedUrlResponse,
+};
 
 pub async fn presigned_url(deps: &Deps, req: &Request, parsed: &Parsed) -> Outcome {
     let owner = caller(req)?;
-    let body = body(parsed)?;
-    let part = body.integer("partNumber", 1, MAX_PARTS)? as u32;
-    let checksum = body.opt_string("checksum")?;
-    let record = owned_upload(deps, &owner, body).await?;
-    let (urls, expires_at) = sign(deps, &record, part..=part, &Single(checksum)).await?;
+    let request: PresignedUrlRequest = read(deps, parsed)?;
+    let record = owned_request(deps, &owner, &request.upload_id, request.key.as_ref()).await?;
+    let part = request.part_number;
+    let checksum = Single(request.checksum.as_deref());
+    let (urls, expires_at) = sign(deps, &record, part..=part, &checksum).await?;
     let Some(url) = urls.into_iter().next() else {
         return Err(ApiError::internal(
             "signing the part",
@@ -35,25 +37,11 @@ pub async fn presigned_url(deps: &Deps, req: &Request, parsed: &Parsed) -> Outco
 
 pub async fn batch_presigned_urls(deps: &Deps, req: &Request, parsed: &Parsed) -> Outcome {
     let owner = caller(req)?;
-    let body = body(parsed)?;
-    let start = body.integer("startPart", 1, MAX_PARTS)? as u32;
-    let end = body.integer("endPart", 1, MAX_PARTS)? as u32;
-    if start > end {
-        return Err(ApiError::bad_request(
-            ErrorCode::InvalidPartRange,
-            format!("startPart ({start}) must not be greater than endPart ({end})"),
-        ));
-    }
-    let limit = deps.config.max_parts_per_batch;
-    if end - start + 1 > limit {
-        return Err(ApiError::bad_request(
-            ErrorCode::BatchTooLarge,
-            format!("at most {limit} parts per request; ask for the rest in further requests"),
-        ));
-    }
-    let checksums = body.opt_object("checksums")?;
-    let record = owned_upload(deps, &owner, body).await?;
-    let (urls, expires_at) = sign(deps, &record, start..=end, &Batch(checksums)).await?;
+    let request: BatchPresignedUrlsRequest = read(deps, parsed)?;
+    let record = owned_request(deps, &owner, &request.upload_id, request.key.as_ref()).await?;
+    let parts = request.start_part..=request.end_part;
+    let checksums = Batch(request.checksums.as_ref());
+    let (urls, expires_at) = sign(deps, &record, parts, &checksums).await?;
     answer(
         StatusCode::OK,
         &BatchPresignedUrlsResponse { urls, expires_at },
@@ -73,19 +61,15 @@ impl ChecksumOf for Single<'_> {
     }
 }
 
-/// The batch's `checksums` object (`{"1": "base64", ...}`), each entry read when its part is signed.
-struct Batch<'a>(Option<&'a Map<String, Value>>);
+/// The batch's `checksums` (`{"1": "base64", ...}`), the entries of its range.
+struct Batch<'a>(Option<&'a BTreeMap<String, String>>);
 
 impl ChecksumOf for Batch<'_> {
     fn checksum(&self, part: u32) -> Result<Option<&str>, UploadError> {
-        match self.0.and_then(|c| c.get(&part.to_string())) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(value)) => Ok(Some(value)),
-            Some(_) => Err(UploadError::invalid(
-                ErrorCode::InvalidField,
-                format!("{} must be a string", self.field(part)),
-            )),
-        }
+        Ok(self
+            .0
+            .and_then(|c| c.get(&part.to_string()))
+            .map(String::as_str))
     }
 
     fn field(&self, part: u32) -> String {
