@@ -71,11 +71,11 @@ LOG_GROUPS = {
 
 
 def per_function_metrics():
-    """The metrics `Metric::per_function` in shared/src/metrics.rs counts per Function."""
-    with open(os.path.join(ROOT, "shared", "src", "metrics.rs")) as f:
+    """The metrics `Metric::per_function` in shared/src/ports/metrics.rs counts per Function."""
+    with open(os.path.join(ROOT, "shared", "src", "ports", "metrics.rs")) as f:
         source = f.read()
     body = re.search(r"fn per_function\(self\) -> bool \{(.*?)\n    \}", source, re.S)
-    assert body, "shared/src/metrics.rs has Metric::per_function"
+    assert body, "shared/src/ports/metrics.rs has Metric::per_function"
     return set(re.findall(r"Self::(\w+)", body.group(1)))
 
 
