@@ -114,11 +114,6 @@ impl PartNumber {
         (1..=MAX_PARTS as u32).contains(&n).then_some(Self(n))
     }
 
-    /// The upload's parts `first..=last` that exist (`1..=total_parts`, say).
-    pub fn range(first: u32, last: u32) -> impl Iterator<Item = Self> {
-        (first.max(1)..=last.min(MAX_PARTS as u32)).map(Self)
-    }
-
     pub fn get(self) -> u32 {
         self.0
     }
@@ -193,9 +188,6 @@ mod tests {
         assert_eq!(PartNumber::new(1).map(PartNumber::get), Some(1));
         assert_eq!(PartNumber::new(10_000).map(u32::from), Some(10_000));
         assert_eq!(PartNumber::new(10_001), None);
-        let range: Vec<u32> = PartNumber::range(0, 3).map(PartNumber::get).collect();
-        assert_eq!(range, [1, 2, 3]);
-        assert_eq!(PartNumber::range(9_999, 20_000).count(), 2);
     }
 
     #[test]
