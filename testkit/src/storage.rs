@@ -1,6 +1,7 @@
 //! What the stack holds, read (or set up) past the API, straight through its adapters: stored
 //! objects, open multipart uploads, upload records.
 
+use shared::domain::ids::PartNumber;
 use shared::domain::UploadRecord;
 use shared::ports::PartRef;
 use upload_contract::UploadId;
@@ -129,7 +130,7 @@ pub fn part_refs(etags: Vec<(u32, String)>) -> Vec<PartRef> {
     etags
         .into_iter()
         .map(|(number, etag)| PartRef {
-            number,
+            number: PartNumber::new(number).expect("a part number"),
             etag,
             checksum: None,
         })

@@ -9,7 +9,7 @@ use aws_sdk_s3::Client;
 
 use crate::domain::checksum::ChecksumAlgorithm;
 use crate::domain::error::error_chain;
-use crate::domain::ids::{ObjectKey, S3UploadId};
+use crate::domain::ids::{ObjectKey, PartNumber, S3UploadId};
 use crate::domain::metadata::Metadata;
 use crate::ports::{
     BoxFuture, CompleteError, CompletedObject, Expected, MultipartListing, ObjectHead, ObjectStore,
@@ -94,11 +94,15 @@ impl S3Objects {
                 Err(e) => return Err(PortError::new("ListParts", error_chain(&e))),
             };
             for part in page.parts() {
-                let (Some(number), Some(size)) = (part.part_number, part.size) else {
+                let number = part
+                    .part_number
+                    .and_then(|n| u32::try_from(n).ok())
+                    .and_then(PartNumber::new);
+                let (Some(number), Some(size)) = (number, part.size) else {
                     continue;
                 };
                 parts.push(StoredPart {
-                    number: u32::try_from(number).unwrap_or(0),
+                    number,
                     etag: part.e_tag.clone().filter(|e| !e.is_empty()),
                     size: u64::try_from(size).unwrap_or(0),
                     checksum: part
@@ -135,7 +139,7 @@ impl S3Objects {
                     .iter()
                     .map(|part| {
                         let built = CompletedPart::builder()
-                            .part_number(part.number as i32)
+                            .part_number(part.number.get() as i32)
                             .e_tag(&part.etag);
                         let value = part.checksum.clone();
                         match checksum {

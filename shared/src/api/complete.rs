@@ -7,6 +7,7 @@ use lambda_http::Request;
 use super::error::ApiError;
 use super::{answer, caller, check_key, claim, parse, read, wire_id, Deps, Outcome, Parsed};
 use crate::adapters::clock::rfc3339;
+use crate::domain::ids::PartNumber;
 use crate::domain::{UploadError, UploadRecord};
 use crate::ports::PartRef;
 use crate::usecases::complete::{self as usecase, let_go};
@@ -20,7 +21,8 @@ pub async fn complete(deps: &Deps, req: &Request, parsed: &Parsed) -> Outcome {
     let request: CompleteRequest = read(deps, parsed)?;
     let client_parts: Option<Vec<PartRef>> = request
         .parts
-        .map(|parts| parts.into_iter().map(part_ref).collect());
+        .map(|parts| parts.into_iter().map(part_ref).collect())
+        .transpose()?;
     let whole_file = request.checksum.as_deref();
     let client_key = request.key.as_ref().map(|key| key.0.as_str());
     let holding = claim(deps, &owner, &parse::upload_id(&request.upload_id)?).await?;
@@ -95,15 +97,24 @@ pub(super) fn wire_checksum(
 
 /// A part as the client listed it, as storage is given it: the checksum is the one field of the
 /// three it sent.
-pub(super) fn part_ref(part: CompletedPart) -> PartRef {
-    PartRef {
-        number: part.part_number,
+pub(super) fn part_ref(part: CompletedPart) -> Result<PartRef, ApiError> {
+    let number = PartNumber::new(part.part_number).ok_or_else(|| {
+        ApiError::bad_request(
+            ErrorCode::InvalidParts,
+            format!(
+                "PartNumber {} is not a part number (1 to 10000)",
+                part.part_number
+            ),
+        )
+    })?;
+    Ok(PartRef {
+        number,
         etag: part.etag,
         checksum: part
             .checksum_crc64nvme
             .or(part.checksum_sha256)
             .or(part.checksum_crc32c),
-    }
+    })
 }
 
 fn completed_response(record: &UploadRecord) -> Outcome {

@@ -61,7 +61,7 @@ fn wire_status(status: Status) -> UploadStatus {
 /// A part storage holds, as the wire lists it.
 fn wire_part(part: StoredPart) -> ListedPart {
     ListedPart {
-        part_number: part.number,
+        part_number: part.number.get(),
         etag: part.etag,
         size: part.size,
         checksum: part.checksum,

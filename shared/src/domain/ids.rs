@@ -1,11 +1,12 @@
 //! The names of an upload, as types of their own: the id this service issued, its owner, the
-//! object key it chose and the multipart upload id storage issued. All are strings underneath, but one cannot
+//! object key it chose, the multipart upload id storage issued, and its parts' numbers. All are strings underneath, but one cannot
 //! be passed where another is wanted (`complete(&record.key, &record.s3_upload_id, ...)` cannot
 //! swap them).
 
 use std::fmt;
 use std::ops::Deref;
 
+use crate::domain::sizing::MAX_PARTS;
 use crate::domain::UploadError;
 use upload_contract::ErrorCode;
 
@@ -103,6 +104,39 @@ name! {
     S3UploadId
 }
 
+/// A part's number, 1 to 10,000 as S3 numbers them: it cannot be out of range once made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PartNumber(u32);
+
+impl PartNumber {
+    /// `n` as a part number, if S3 allows it.
+    pub fn new(n: u32) -> Option<Self> {
+        (1..=MAX_PARTS as u32).contains(&n).then_some(Self(n))
+    }
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl fmt::Display for PartNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl PartialEq<u32> for PartNumber {
+    fn eq(&self, other: &u32) -> bool {
+        self.0 == *other
+    }
+}
+
+impl From<PartNumber> for u32 {
+    fn from(part: PartNumber) -> u32 {
+        part.0
+    }
+}
+
 impl UploadId {
     /// A new id, for a new upload.
     pub fn random() -> Self {
@@ -146,6 +180,14 @@ mod tests {
         ] {
             assert_eq!(code(UploadId::parse(bad)), "INVALID_UPLOAD_ID", "{bad:?}");
         }
+    }
+
+    #[test]
+    fn part_numbers_are_s3s() {
+        assert_eq!(PartNumber::new(0), None);
+        assert_eq!(PartNumber::new(1).map(PartNumber::get), Some(1));
+        assert_eq!(PartNumber::new(10_000).map(u32::from), Some(10_000));
+        assert_eq!(PartNumber::new(10_001), None);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The multipart object store: the calls the service makes to storage. Bytes never pass through here.
 
 use crate::domain::checksum::ChecksumAlgorithm;
-use crate::domain::ids::{ObjectKey, S3UploadId};
+use crate::domain::ids::{ObjectKey, PartNumber, S3UploadId};
 use crate::domain::metadata::Metadata;
 
 use super::{BoxFuture, PageToken, Paged, PortError};
@@ -9,7 +9,7 @@ use super::{BoxFuture, PageToken, Paged, PortError};
 /// A part storage holds. `etag` is `None` only where a local S3 server omits it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredPart {
-    pub number: u32,
+    pub number: PartNumber,
     pub etag: Option<String>,
     pub size: u64,
     /// The part's checksum in the upload's algorithm, where storage reports it.
@@ -19,7 +19,7 @@ pub struct StoredPart {
 /// A part to complete with: number, ETag and (for checksummed uploads) its checksum.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PartRef {
-    pub number: u32,
+    pub number: PartNumber,
     pub etag: String,
     pub checksum: Option<String>,
 }

@@ -279,7 +279,7 @@ async fn resumable(
             tracing::Span::current().record("upload_id", record.upload_id.as_str());
             let parts = parts
                 .into_iter()
-                .filter(|p| (1..=record.total_parts).contains(&p.number))
+                .filter(|p| (1..=record.total_parts).contains(&p.number.get()))
                 .collect();
             Ok(Found::Resumable(Box::new(Initialized {
                 record,

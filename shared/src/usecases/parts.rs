@@ -44,7 +44,7 @@ pub async fn progress(ports: Ports<'_>, record: &UploadRecord) -> Result<Progres
             .await?
             .unwrap_or_default()
             .iter()
-            .filter(|p| (1..=record.total_parts).contains(&p.number))
+            .filter(|p| (1..=record.total_parts).contains(&p.number.get()))
             .fold((0, 0), |(n, bytes), p| (n + 1, bytes + p.size)),
         Status::Aborted | Status::Expired => (0, 0),
     };

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::task::Poll;
 use std::time::SystemTime;
 
-use shared::domain::ids::{ObjectKey, Owner, S3UploadId, UploadId};
+use shared::domain::ids::{ObjectKey, Owner, PartNumber, S3UploadId, UploadId};
 use shared::domain::Status;
 use shared::domain::{UploadError, UploadRecord};
 use shared::ports::{BoxFuture, PartRef, PartUrls, SigningError, UrlSigner};
@@ -180,7 +180,7 @@ pub(crate) fn part_refs(world: &World, record: &UploadRecord) -> Vec<PartRef> {
         .parts
         .iter()
         .map(|(n, (etag, _))| PartRef {
-            number: *n,
+            number: PartNumber::new(*n).expect("a part number"),
             etag: etag.clone(),
             checksum: None,
         })

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use shared::domain::checksum::ChecksumAlgorithm;
-use shared::domain::ids::{ObjectKey, S3UploadId};
+use shared::domain::ids::{ObjectKey, PartNumber, S3UploadId};
 use shared::domain::metadata::Metadata;
 use shared::ports::{
     BoxFuture, CompleteError, CompletedObject, Expected, MultipartListing, ObjectHead, ObjectStore,
@@ -145,7 +145,7 @@ impl FakeObjects {
             if i > 0 && parts[i - 1].number >= part.number {
                 return Err(refused("InvalidPartOrder"));
             }
-            let Some((etag, part_size)) = upload.parts.get(&part.number) else {
+            let Some((etag, part_size)) = upload.parts.get(&part.number.get()) else {
                 return Err(refused("InvalidPart"));
             };
             if etag.trim_matches('"') != part.etag.trim_matches('"') {
@@ -218,7 +218,7 @@ impl ObjectStore for FakeObjects {
                         u.parts
                             .iter()
                             .map(|(n, (etag, size))| StoredPart {
-                                number: *n,
+                                number: PartNumber::new(*n).expect("a part number the fake stored"),
                                 etag: Some(etag.clone()),
                                 size: *size,
                                 checksum: None,

@@ -26,7 +26,8 @@ pub(super) fn self_sufficient(record: &UploadRecord, client_parts: &[PartRef]) -
 pub(super) fn listed_parts(
     record: &UploadRecord, client_parts: &[PartRef],
 ) -> Result<Vec<PartRef>, UploadError> {
-    let listed: BTreeMap<u32, &PartRef> = client_parts.iter().map(|p| (p.number, p)).collect();
+    let listed: BTreeMap<u32, &PartRef> =
+        client_parts.iter().map(|p| (p.number.get(), p)).collect();
     check_listed(record, &listed)?;
     Ok(listed.into_values().cloned().collect())
 }
@@ -36,7 +37,7 @@ pub(super) fn listed_parts(
 pub fn verified_parts(
     record: &UploadRecord, stored: Vec<crate::ports::StoredPart>, client_parts: Option<&[PartRef]>,
 ) -> Result<Vec<PartRef>, UploadError> {
-    let stored: BTreeMap<u32, _> = stored.into_iter().map(|p| (p.number, p)).collect();
+    let stored: BTreeMap<u32, _> = stored.into_iter().map(|p| (p.number.get(), p)).collect();
     let plan = PartPlan {
         part_size: record.part_size,
         total_parts: record.total_parts,
@@ -79,7 +80,7 @@ pub fn verified_parts(
                     .etag
                     .clone()
                     .map(|etag| PartRef {
-                        number: n,
+                        number: stored[&n].number,
                         etag,
                         checksum: stored[&n].checksum.clone(),
                     })
@@ -89,7 +90,8 @@ pub fn verified_parts(
             })
             .collect();
     };
-    let listed: BTreeMap<u32, &PartRef> = client_parts.iter().map(|p| (p.number, p)).collect();
+    let listed: BTreeMap<u32, &PartRef> =
+        client_parts.iter().map(|p| (p.number.get(), p)).collect();
     check_listed(record, &listed)?;
     let mismatched: Vec<u32> = all
         .clone()
@@ -113,7 +115,7 @@ pub fn verified_parts(
     Ok(client_parts
         .iter()
         .map(|p| PartRef {
-            checksum: stored[&p.number]
+            checksum: stored[&p.number.get()]
                 .checksum
                 .clone()
                 .or_else(|| p.checksum.clone()),
