@@ -22,7 +22,7 @@ use crate::adapters::sigv4::{
 };
 use crate::domain::checksum::ChecksumAlgorithm;
 use crate::domain::error::SigningError;
-use crate::domain::ids::{ObjectKey, S3UploadId};
+use crate::domain::ids::{ObjectKey, PartNumber, S3UploadId};
 use crate::ports::{BoxFuture, PartUrls, UrlSigner};
 
 /// Temporary credentials are replaced this long before they expire, so that a URL signed just
@@ -253,8 +253,8 @@ async fn resolve(
 }
 
 impl PartUrls for Signed {
-    fn url(&self, part: u32, length: u64, checksum: Option<&str>) -> String {
-        self.signer.url(part, length, checksum)
+    fn url(&self, part: PartNumber, length: u64, checksum: Option<&str>) -> String {
+        self.signer.url(part.get(), length, checksum)
     }
 
     fn expires_at(&self) -> SystemTime {

@@ -12,10 +12,11 @@ use lambda_http::Request;
 use super::error::ApiError;
 use super::{answer, caller, owned_request, read, Deps, Outcome, Parsed};
 use crate::adapters::clock::rfc3339;
+use crate::domain::ids::PartNumber;
 use crate::domain::{UploadError, UploadRecord};
 use crate::usecases::presign::{self as usecase, ChecksumOf, Presigned};
 use upload_contract::{
-    BatchPresignedUrlsRequest, BatchPresignedUrlsResponse, PartUrl, PresignedUrlRequest,
+    BatchPresignedUrlsRequest, BatchPresignedUrlsResponse, ErrorCode, PartUrl, PresignedUrlRequest,
     PresignedUrlResponse,
 };
 
@@ -23,7 +24,7 @@ pub async fn presigned_url(deps: &Deps, req: &Request, parsed: &Parsed) -> Outco
     let owner = caller(req)?;
     let request: PresignedUrlRequest = read(deps, parsed)?;
     let record = owned_request(deps, &owner, &request.upload_id, request.key.as_ref()).await?;
-    let part = request.part_number;
+    let part = part_number(request.part_number, "partNumber")?;
     let checksum = Single(request.checksum.as_deref());
     let (urls, expires_at) = sign(deps, &record, part..=part, &checksum).await?;
     let Some(url) = urls.into_iter().next() else {
@@ -39,7 +40,8 @@ pub async fn batch_presigned_urls(deps: &Deps, req: &Request, parsed: &Parsed) -
     let owner = caller(req)?;
     let request: BatchPresignedUrlsRequest = read(deps, parsed)?;
     let record = owned_request(deps, &owner, &request.upload_id, request.key.as_ref()).await?;
-    let parts = request.start_part..=request.end_part;
+    let parts =
+        part_number(request.start_part, "startPart")?..=part_number(request.end_part, "endPart")?;
     let checksums = Batch(request.checksums.as_ref());
     let (urls, expires_at) = sign(deps, &record, parts, &checksums).await?;
     answer(
@@ -48,15 +50,25 @@ pub async fn batch_presigned_urls(deps: &Deps, req: &Request, parsed: &Parsed) -
     )
 }
 
+/// A part number the parser checked already, as the domain's type.
+fn part_number(n: u32, field: &str) -> Result<PartNumber, ApiError> {
+    PartNumber::new(n).ok_or_else(|| {
+        ApiError::bad_request(
+            ErrorCode::InvalidField,
+            format!("{field} must be a whole number from 1 to 10000"),
+        )
+    })
+}
+
 /// The one part's `checksum` of `POST /presigned-url`.
 struct Single<'a>(Option<&'a str>);
 
 impl ChecksumOf for Single<'_> {
-    fn checksum(&self, _part: u32) -> Result<Option<&str>, UploadError> {
+    fn checksum(&self, _part: PartNumber) -> Result<Option<&str>, UploadError> {
         Ok(self.0)
     }
 
-    fn field(&self, _part: u32) -> String {
+    fn field(&self, _part: PartNumber) -> String {
         "checksum".to_owned()
     }
 }
@@ -65,21 +77,22 @@ impl ChecksumOf for Single<'_> {
 struct Batch<'a>(Option<&'a BTreeMap<String, String>>);
 
 impl ChecksumOf for Batch<'_> {
-    fn checksum(&self, part: u32) -> Result<Option<&str>, UploadError> {
+    fn checksum(&self, part: PartNumber) -> Result<Option<&str>, UploadError> {
         Ok(self
             .0
             .and_then(|c| c.get(&part.to_string()))
             .map(String::as_str))
     }
 
-    fn field(&self, part: u32) -> String {
+    fn field(&self, part: PartNumber) -> String {
         format!("checksums[\"{part}\"]")
     }
 }
 
 /// The URLs of `parts` of the caller's `record`, as the wire lists them, and when they expire.
 async fn sign(
-    deps: &Deps, record: &UploadRecord, parts: RangeInclusive<u32>, checksums: &dyn ChecksumOf,
+    deps: &Deps, record: &UploadRecord, parts: RangeInclusive<PartNumber>,
+    checksums: &dyn ChecksumOf,
 ) -> Result<(Vec<PartUrl>, String), ApiError> {
     let presigned = usecase::presign(
         deps.ports(),
@@ -99,7 +112,7 @@ async fn sign(
 
 fn wire_part(part: usecase::PresignedPart) -> PartUrl {
     PartUrl {
-        part_number: part.number,
+        part_number: part.number.get(),
         presigned_url: part.url,
         headers: part.headers,
     }

@@ -3,14 +3,14 @@
 use std::time::SystemTime;
 
 use crate::domain::checksum::ChecksumAlgorithm;
-use crate::domain::ids::{ObjectKey, S3UploadId};
+use crate::domain::ids::{ObjectKey, PartNumber, S3UploadId};
 
 use super::{BoxFuture, SigningError};
 
 /// The part URLs of one multipart upload, signed with one set of credentials and one expiry.
 pub trait PartUrls: Send + Sync {
     /// The presigned `PUT` URL of part `part`, `length` bytes, with its checksum signed in.
-    fn url(&self, part: u32, length: u64, checksum: Option<&str>) -> String;
+    fn url(&self, part: PartNumber, length: u64, checksum: Option<&str>) -> String;
     /// When the URLs stop working.
     fn expires_at(&self) -> SystemTime;
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::config::Config;
 use crate::domain::checksum::part_headers;
+use crate::domain::ids::PartNumber;
 use crate::domain::{UploadError, UploadRecord};
 use crate::ports::{PartUrls, Ports, UrlSigner};
 use upload_contract::ErrorCode;
@@ -16,7 +17,7 @@ use upload_contract::ErrorCode;
 /// One part's URL and the headers its `PUT` must carry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PresignedPart {
-    pub number: u32,
+    pub number: PartNumber,
     pub url: String,
     pub headers: BTreeMap<String, String>,
 }
@@ -31,15 +32,15 @@ pub struct Presigned {
 /// A part's checksum as the request sent it, read when the part is signed.
 pub trait ChecksumOf: Sync {
     /// The checksum sent for `part`, if any.
-    fn checksum(&self, part: u32) -> Result<Option<&str>, UploadError>;
+    fn checksum(&self, part: PartNumber) -> Result<Option<&str>, UploadError>;
     /// Where the request carries it, for messages.
-    fn field(&self, part: u32) -> String;
+    fn field(&self, part: PartNumber) -> String;
 }
 
 /// URLs for `parts` of `record` (the caller's, read by the caller), signed by `signer`.
 pub async fn presign(
     ports: Ports<'_>, signer: &dyn UrlSigner, config: &Config, record: &UploadRecord,
-    parts: RangeInclusive<u32>, checksums: &dyn ChecksumOf,
+    parts: RangeInclusive<PartNumber>, checksums: &dyn ChecksumOf,
 ) -> Result<Presigned, UploadError> {
     let now = ports.time.now();
     record.require_uploading(now)?;
@@ -53,9 +54,10 @@ pub async fn presign(
             at(wanted),
         )
         .await?;
-    check_range(record, *parts.end())?;
-    let mut signed = Vec::with_capacity(parts.clone().count());
-    for part in parts {
+    check_range(record, parts.end().get())?;
+    let numbers = (parts.start().get()..=parts.end().get()).filter_map(PartNumber::new);
+    let mut signed = Vec::with_capacity(numbers.clone().count());
+    for part in numbers {
         let checksum = checksums.checksum(part)?;
         signed.push(sign(record, urls.as_ref(), part, checksum, checksums)?);
     }
@@ -79,7 +81,7 @@ fn check_range(record: &UploadRecord, end: u32) -> Result<(), UploadError> {
 /// Part `part`'s URL with the headers the PUT must carry (its exact `content-length`, and the
 /// checksum for checksummed uploads).
 fn sign(
-    record: &UploadRecord, urls: &dyn PartUrls, part: u32, checksum: Option<&str>,
+    record: &UploadRecord, urls: &dyn PartUrls, part: PartNumber, checksum: Option<&str>,
     checksums: &dyn ChecksumOf,
 ) -> Result<PresignedPart, UploadError> {
     let checksum = match (record.checksum_algorithm, checksum) {
@@ -105,7 +107,7 @@ fn sign(
         }
         (None, None) => None,
     };
-    let length = record.part_length(part);
+    let length = record.part_length(part.get());
     Ok(PresignedPart {
         number: part,
         url: urls.url(part, length, checksum.map(|(_, value)| value)),

@@ -228,7 +228,8 @@ pub(crate) async fn call(
         }
         UseCase::Presign => {
             let record = owned(ports, upload_id, user).await?;
-            let parts = 1..=record.total_parts;
+            let last = PartNumber::new(record.total_parts).expect("a part number");
+            let parts = PartNumber::new(1).expect("part 1")..=last;
             presign::presign(ports, &LocalSigner, config, &record, parts, &Unverified)
                 .await
                 .map(|_| Reply::Read)
@@ -309,7 +310,7 @@ struct LocalSigner;
 struct LocalUrls(SystemTime);
 
 impl PartUrls for LocalUrls {
-    fn url(&self, part: u32, length: u64, _checksum: Option<&str>) -> String {
+    fn url(&self, part: PartNumber, length: u64, _checksum: Option<&str>) -> String {
         format!("https://storage.test/part/{part}?length={length}")
     }
 
@@ -332,11 +333,11 @@ impl UrlSigner for LocalSigner {
 struct Unverified;
 
 impl ChecksumOf for Unverified {
-    fn checksum(&self, _part: u32) -> Result<Option<&str>, UploadError> {
+    fn checksum(&self, _part: PartNumber) -> Result<Option<&str>, UploadError> {
         Ok(None)
     }
 
-    fn field(&self, _part: u32) -> String {
+    fn field(&self, _part: PartNumber) -> String {
         "checksums".to_owned()
     }
 }
