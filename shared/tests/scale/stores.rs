@@ -37,6 +37,32 @@ impl SimRecords {
     pub(crate) fn shard(&self, upload_id: &str) -> String {
         shard_key(expiry_shard(upload_id, self.fake.shards))
     }
+
+    /// A create transaction through the model: the record, the quota item, the fingerprint's item
+    /// when it claims one, and the two index entries. When it answers `applied`, the old status
+    /// index would have gained an INITIATED entry.
+    async fn create_through<T: PartialEq>(
+        &self, record: &UploadRecord, fingerprint: Option<&str>,
+        create: impl std::future::Future<Output = Result<T, PortError>>, applied: T,
+    ) -> Result<T, PortError> {
+        let mut keys = vec![
+            (record.upload_id.to_string(), TX, true),
+            (quota_key(&record.owner), TX, true),
+        ];
+        if let Some(fingerprint) = fingerprint {
+            keys.push((format!("fp#{}#{fingerprint}", record.owner), TX, true));
+        }
+        keys.push((owner_key(&record.owner), 1, true));
+        keys.push((self.shard(&record.upload_id), 1, true));
+        let created = self
+            .model
+            .call("TransactWriteItems", keys, MAX_ATTEMPTS, create)
+            .await;
+        if created.as_ref() == Ok(&applied) {
+            self.model.legacy_write(None, Some(Status::Initiated));
+        }
+        created
+    }
 }
 
 /// A transaction writes each item twice (DynamoDB's two-phase transactions cost 2 units an item).
@@ -57,27 +83,7 @@ impl RecordStore for SimRecords {
     fn create<'a>(
         &'a self, record: &'a UploadRecord, quota: Quota,
     ) -> BoxFuture<'a, Result<bool, PortError>> {
-        Box::pin(async move {
-            let keys = vec![
-                (record.upload_id.to_string(), TX, true),
-                (quota_key(&record.owner), TX, true),
-                (owner_key(&record.owner), 1, true),
-                (self.shard(&record.upload_id), 1, true),
-            ];
-            let created = self
-                .model
-                .call(
-                    "TransactWriteItems",
-                    keys,
-                    MAX_ATTEMPTS,
-                    self.fake.create(record, quota),
-                )
-                .await;
-            if created == Ok(true) {
-                self.model.legacy_write(None, Some(Status::Initiated));
-            }
-            created
-        })
+        Box::pin(self.create_through(record, None, self.fake.create(record, quota), true))
     }
 
     fn fingerprint<'a>(
@@ -94,32 +100,8 @@ impl RecordStore for SimRecords {
     fn create_claiming<'a>(
         &'a self, record: &'a UploadRecord, quota: Quota, claim: FingerprintClaim<'a>,
     ) -> BoxFuture<'a, Result<Created, PortError>> {
-        Box::pin(async move {
-            let keys = vec![
-                (record.upload_id.to_string(), TX, true),
-                (quota_key(&record.owner), TX, true),
-                (
-                    format!("fp#{}#{}", record.owner, claim.fingerprint),
-                    TX,
-                    true,
-                ),
-                (owner_key(&record.owner), 1, true),
-                (self.shard(&record.upload_id), 1, true),
-            ];
-            let created = self
-                .model
-                .call(
-                    "TransactWriteItems",
-                    keys,
-                    MAX_ATTEMPTS,
-                    self.fake.create_claiming(record, quota, claim),
-                )
-                .await;
-            if created == Ok(Created::Yes) {
-                self.model.legacy_write(None, Some(Status::Initiated));
-            }
-            created
-        })
+        let create = self.fake.create_claiming(record, quota, claim);
+        Box::pin(self.create_through(record, Some(claim.fingerprint), create, Created::Yes))
     }
 
     fn transition<'a>(
