@@ -25,7 +25,7 @@ use serde_json::Value;
 use tracing::Instrument;
 
 use self::error::{json_response, ApiError};
-use self::prefetch::{claim, lookups, owned, page, Prefetched, PREFETCHED};
+use self::prefetch::{claim, give_back_untaken, lookups, owned, page, PREFETCHED};
 use self::request::JsonBody;
 pub use self::routes::{Endpoint, Route, BASE_PATH, ROUTES};
 use crate::adapters::metrics::INTERNAL_ERROR;
@@ -35,7 +35,6 @@ use crate::domain::ids::{Owner, UploadId};
 use crate::domain::Status;
 use crate::domain::UploadRecord;
 use crate::ports::{Metric, StoredPart};
-use crate::usecases;
 use upload_contract::{ErrorCode, ListedPart, ObjectKey, UploadStatus};
 
 type Outcome = Result<(StatusCode, Value), ApiError>;
@@ -98,10 +97,7 @@ impl Endpoint {
             );
             let outcome = match admitted {
                 Err(refused) => {
-                    // Refused: a claim made alongside the rate write is given back.
-                    if let Some(Prefetched::Claim(_, holding)) = &prefetched {
-                        usecases::complete::let_go(deps.ports(), holding).await;
-                    }
+                    give_back_untaken(deps, prefetched).await;
                     Err(refused)
                 }
                 Ok(()) => {
@@ -121,11 +117,9 @@ impl Endpoint {
                                 Self::Status => parts::status(deps, &req).await,
                                 Self::ListUploads => listing::list_uploads(deps, &req).await,
                             };
-                            // A claim the handler did not take (it refused the request first).
+                            // What the handler did not take (it refused the request first).
                             let left = PREFETCHED.with(|cell| cell.borrow_mut().take());
-                            if let Some(Prefetched::Claim(_, holding)) = &left {
-                                usecases::complete::let_go(deps.ports(), holding).await;
-                            }
+                            give_back_untaken(deps, left).await;
                             outcome
                         })
                         .await

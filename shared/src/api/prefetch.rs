@@ -117,6 +117,14 @@ pub(super) async fn owned(
     Ok(record)
 }
 
+/// Gives back a completion claim made alongside the rate write that no handler took (the rate
+/// limit or the handler refused the request first): the upload is as it was.
+pub(super) async fn give_back_untaken(deps: &Deps, untaken: Option<Prefetched>) {
+    if let Some(Prefetched::Claim(_, holding)) = &untaken {
+        usecases::complete::let_go(deps.ports(), holding).await;
+    }
+}
+
 /// What the endpoint's first call answered, if `wanted` says it is the one this handler needs.
 fn take_prefetched(wanted: impl Fn(&Prefetched) -> bool) -> Option<Prefetched> {
     PREFETCHED
